@@ -1,0 +1,139 @@
+"""One frozen settings object read from the environment.
+
+Precedence: explicit argument (``Settings.from_env(overrides)`` / ``dataclasses.replace``)
+> environment variable > default. Every variable is documented in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_FEE_CHANNELS = ("美团闪购", "饿了么", "京东到家", "抖音")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """A configuration value is invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Application settings; build with :meth:`from_env`."""
+
+    data_dir: Path = PROJECT_ROOT / "var"
+    database_url: str = ""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    host: str = "0.0.0.0"
+    port: int = 8051
+    waitress_threads: int = 8
+    waitress_connection_limit: int = 100
+    log_level: str = "INFO"
+    max_import_bytes: int = 200 * 1024 * 1024
+    max_xlsx_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
+    max_xlsx_rows: int = 1_048_576
+    max_xlsx_columns: int = 200
+    address_salt: str = "o2o-dashboard-default-salt"
+    fee_channels: tuple[str, ...] = field(default=DEFAULT_FEE_CHANNELS)
+    demo_stores: int = 20
+    demo_days: int = 60
+    demo_seed: int = 7
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            sqlite_path = Path(self.data_dir) / "o2o.sqlite3"
+            object.__setattr__(self, "database_url", f"sqlite:///{sqlite_path}")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, **overrides: object
+    ) -> Settings:
+        """Read ``O2O_*`` variables from ``env`` (default ``os.environ``); raise SettingsError."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for spec in _SPECS:
+            raw = env.get(spec.var)
+            if raw is None or raw.strip() == "":
+                continue
+            values[spec.name] = spec.parse(raw.strip())
+        values.update(overrides)
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    var: str
+    kind: str
+    low: int | None = None
+    high: int | None = None
+
+    def parse(self, raw: str) -> object:
+        if self.kind == "int":
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingsError(f"{self.var}={raw!r}: 应为整数 (expected an integer)") from None
+            if (self.low is not None and value < self.low) or (
+                self.high is not None and value > self.high
+            ):
+                raise SettingsError(
+                    f"{self.var}={raw!r}: 超出范围 {self.low}..{self.high} (out of range)"
+                )
+            return value
+        if self.kind == "path":
+            return Path(raw).expanduser()
+        if self.kind == "db_url":
+            if not (raw.startswith("sqlite") or raw.startswith("postgresql")):
+                raise SettingsError(
+                    f"{self.var}={raw!r}: 仅支持 sqlite:/// 或 postgresql:// (unsupported database URL)"
+                )
+            return raw
+        if self.kind == "redis_url":
+            if not raw.startswith(("redis://", "rediss://", "unix://")):
+                raise SettingsError(
+                    f"{self.var}={raw!r}: 应以 redis:// 开头 (expected a redis:// URL)"
+                )
+            return raw
+        if self.kind == "log_level":
+            if raw.upper() not in LOG_LEVELS:
+                raise SettingsError(f"{self.var}={raw!r}: 应为 {'/'.join(LOG_LEVELS)}")
+            return raw.upper()
+        if self.kind == "csv":
+            items = tuple(part.strip() for part in raw.split(",") if part.strip())
+            if not items:
+                raise SettingsError(f"{self.var}={raw!r}: 列表为空 (empty list)")
+            return items
+        return raw
+
+
+_SPECS = (
+    _Spec("data_dir", "O2O_DATA_DIR", "path"),
+    _Spec("database_url", "O2O_DATABASE_URL", "db_url"),
+    _Spec("redis_url", "O2O_REDIS_URL", "redis_url"),
+    _Spec("host", "O2O_HOST", "str"),
+    _Spec("port", "O2O_PORT", "int", 1, 65535),
+    _Spec("waitress_threads", "O2O_WAITRESS_THREADS", "int", 1, 256),
+    _Spec("waitress_connection_limit", "O2O_WAITRESS_CONNECTION_LIMIT", "int", 1, 10000),
+    _Spec("log_level", "O2O_LOG_LEVEL", "log_level"),
+    _Spec("max_import_bytes", "O2O_MAX_IMPORT_BYTES", "int", 1, None),
+    _Spec("address_salt", "O2O_ADDRESS_SALT", "str"),
+    _Spec("fee_channels", "O2O_FEE_CHANNELS", "csv"),
+    _Spec("demo_stores", "O2O_DEMO_STORES", "int", 1, 1000),
+    _Spec("demo_days", "O2O_DEMO_DAYS", "int", 14, 730),
+    _Spec("demo_seed", "O2O_DEMO_SEED", "int", 0, None),
+)
+
+ENV_VARS = tuple(spec.var for spec in _SPECS)

@@ -1,0 +1,1 @@
+"""Data layer: engine, models, queries returning DataFrames, and the import pipeline."""

@@ -1,0 +1,13 @@
+"""Domain exceptions raised by the data layer; pages turn them into Chinese messages."""
+
+
+class DataLayerError(RuntimeError):
+    """The database could not answer (down, timeout, schema missing)."""
+
+
+class ImportRejected(ValueError):
+    """A file was rejected before anything was written (size, format, validation errors)."""
+
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report

@@ -1,0 +1,165 @@
+"""Import platform order-detail exports: read → validate everything → write in one transaction.
+
+All-or-nothing per file: a file with any validation error writes no data (only a ``failed``
+row in import_batches with the report, as an audit trail). Re-importing a file whose SHA-256
+already succeeded changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine, insert, select, update
+
+from config import Settings
+from db.errors import ImportRejected
+from db.importer.loader import LoadStats, load_lines
+from db.importer.reader import ReadLimits, read_export
+from db.importer.validate import ValidationReport, validate_sheet
+from db.models import ImportBatch
+from db.version import bump_data_version
+
+log = logging.getLogger(__name__)
+
+Stage = Callable[[str], None]
+
+
+@dataclass
+class ImportResult:
+    path: Path
+    status: str  # imported | skipped | rejected
+    message: str
+    batch_id: int | None = None
+    stats: LoadStats | None = None
+    report: ValidationReport | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "rejected"
+
+
+def read_limits(settings: Settings) -> ReadLimits:
+    return ReadLimits(
+        max_bytes=settings.max_import_bytes,
+        max_xlsx_uncompressed_bytes=settings.max_xlsx_uncompressed_bytes,
+        max_xlsx_rows=settings.max_xlsx_rows,
+        max_xlsx_columns=settings.max_xlsx_columns,
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def import_file(
+    engine: Engine,
+    path: Path,
+    settings: Settings,
+    *,
+    force: bool = False,
+    on_stage: Stage | None = None,
+) -> ImportResult:
+    """Import one file; never raises for bad input (the result says why it was rejected)."""
+    path = Path(path)
+    stage = on_stage or (lambda _name: None)
+    started = dt.datetime.now()
+    size = path.stat().st_size if path.is_file() else 0
+    sha = file_sha256(path) if path.is_file() else ""
+
+    if sha and not force:
+        with engine.connect() as conn:
+            previous = conn.execute(
+                select(ImportBatch.id, ImportBatch.started_at)
+                .where(ImportBatch.sha256 == sha, ImportBatch.status == "succeeded")
+                .order_by(ImportBatch.id.desc())
+            ).first()
+        if previous is not None:
+            message = (
+                f"{path.name}: 该文件已于 {previous.started_at:%Y-%m-%d %H:%M} 导入 "
+                f"(批次 #{previous.id})，内容相同，未做任何更改"
+            )
+            return ImportResult(path, "skipped", message, batch_id=previous.id)
+
+    stage("读取")
+    try:
+        sheet = read_export(path, read_limits(settings))
+        stage("校验")
+        lines, report = validate_sheet(sheet)
+    except ImportRejected as exc:
+        report = ValidationReport(file=path.name)
+        _record_failure(engine, path, sha, size, started, {"file": path.name, "error": str(exc)})
+        return ImportResult(path, "rejected", str(exc), report=report)
+
+    if lines is None:
+        _record_failure(engine, path, sha, size, started, report.to_dict(), rows=report.rows)
+        return ImportResult(path, "rejected", report.format_text(), report=report, warnings=report.warnings)
+
+    stage("写入")
+    with engine.begin() as conn:
+        batch_id = conn.execute(
+            insert(ImportBatch)
+            .values(
+                file_name=path.name, sha256=sha, size_bytes=size, rows=len(lines),
+                orders=0, status="running", started_at=started,
+            )
+            .returning(ImportBatch.id)
+        ).scalar_one()
+        stats = load_lines(conn, lines, batch_id, settings.address_salt)
+        conn.execute(
+            update(ImportBatch)
+            .where(ImportBatch.id == batch_id)
+            .values(
+                status="succeeded", orders=stats.orders, min_date=stats.min_date,
+                max_date=stats.max_date, finished_at=dt.datetime.now(),
+                error_report=json.dumps({"warnings": report.warnings}, ensure_ascii=False),
+            )
+        )
+        version = bump_data_version(conn)
+    message = (
+        f"{path.name}: 导入 {stats.rows} 行 / {stats.orders} 单，门店 {stats.stores} 家，"
+        f"商品 {stats.products} 个，日期 {stats.min_date} ~ {stats.max_date}，"
+        f"刷新 {stats.affected_store_days} 个门店日汇总 (数据版本 {version})"
+    )
+    log.info(message)
+    return ImportResult(path, "imported", message, batch_id, stats, report, report.warnings)
+
+
+def import_files(
+    engine: Engine,
+    paths: Iterable[Path],
+    settings: Settings,
+    *,
+    force: bool = False,
+    on_stage: Stage | None = None,
+) -> list[ImportResult]:
+    """Import files one by one; each file is its own transaction."""
+    return [import_file(engine, p, settings, force=force, on_stage=on_stage) for p in paths]
+
+
+def _record_failure(engine, path, sha, size, started, report: dict, rows: int = 0) -> None:
+    """Audit row for a rejected file; no order data is written."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(ImportBatch).values(
+                    file_name=path.name, sha256=sha or "-", size_bytes=size, rows=rows,
+                    orders=0, status="failed", started_at=started, finished_at=dt.datetime.now(),
+                    error_report=json.dumps(report, ensure_ascii=False, default=str),
+                )
+            )
+    except Exception:  # the rejection itself must still reach the user
+        log.exception("could not record failed import of %s", path)
+
+
+__all__ = ["ImportResult", "file_sha256", "import_file", "import_files"]

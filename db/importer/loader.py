@@ -1,0 +1,395 @@
+"""Write validated lines in one transaction: upsert stores/products, stage orders and items
+(PostgreSQL COPY, SQLite executemany), merge by key, refresh affected daily aggregates.
+
+Merge rule: an order is identified by (channel, platform_order_id). An order present in the
+file replaces the stored version of that order, lines included, so re-importing a file or
+importing overlapping files converges to the same rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    union,
+)
+from sqlalchemy import delete as sa_delete
+from sqlalchemy.dialects import postgresql, sqlite
+
+from analytics.formulas import distance_band, order_totals
+from db.export_format import CONSUMABLE_CATEGORY, ORDER_COLUMNS
+from db.models import (
+    AggStoreDayChannel,
+    AggStoreDayDistance,
+    AggStoreDayHour,
+    AggStoreDayProduct,
+    Order,
+    OrderItem,
+    Product,
+    Store,
+)
+
+ORDER_KEY = ["channel", "platform_order_id"]
+
+ORDER_MONEY = (
+    "expected_income", "delivery_fee", "commission", "service_fee", "user_delivery_fee",
+    "delivery_fee_discount", "full_reduction", "merchant_voucher", "merchant_coupon_share",
+    "packaging_fee", "gift_amount", "other_discount", "new_customer_discount",
+    "corporate_rebate",
+)  # fmt: skip
+ORDER_DERIVED = (
+    "items_quantity", "items_revenue", "items_list_amount", "items_cost", "items_profit",
+    "items_discount", "platform_fee", "marketing_cost", "delivery_net_cost", "actual_profit",
+)  # fmt: skip
+ITEM_VALUES = (
+    "quantity", "list_price", "sale_price", "received_price", "cost", "profit",
+    "item_discount", "stock", "remaining_stock",
+)  # fmt: skip
+
+_staging = MetaData()
+STG_ORDERS = Table(
+    "stg_orders",
+    _staging,
+    Column("channel", String(32)),
+    Column("platform_order_id", String(64)),
+    Column("order_no", String(64)),
+    Column("store_id", Integer),
+    Column("ordered_at", DateTime),
+    Column("business_date", Date),
+    Column("hour", Integer),
+    Column("delivery_platform", String(32)),
+    Column("distance_km", Float),
+    Column("distance_band", Integer),
+    Column("address_hash", String(64)),
+    *[Column(name, Float) for name in ORDER_MONEY + ORDER_DERIVED],
+    Column("line_count", Integer),
+    Column("platform_fee_zero", Boolean),
+    prefixes=["TEMPORARY"],
+)
+STG_ITEMS = Table(
+    "stg_items",
+    _staging,
+    Column("channel", String(32)),
+    Column("platform_order_id", String(64)),
+    Column("line_no", Integer),
+    Column("product_id", Integer),
+    *[Column(name, Float) for name in ITEM_VALUES],
+    prefixes=["TEMPORARY"],
+)
+STG_AFFECTED = Table(
+    "stg_affected",
+    _staging,
+    Column("store_id", Integer, primary_key=True),
+    Column("day", Date, primary_key=True),
+    prefixes=["TEMPORARY"],
+)
+STAGING_TABLES = (STG_ORDERS, STG_ITEMS, STG_AFFECTED)
+
+
+@dataclass
+class LoadStats:
+    rows: int
+    orders: int
+    stores: int
+    products: int
+    affected_store_days: int
+    min_date: object
+    max_date: object
+
+
+def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) -> LoadStats:
+    """Write ``lines`` (validated, English names) inside the caller's transaction."""
+    lines = lines.copy()
+    lines["store_key"] = lines["store_code"].fillna(lines["store_name"])
+    lines["sku_key"] = _sku_keys(lines)
+    lines["line_no"] = lines.groupby(ORDER_KEY, sort=False).cumcount() + 1
+    lines["profit"] = lines["profit"].fillna(
+        lines["received_price"] * lines["quantity"] - lines["cost"]
+    )
+
+    store_ids = _upsert_stores(conn, lines)
+    product_ids = _upsert_products(conn, lines)
+    lines["store_id"] = lines["store_key"].map(store_ids)
+    lines["product_id"] = lines["sku_key"].map(product_ids)
+
+    orders = _order_frame(lines, salt)
+    for table in STAGING_TABLES:
+        table.drop(conn, checkfirst=True)
+        table.create(conn)
+    try:
+        _bulk_insert(conn, STG_ORDERS, orders)
+        _bulk_insert(conn, STG_ITEMS, lines[[c.name for c in STG_ITEMS.columns]])
+        _collect_affected(conn)
+        _upsert_orders(conn, batch_id)
+        _replace_items(conn)
+        affected = conn.execute(select(func.count()).select_from(STG_AFFECTED)).scalar_one()
+        refresh_aggregates(conn)
+    finally:
+        for table in reversed(STAGING_TABLES):
+            table.drop(conn, checkfirst=True)
+    return LoadStats(
+        rows=len(lines),
+        orders=len(orders),
+        stores=len(store_ids),
+        products=len(product_ids),
+        affected_store_days=int(affected),
+        min_date=orders["business_date"].min(),
+        max_date=orders["business_date"].max(),
+    )
+
+
+def _sku_keys(lines: pd.DataFrame) -> pd.Series:
+    by_code = "code:" + lines["product_code"].astype("string")
+    by_name = "name:" + lines["product_name"].astype("string")
+    return lines["barcode"].astype("string").fillna(by_code).fillna(by_name).astype(object)
+
+
+def _dialect_insert(conn: Connection, table):
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+def _upsert_stores(conn: Connection, lines: pd.DataFrame) -> dict[str, int]:
+    stores = lines.drop_duplicates("store_key", keep="last")
+    records = [
+        {"code": r.store_key, "name": r.store_name, "city": r.city, "franchise_type": r.franchise_type}
+        for r in stores.itertuples(index=False)
+    ]
+    stmt = _dialect_insert(conn, Store.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["code"],
+        set_={k: stmt.excluded[k] for k in ("name", "city", "franchise_type")},
+    )
+    conn.execute(stmt, records)
+    keys = [r["code"] for r in records]
+    rows = conn.execute(select(Store.code, Store.id).where(Store.code.in_(keys)))
+    return dict(rows.all())
+
+
+def _upsert_products(conn: Connection, lines: pd.DataFrame) -> dict[str, int]:
+    products = lines.drop_duplicates("sku_key", keep="last")
+    records = [
+        {
+            "sku_key": r.sku_key,
+            "barcode": r.barcode,
+            "store_code": r.product_code,
+            "name": r.product_name,
+            "category_l1": r.category_l1,
+            "category_l3": r.category_l3,
+            "is_consumable": r.category_l1 == CONSUMABLE_CATEGORY,
+        }
+        for r in products.itertuples(index=False)
+    ]
+    stmt = _dialect_insert(conn, Product.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["sku_key"],
+        set_={
+            k: stmt.excluded[k]
+            for k in ("barcode", "store_code", "name", "category_l1", "category_l3", "is_consumable")
+        },
+    )
+    conn.execute(stmt, records)
+    result: dict[str, int] = {}
+    keys = [r["sku_key"] for r in records]
+    for start in range(0, len(keys), 5000):  # stay below bind-parameter limits
+        chunk = keys[start : start + 5000]
+        result.update(conn.execute(select(Product.sku_key, Product.id).where(Product.sku_key.in_(chunk))).all())
+    return result
+
+
+def _order_frame(lines: pd.DataFrame, salt: str) -> pd.DataFrame:
+    order_cols = [c for c in ORDER_COLUMNS if c in lines.columns] + ["store_id"]
+    item_cols = ["received_price", "quantity", "list_price", "cost", "profit", "item_discount"]
+    orders = order_totals(lines[order_cols + item_cols], ORDER_KEY)
+    orders["business_date"] = orders["ordered_at"].dt.date
+    orders["hour"] = orders["ordered_at"].dt.hour.astype(int)
+    orders["distance_band"] = distance_band(orders["distance_km"])
+    orders["address_hash"] = hash_addresses(orders["address"], salt)
+    return orders[[c.name for c in STG_ORDERS.columns]]
+
+
+def hash_addresses(addresses: pd.Series, salt: str) -> pd.Series:
+    """Salted SHA-256 of the normalised address; the address itself is never stored."""
+    unique = addresses.dropna().unique()
+    digests = {
+        a: hashlib.sha256(f"{salt}\x1f{' '.join(str(a).split())}".encode()).hexdigest()
+        for a in unique
+    }
+    return addresses.map(digests).astype(object)
+
+
+def _bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    if conn.dialect.name == "postgresql":
+        _copy_into(conn, table, frame)
+        return
+    clean = frame.astype(object).where(frame.notna(), None)
+    records = [dict(zip(clean.columns, row, strict=True)) for row in clean.itertuples(index=False)]
+    conn.execute(table.insert(), records)
+
+
+def _copy_into(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    buffer = io.StringIO()
+    out = frame.copy()
+    for name in out.columns:
+        if out[name].dtype == bool:
+            out[name] = np.where(out[name], "t", "f")
+    out.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, na_rep="\\N")
+    buffer.seek(0)
+    columns = ", ".join(out.columns)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(
+            f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
+        )
+    finally:
+        cursor.close()
+
+
+def _collect_affected(conn: Connection) -> None:
+    """(store, day) pairs touched: where the file's orders are now and where they were before."""
+    stg = STG_ORDERS
+    before = (
+        select(Order.store_id, Order.business_date)
+        .join(stg, and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id))
+    )
+    after = select(stg.c.store_id, stg.c.business_date)
+    conn.execute(STG_AFFECTED.insert().from_select(["store_id", "day"], union(before, after)))
+
+
+def _upsert_orders(conn: Connection, batch_id: int) -> None:
+    stg = STG_ORDERS
+    names = [c.name for c in stg.columns]
+    source = select(*stg.c, literal(batch_id).label("import_batch_id")).where(true())
+    stmt = _dialect_insert(conn, Order.__table__).from_select(names + ["import_batch_id"], source)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=ORDER_KEY,
+        set_={n: stmt.excluded[n] for n in names + ["import_batch_id"] if n not in ORDER_KEY},
+    )
+    conn.execute(stmt)
+
+
+def _replace_items(conn: Connection) -> None:
+    stg, items = STG_ORDERS, STG_ITEMS
+    touched = select(Order.id).join(
+        stg, and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id)
+    )
+    conn.execute(sa_delete(OrderItem).where(OrderItem.order_id.in_(touched)))
+    names = ["line_no", "product_id", *ITEM_VALUES]
+    source = select(Order.id, *[items.c[n] for n in names]).join(
+        Order, and_(Order.channel == items.c.channel, Order.platform_order_id == items.c.platform_order_id)
+    )
+    conn.execute(OrderItem.__table__.insert().from_select(["order_id", *names], source))
+
+
+def _in_affected(store_col, day_col):
+    a = STG_AFFECTED
+    return exists().where(and_(a.c.store_id == store_col, a.c.day == day_col))
+
+
+def refresh_aggregates(conn: Connection) -> None:
+    """Rebuild every daily aggregate for the (store, day) pairs in ``stg_affected``."""
+    o = Order
+    scope = _in_affected(o.store_id, o.business_date)
+    keys = (o.store_id, o.business_date, o.channel, o.platform_fee_zero)
+    key_names = ["store_id", "day", "channel", "platform_fee_zero"]
+    plans: Iterable[tuple] = (
+        (
+            AggStoreDayChannel,
+            (),
+            {
+                "orders": func.count(),
+                "loss_orders": func.sum(case((o.actual_profit < 0, 1), else_=0)),
+                "lines": func.sum(o.line_count),
+                "quantity": func.sum(o.items_quantity),
+                "revenue": func.sum(o.items_revenue),
+                "list_amount": func.sum(o.items_list_amount),
+                "cost": func.sum(o.items_cost),
+                "item_profit": func.sum(o.items_profit),
+                "expected_income": func.sum(o.expected_income),
+                "platform_fee": func.sum(o.platform_fee),
+                "delivery_fee": func.sum(o.delivery_fee),
+                "user_delivery_fee": func.sum(o.user_delivery_fee),
+                "delivery_fee_discount": func.sum(o.delivery_fee_discount),
+                "corporate_rebate": func.sum(o.corporate_rebate),
+                "packaging_fee": func.sum(o.packaging_fee),
+                "marketing_cost": func.sum(o.marketing_cost),
+                "delivery_net_cost": func.sum(o.delivery_net_cost),
+                "actual_profit": func.sum(o.actual_profit),
+            },
+        ),
+        (
+            AggStoreDayHour,
+            (o.hour,),
+            {
+                "orders": func.count(),
+                "revenue": func.sum(o.items_revenue),
+                "actual_profit": func.sum(o.actual_profit),
+                "marketing_cost": func.sum(o.marketing_cost),
+            },
+        ),
+        (
+            AggStoreDayDistance,
+            (o.distance_band,),
+            {
+                "orders": func.count(),
+                "revenue": func.sum(o.items_revenue),
+                "actual_profit": func.sum(o.actual_profit),
+                "delivery_fee": func.sum(o.delivery_fee),
+                "delivery_net_cost": func.sum(o.delivery_net_cost),
+            },
+        ),
+    )
+    for model, extra_keys, measures in plans:
+        table = model.__table__
+        conn.execute(sa_delete(table).where(_in_affected(table.c.store_id, table.c.day)))
+        query = select(*keys, *extra_keys, *measures.values()).where(scope).group_by(*keys, *extra_keys)
+        names = key_names + [k.key for k in extra_keys] + list(measures)
+        conn.execute(table.insert().from_select(names, query))
+
+    i = OrderItem
+    table = AggStoreDayProduct.__table__
+    conn.execute(sa_delete(table).where(_in_affected(table.c.store_id, table.c.day)))
+    query = (
+        select(
+            *keys,
+            i.product_id,
+            func.count(func.distinct(i.order_id)),
+            func.sum(i.quantity),
+            func.sum(i.received_price * i.quantity),
+            func.sum(func.coalesce(i.list_price, i.received_price) * i.quantity),
+            func.sum(i.cost),
+            func.sum(i.profit),
+            func.sum(i.item_discount),
+        )
+        .join(o, o.id == i.order_id)
+        .where(scope)
+        .group_by(*keys, i.product_id)
+    )
+    names = key_names + [
+        "product_id", "orders", "quantity", "revenue", "list_amount", "cost", "profit", "item_discount",
+    ]  # fmt: skip
+    conn.execute(table.insert().from_select(names, query))

@@ -1,0 +1,273 @@
+"""SQLAlchemy 2.0 typed models. The schema is owned by Alembic (migrations/).
+
+Money is NUMERIC(12,2) in PostgreSQL, read back as float (``asdecimal=False``) because every
+consumer is pandas. Order-level money lives on ``orders`` once per order; item-level money on
+``order_items`` once per SKU line, so nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# BIGINT identity on PostgreSQL, INTEGER PRIMARY KEY (rowid alias) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def Money() -> Numeric:  # noqa: N802 - reads like a type
+    return Numeric(12, 2, asdecimal=False)
+
+
+def BigMoney() -> Numeric:  # noqa: N802
+    return Numeric(16, 2, asdecimal=False)
+
+
+def Quantity() -> Numeric:  # noqa: N802
+    return Numeric(12, 3, asdecimal=False)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Store(Base):
+    __tablename__ = "stores"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    city: Mapped[str | None] = mapped_column(String(64))
+    franchise_type: Mapped[str | None] = mapped_column(String(32))
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # barcode when present, else "code:<店内码>", else "name:<商品名称>" (see docs/METRICS.md)
+    sku_key: Mapped[str] = mapped_column(String(160), unique=True)
+    barcode: Mapped[str | None] = mapped_column(String(32))
+    store_code: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    category_l1: Mapped[str | None] = mapped_column(String(64))
+    category_l3: Mapped[str | None] = mapped_column(String(64))
+    is_consumable: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ImportBatch(Base):
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))  # succeeded | failed
+    error_report: Mapped[str | None] = mapped_column(Text)
+    min_date: Mapped[dt.date | None] = mapped_column(Date)
+    max_date: Mapped[dt.date | None] = mapped_column(Date)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class DataVersion(Base):
+    """Single-row counter bumped by every successful import (cache invalidation)."""
+
+    __tablename__ = "data_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("channel", "platform_order_id", name="uq_orders_channel_platform_order_id"),
+        Index("ix_orders_store_day", "store_id", "business_date"),
+        Index("ix_orders_day", "business_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    platform_order_id: Mapped[str] = mapped_column(String(64))
+    order_no: Mapped[str | None] = mapped_column(String(64))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    ordered_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    business_date: Mapped[dt.date] = mapped_column(Date)
+    hour: Mapped[int] = mapped_column(SmallInteger)
+    delivery_platform: Mapped[str | None] = mapped_column(String(32))
+    distance_km: Mapped[float | None] = mapped_column(Numeric(7, 2, asdecimal=False))
+    distance_band: Mapped[int] = mapped_column(SmallInteger)  # -1 unknown, 0..6 (6 = 6+ km)
+    address_hash: Mapped[str | None] = mapped_column(String(64))
+    # order-level money as exported (counted once per order)
+    expected_income: Mapped[float] = mapped_column(Money())
+    delivery_fee: Mapped[float] = mapped_column(Money())
+    commission: Mapped[float | None] = mapped_column(Money())
+    service_fee: Mapped[float | None] = mapped_column(Money())
+    user_delivery_fee: Mapped[float] = mapped_column(Money())
+    delivery_fee_discount: Mapped[float] = mapped_column(Money())
+    full_reduction: Mapped[float] = mapped_column(Money())
+    merchant_voucher: Mapped[float] = mapped_column(Money())
+    merchant_coupon_share: Mapped[float] = mapped_column(Money())
+    packaging_fee: Mapped[float] = mapped_column(Money())
+    gift_amount: Mapped[float] = mapped_column(Money())
+    other_discount: Mapped[float] = mapped_column(Money())
+    new_customer_discount: Mapped[float] = mapped_column(Money())
+    corporate_rebate: Mapped[float] = mapped_column(Money())
+    # roll-ups of this order's lines and derived figures (analytics/formulas.py)
+    line_count: Mapped[int] = mapped_column(Integer)
+    items_quantity: Mapped[float] = mapped_column(Quantity())
+    items_revenue: Mapped[float] = mapped_column(Money())
+    items_list_amount: Mapped[float] = mapped_column(Money())
+    items_cost: Mapped[float] = mapped_column(Money())
+    items_profit: Mapped[float] = mapped_column(Money())
+    items_discount: Mapped[float] = mapped_column(Money())
+    platform_fee: Mapped[float] = mapped_column(Money())
+    marketing_cost: Mapped[float] = mapped_column(Money())
+    delivery_net_cost: Mapped[float] = mapped_column(Money())
+    actual_profit: Mapped[float] = mapped_column(Money())
+    platform_fee_zero: Mapped[bool] = mapped_column(Boolean)
+    import_batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_no", name="uq_order_items_order_id_line_no"),
+        Index("ix_order_items_product", "product_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
+    line_no: Mapped[int] = mapped_column(SmallInteger)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[float] = mapped_column(Quantity())
+    list_price: Mapped[float | None] = mapped_column(Money())
+    sale_price: Mapped[float | None] = mapped_column(Money())
+    received_price: Mapped[float] = mapped_column(Money())
+    cost: Mapped[float] = mapped_column(Money())
+    profit: Mapped[float] = mapped_column(Money())
+    item_discount: Mapped[float] = mapped_column(Money())
+    stock: Mapped[float | None] = mapped_column(Quantity())
+    remaining_stock: Mapped[float | None] = mapped_column(Quantity())
+
+
+# ---------------------------------------------------------------------------------------------
+# Daily aggregates, maintained by the importer for the (store, day) pairs an import touches.
+# Every one is keyed by channel and platform_fee_zero so that channel filters and the
+# "fee channel with zero platform fee" exclusion can be applied when reading.
+# ---------------------------------------------------------------------------------------------
+
+
+class AggStoreDayChannel(Base):
+    __tablename__ = "agg_store_day_channel"
+    __table_args__ = (Index("ix_agg_store_day_channel_day", "day"),)
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    platform_fee_zero: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    loss_orders: Mapped[int] = mapped_column(Integer)
+    lines: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[float] = mapped_column(Quantity())
+    revenue: Mapped[float] = mapped_column(BigMoney())
+    list_amount: Mapped[float] = mapped_column(BigMoney())
+    cost: Mapped[float] = mapped_column(BigMoney())
+    item_profit: Mapped[float] = mapped_column(BigMoney())
+    expected_income: Mapped[float] = mapped_column(BigMoney())
+    platform_fee: Mapped[float] = mapped_column(BigMoney())
+    delivery_fee: Mapped[float] = mapped_column(BigMoney())
+    user_delivery_fee: Mapped[float] = mapped_column(BigMoney())
+    delivery_fee_discount: Mapped[float] = mapped_column(BigMoney())
+    corporate_rebate: Mapped[float] = mapped_column(BigMoney())
+    packaging_fee: Mapped[float] = mapped_column(BigMoney())
+    marketing_cost: Mapped[float] = mapped_column(BigMoney())
+    delivery_net_cost: Mapped[float] = mapped_column(BigMoney())
+    actual_profit: Mapped[float] = mapped_column(BigMoney())
+
+
+class AggStoreDayProduct(Base):
+    __tablename__ = "agg_store_day_product"
+    __table_args__ = (
+        Index("ix_agg_store_day_product_day", "day"),
+        Index("ix_agg_store_day_product_product", "product_id"),
+    )
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    platform_fee_zero: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[float] = mapped_column(Quantity())
+    revenue: Mapped[float] = mapped_column(BigMoney())
+    list_amount: Mapped[float] = mapped_column(BigMoney())
+    cost: Mapped[float] = mapped_column(BigMoney())
+    profit: Mapped[float] = mapped_column(BigMoney())
+    item_discount: Mapped[float] = mapped_column(BigMoney())
+
+
+class AggStoreDayHour(Base):
+    __tablename__ = "agg_store_day_hour"
+    __table_args__ = (Index("ix_agg_store_day_hour_day", "day"),)
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    platform_fee_zero: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    revenue: Mapped[float] = mapped_column(BigMoney())
+    actual_profit: Mapped[float] = mapped_column(BigMoney())
+    marketing_cost: Mapped[float] = mapped_column(BigMoney())
+
+
+class AggStoreDayDistance(Base):
+    __tablename__ = "agg_store_day_distance"
+    __table_args__ = (Index("ix_agg_store_day_distance_day", "day"),)
+
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    platform_fee_zero: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    distance_band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    revenue: Mapped[float] = mapped_column(BigMoney())
+    actual_profit: Mapped[float] = mapped_column(BigMoney())
+    delivery_fee: Mapped[float] = mapped_column(BigMoney())
+    delivery_net_cost: Mapped[float] = mapped_column(BigMoney())
+
+
+AGGREGATE_TABLES = (
+    AggStoreDayChannel.__table__,
+    AggStoreDayProduct.__table__,
+    AggStoreDayHour.__table__,
+    AggStoreDayDistance.__table__,
+)
