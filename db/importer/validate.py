@@ -207,7 +207,7 @@ def _check_order_consistency(
                         lines["sheet_row"].iat[idx],
                         header,
                         value,
-                        f"同一订单 ({group[key_headers[1]].iat[0]}) 各行取值不一致，共 {len(distinct)} 种",
+                        f"同一订单各行取值不一致 (订单 {group[key_headers[1]].iat[0]}，共 {len(distinct)} 种)",
                     )
 
 

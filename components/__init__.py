@@ -1,0 +1,1 @@
+"""Reusable Dash component factories (no data access)."""

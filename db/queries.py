@@ -1,0 +1,125 @@
+"""Read queries over the daily aggregates; each returns a DataFrame or a primitive.
+
+Every query takes normalised filters (store ids, ISO dates, channel names) and applies the
+"fee channel with zero platform fee" exclusion (docs/METRICS.md) so no caller can forget it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Connection, and_, func, not_, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from db.errors import DataLayerError
+from db.models import AggStoreDayChannel, AggStoreDayProduct, Product, Store
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to read: ``store_ids``/``channels`` None means all."""
+
+    start: dt.date
+    end: dt.date
+    store_ids: tuple[int, ...] | None = None
+    channels: tuple[str, ...] | None = None
+    fee_channels: tuple[str, ...] = ()
+
+
+def _where(table, scope: Scope) -> list:
+    clauses = [table.c.day >= scope.start, table.c.day <= scope.end]
+    if scope.store_ids is not None:
+        clauses.append(table.c.store_id.in_(scope.store_ids))
+    if scope.channels is not None:
+        clauses.append(table.c.channel.in_(scope.channels))
+    if scope.fee_channels:
+        clauses.append(
+            not_(and_(table.c.platform_fee_zero, table.c.channel.in_(scope.fee_channels)))
+        )
+    return clauses
+
+
+def _guard(fn):
+    """Turn driver errors into DataLayerError so pages can show a friendly message."""
+
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SQLAlchemyError as exc:
+            raise DataLayerError(f"database query {fn.__name__} failed: {exc.__class__.__name__}") from exc
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+@_guard
+def data_date_bounds(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
+    """First and last day that has any order."""
+    t = AggStoreDayChannel.__table__
+    row = conn.execute(select(func.min(t.c.day), func.max(t.c.day))).one()
+    return _as_date(row[0]), _as_date(row[1])
+
+
+@_guard
+def stores(conn: Connection) -> pd.DataFrame:
+    """All stores: id, code, name, city, franchise_type (ordered by city, name)."""
+    query = select(Store.id, Store.code, Store.name, Store.city, Store.franchise_type).order_by(
+        Store.city, Store.name
+    )
+    return pd.DataFrame(conn.execute(query).all(), columns=["id", "code", "name", "city", "franchise_type"])
+
+
+@_guard
+def channels(conn: Connection) -> list[str]:
+    t = AggStoreDayChannel.__table__
+    return [r[0] for r in conn.execute(select(t.c.channel).distinct().order_by(t.c.channel))]
+
+
+@_guard
+def daily_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per day: orders, revenue (实收), actual_profit and the cost components."""
+    t = AggStoreDayChannel.__table__
+    measures = (
+        "orders", "loss_orders", "revenue", "actual_profit", "item_profit", "platform_fee",
+        "delivery_fee", "marketing_cost", "delivery_net_cost", "corporate_rebate",
+    )  # fmt: skip
+    query = (
+        select(t.c.day, *[func.sum(t.c[m]).label(m) for m in measures])
+        .where(*_where(t, scope))
+        .group_by(t.c.day)
+        .order_by(t.c.day)
+    )
+    frame = pd.DataFrame(conn.execute(query).all(), columns=["day", *measures])
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return frame.astype({m: float for m in measures})
+
+
+@_guard
+def active_sku_count(conn: Connection, scope: Scope) -> int:
+    """动销SKU数: distinct non-consumable products with quantity > 0 in the scope."""
+    t = AggStoreDayProduct.__table__
+    query = (
+        select(func.count(func.distinct(t.c.product_id)))
+        .join(Product.__table__, Product.id == t.c.product_id)
+        .where(*_where(t, scope), t.c.quantity > 0, not_(Product.is_consumable))
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def _as_date(value) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def store_ids_for_codes(conn: Connection, codes: Sequence[str]) -> dict[str, int]:
+    rows = conn.execute(select(Store.code, Store.id).where(Store.code.in_(list(codes))))
+    return dict(rows.all())

@@ -1,0 +1,77 @@
+"""导入平台订单明细: ``python scripts/import_orders.py FILE...``
+
+Each file is validated completely before anything is written; a file with errors is rejected
+as a whole (non-zero exit) and the report names row, column, value and reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tqdm import tqdm  # noqa: E402
+
+from config import Settings, SettingsError  # noqa: E402
+from db.engine import make_engine  # noqa: E402
+from db.importer import import_file  # noqa: E402
+from db.migrate import upgrade  # noqa: E402
+
+STAGES = ("读取", "校验", "写入")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="导入平台订单明细 (.xlsx / .csv)")
+    parser.add_argument("files", nargs="+", type=Path, help="订单明细文件")
+    parser.add_argument("--force", action="store_true", help="即使文件已导入过也重新导入 (按订单合并)")
+    parser.add_argument("--report", type=Path, help="把完整的错误报告写入 JSON 文件")
+    parser.add_argument("--no-migrate", action="store_true", help="不自动执行 alembic upgrade head")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"❌ 配置错误: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    if not args.no_migrate:
+        upgrade(engine)
+
+    failures = 0
+    reports = []
+    with tqdm(total=len(args.files) * len(STAGES), unit="步", desc="导入", ncols=90) as bar:
+        for path in args.files:
+            seen: list[str] = []
+
+            def on_stage(name: str, path=path, seen=seen) -> None:
+                seen.append(name)
+                bar.set_postfix_str(f"{path.name} {name}")
+                bar.update(1)
+
+            result = import_file(engine, path, settings, force=args.force, on_stage=on_stage)
+            bar.update(len(STAGES) - len(seen))
+            icon = {"imported": "✅", "skipped": "⏭️", "rejected": "❌"}[result.status]
+            tqdm.write(f"{icon} {result.message}")
+            for warning in result.warnings:
+                tqdm.write(f"⚠️ {path.name}: {warning}")
+            if not result.ok:
+                failures += 1
+                if result.report is not None:
+                    reports.append(
+                        {**result.report.to_dict(), "problems": [p.__dict__ for p in result.report.problems]}
+                    )
+    if args.report and reports:
+        args.report.write_text(json.dumps(reports, ensure_ascii=False, indent=2), encoding="utf-8")
+        print(f"完整错误报告: {args.report}")
+    engine.dispose()
+    if failures:
+        print(f"❌ {failures} 个文件被拒绝，未写入任何数据", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

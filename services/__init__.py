@@ -1,0 +1,1 @@
+"""Glue between pages and db/analytics: one function per view-model."""

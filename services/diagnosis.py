@@ -1,0 +1,53 @@
+"""View-models of the store diagnosis page (门店诊断)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from analytics.kpis import PERIODS, comparison_periods, kpi_cards
+from db import queries
+from db.queries import Scope
+from services.filters import ViewFilters
+from services.runtime import Runtime
+
+
+def filter_options(runtime: Runtime) -> dict:
+    """Stores, channels and the data's date bounds for the filter bar."""
+    with runtime.engine.connect() as conn:
+        stores = queries.stores(conn)
+        channels = queries.channels(conn)
+        first, last = queries.data_date_bounds(conn)
+    return {
+        "stores": [
+            {"id": int(r.id), "name": r.name, "city": r.city} for r in stores.itertuples(index=False)
+        ],
+        "channels": channels,
+        "first_day": first,
+        "last_day": last,
+    }
+
+
+def default_range(last_day: dt.date | None, days: int = 7) -> tuple[dt.date, dt.date] | None:
+    """The last ``days`` days of data, ending on the last day that has orders."""
+    if last_day is None:
+        return None
+    return last_day - dt.timedelta(days=days - 1), last_day
+
+
+def store_kpis(runtime: Runtime, filters: ViewFilters) -> list[dict]:
+    """The six KPI cards for the filters, with 环比 and 同比上周."""
+    periods = comparison_periods(filters.start, filters.end)
+    earliest = min(p.start for p in periods.values())
+    fee_channels = runtime.settings.fee_channels
+    wide = Scope(earliest, filters.end, filters.store_ids, filters.channels, fee_channels)
+    with runtime.engine.connect() as conn:
+        daily = queries.daily_totals(conn, wide)
+        skus = {
+            name: queries.active_sku_count(
+                conn,
+                Scope(periods[name].start, periods[name].end, filters.store_ids,
+                      filters.channels, fee_channels),
+            )
+            for name in PERIODS
+        }
+    return kpi_cards(daily, skus, periods)

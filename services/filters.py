@@ -1,0 +1,58 @@
+"""Normalised, hashable filters shared by every view (cache-key friendly primitives)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class ViewFilters:
+    start: dt.date
+    end: dt.date
+    store_ids: tuple[int, ...] | None = None  # None = 全部门店
+    channels: tuple[str, ...] | None = None  # None = 全部渠道
+
+    @classmethod
+    def build(
+        cls,
+        start: str | dt.date,
+        end: str | dt.date,
+        stores: Iterable[object] | None = None,
+        channels: Iterable[str] | None = None,
+    ) -> ViewFilters:
+        """Accept raw UI values (ISO strings, ids as str/int, 'all') and normalise them."""
+        start_date = _date(start)
+        end_date = _date(end)
+        if end_date < start_date:
+            start_date, end_date = end_date, start_date
+        return cls(start_date, end_date, _store_ids(stores), _channels(channels))
+
+
+def _date(value: str | dt.date) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+def _store_ids(values: Iterable[object] | None) -> tuple[int, ...] | None:
+    if values is None:
+        return None
+    items = [values] if isinstance(values, (str, int)) else list(values)
+    if not items or ALL in items:
+        return None
+    return tuple(sorted({int(v) for v in items}))
+
+
+def _channels(values: Iterable[str] | None) -> tuple[str, ...] | None:
+    if values is None:
+        return None
+    items = [values] if isinstance(values, str) else list(values)
+    if not items or ALL in items:
+        return None
+    return tuple(sorted({str(v) for v in items}))

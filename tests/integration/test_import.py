@@ -1,0 +1,211 @@
+"""The importer against real SQLite and PostgreSQL: correctness, idempotence, all-or-nothing."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from db.importer import import_file, loader
+from db.models import (
+    AGGREGATE_TABLES,
+    AggStoreDayChannel,
+    AggStoreDayDistance,
+    AggStoreDayHour,
+    AggStoreDayProduct,
+    DataVersion,
+    ImportBatch,
+    Order,
+    OrderItem,
+    Product,
+    Store,
+)
+from tests.factories import order, sheet, write_csv, write_xlsx
+
+DATA_TABLES = (Store, Product, Order, OrderItem)
+
+
+def counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        tables = [m.__table__ for m in DATA_TABLES] + list(AGGREGATE_TABLES)
+        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in tables}
+
+
+def version(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(DataVersion.version)).scalar_one()
+
+
+def small_sheet() -> pd.DataFrame:
+    """Three orders whose figures are worked out in the test by hand."""
+    return sheet(
+        # 美团闪购, 2 lines: revenue 8*1 + 4*2 = 16, item profit (8-5)+(8-3) = 8
+        order("MT1", "2026-11-01 12:05:00", [
+            {"received_price": 8.0, "quantity": 1, "cost": 5.0},
+            {"product_name": "香蕉", "barcode": "6901234567908", "product_code": "P002",
+             "received_price": 4.0, "quantity": 2, "cost": 3.0},
+        ], service_fee=1.0, commission=1.1, delivery_fee=6.0, user_delivery_fee=2.0,
+            delivery_fee_discount=1.0, full_reduction=3.0, corporate_rebate=0.5, distance_km=2.4),
+        # 饿了么 at 19:xx, no service fee column value → commission 0.9 is the platform fee
+        order("EL1", "2026-11-01 19:40:00", [{"received_price": 20.0, "quantity": 1, "cost": 12.0}],
+              channel="饿了么", service_fee=None, commission=0.9, delivery_fee=4.0, distance_km=6.5),
+        # 美团闪购 next day, zero platform fee (abnormal on a fee channel), loss: 12 − 15 = −3
+        order("MT2", "2026-11-02 08:00:00", [{"received_price": 10.0, "quantity": 3, "cost": 18.0}],
+              service_fee=0.0, commission=0.0, delivery_fee=15.0, distance_km=0.4),
+    )
+
+
+def test_import001_rows_and_aggregates_match_hand_figures(engine, settings, tmp_path):
+    path = write_csv(small_sheet(), tmp_path / "orders.csv")
+    result = import_file(engine, path, settings)
+    assert result.status == "imported", result.message
+    assert counts(engine)["orders"] == 3 and counts(engine)["order_items"] == 4
+    with engine.connect() as conn:
+        order_row = conn.execute(
+            select(Order.__table__).where(Order.platform_order_id == "MT1")
+        ).one()
+        rows = pd.read_sql(select(AggStoreDayChannel.__table__), conn)
+        hours = pd.read_sql(select(AggStoreDayHour.__table__), conn)
+        bands = pd.read_sql(select(AggStoreDayDistance.__table__), conn)
+        products = pd.read_sql(select(AggStoreDayProduct.__table__), conn)
+    assert order_row.items_revenue == pytest.approx(16.0)
+    assert order_row.items_profit == pytest.approx(8.0)
+    # 8 − 1.0 (service fee) − 6 (delivery) + 0.5 (rebate)
+    assert order_row.actual_profit == pytest.approx(1.5)
+    # 6 − (2 − 1) − 0.5
+    assert order_row.delivery_net_cost == pytest.approx(4.5)
+    assert order_row.marketing_cost == pytest.approx(4.0)  # 1 delivery discount + 3 满减
+    assert order_row.address_hash and "光谷" not in order_row.address_hash
+    day1 = rows[rows["day"].astype(str) == "2026-11-01"].set_index("channel")
+    assert day1.loc["美团闪购", "revenue"] == pytest.approx(16.0)
+    # 饿了么: 8 item profit − 0.9 commission − 4 delivery
+    assert day1.loc["饿了么", "actual_profit"] == pytest.approx(3.1)
+    day2 = rows[rows["day"].astype(str) == "2026-11-02"].iloc[0]
+    assert bool(day2["platform_fee_zero"]) and day2["loss_orders"] == 1
+    assert day2["actual_profit"] == pytest.approx(-3.0)
+    assert set(hours["hour"]) == {8, 12, 19}
+    assert dict(zip(bands["distance_band"], bands["orders"], strict=True)) == {0: 1, 2: 1, 6: 1}
+    assert products["quantity"].sum() == pytest.approx(7.0)
+
+
+def test_import002_same_file_twice_changes_nothing(engine, settings, tmp_path):
+    path = write_csv(small_sheet(), tmp_path / "orders.csv")
+    assert import_file(engine, path, settings).status == "imported"
+    before, v1 = counts(engine), version(engine)
+    again = import_file(engine, path, settings)
+    assert again.status == "skipped" and "未做任何更改" in again.message
+    assert counts(engine) == before and version(engine) == v1
+    forced = import_file(engine, path, settings, force=True)  # merge by key → same rows
+    assert forced.status == "imported"
+    assert counts(engine) == before and version(engine) == v1 + 1
+
+
+def test_import003_bad_file_is_rejected_whole_with_precise_report(engine, settings, tmp_path):
+    good = write_csv(small_sheet(), tmp_path / "good.csv")
+    import_file(engine, good, settings)
+    before, v1 = counts(engine), version(engine)
+
+    bad = small_sheet().astype(object)
+    bad.loc[0, "下单时间"] = "2026-13-45 99:00"  # row 2
+    bad.loc[2, "月售"] = -1  # row 4
+    bad.loc[1, "物流配送费"] = 9.9  # row 3: differs from row 2 of the same order MT1
+    bad.loc[3, "实收价格"] = "abc"  # row 5
+    bad = pd.concat([bad, bad.iloc[[2]]], ignore_index=True)  # row 6 duplicates row 4
+    path = write_csv(bad, tmp_path / "bad.csv")
+
+    result = import_file(engine, path, settings)
+    assert result.status == "rejected"
+    found = {(p.row, p.column, p.reason.split(" (")[0]) for p in result.report.problems}
+    assert (2, "下单时间", "无法解析的时间") in found
+    assert (4, "月售", "数量为负") in found
+    assert (5, "实收价格", "不是有效数字") in found
+    assert any(r == 3 and c == "物流配送费" and "不一致" in why for r, c, why in found)
+    assert any(r == 6 and c == "(整行)" for r, c, _ in found)
+    assert "bad.csv" in result.message and "第 4 行" in result.message
+    assert counts(engine) == before and version(engine) == v1
+    with engine.connect() as conn:
+        statuses = conn.execute(select(ImportBatch.status).order_by(ImportBatch.id)).scalars().all()
+    assert statuses == ["succeeded", "failed"]
+
+
+def test_import004_missing_required_column(engine, settings, tmp_path):
+    path = write_csv(small_sheet().drop(columns=["渠道", "实收价格"]), tmp_path / "cols.csv")
+    result = import_file(engine, path, settings)
+    assert result.status == "rejected"
+    assert {(p.column, p.reason) for p in result.report.problems} == {
+        ("渠道", "缺少必需的列"), ("实收价格", "缺少必需的列"),
+    }
+    assert counts(engine)["orders"] == 0
+
+
+def test_import005_failure_while_writing_rolls_back_everything(engine, settings, tmp_path, monkeypatch):
+    def broken(conn):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(loader, "refresh_aggregates", broken)
+    path = write_csv(small_sheet(), tmp_path / "orders.csv")
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_file(engine, path, settings)
+    assert all(n == 0 for n in counts(engine).values())
+    assert version(engine) == 0
+
+
+@pytest.mark.parametrize("kind", ["utf-8", "utf-8-sig", "gb18030", "xlsx"])
+def test_import006_encodings_and_excel_give_identical_data(engine, settings, tmp_path, kind):
+    frame = small_sheet()
+    path = (write_xlsx(frame, tmp_path / "o.xlsx") if kind == "xlsx"
+            else write_csv(frame, tmp_path / "o.csv", encoding=kind))
+    assert import_file(engine, path, settings).status == "imported"
+    with engine.connect() as conn:
+        stores = conn.execute(select(Store.name, Store.city)).all()
+        names = set(conn.execute(select(Product.name)).scalars())
+        revenue = conn.execute(select(func.sum(AggStoreDayChannel.revenue))).scalar_one()
+    assert stores == [("测试-武汉光谷店", "武汉")]
+    assert names == {"红富士苹果", "香蕉"}
+    assert revenue == pytest.approx(16 + 20 + 30)
+
+
+def test_import007_overlapping_files_merge_by_order(engine, settings, tmp_path):
+    first = small_sheet()
+    second = sheet(
+        order("MT2", "2026-11-02 08:00:00", [{"received_price": 10.0, "quantity": 5, "cost": 30.0}],
+              service_fee=0.0, commission=0.0, delivery_fee=5.0, distance_km=0.4),
+        order("MT3", "2026-11-03 10:00:00", [{"received_price": 6.0, "quantity": 1, "cost": 2.0}],
+              service_fee=0.3),
+    )
+    import_file(engine, write_csv(first, tmp_path / "a.csv"), settings)
+    import_file(engine, write_csv(second, tmp_path / "b.csv"), settings)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Order)).scalar_one() == 4
+        mt2_qty = conn.execute(
+            select(OrderItem.quantity).join(Order).where(Order.platform_order_id == "MT2")
+        ).scalars().all()
+        day2 = conn.execute(
+            select(func.sum(AggStoreDayChannel.revenue)).where(AggStoreDayChannel.day == pd.Timestamp("2026-11-02").date())
+        ).scalar_one()
+    assert mt2_qty == [5]
+    assert day2 == pytest.approx(50.0)
+
+
+def test_import008_size_limits_and_zip_bomb(engine, settings, tmp_path):
+    import dataclasses
+
+    tiny = dataclasses.replace(settings, max_import_bytes=200)
+    path = write_csv(small_sheet(), tmp_path / "big.csv")
+    result = import_file(engine, path, tiny)
+    assert result.status == "rejected" and "超过上限" in result.message
+
+    bomb = tmp_path / "bomb.xlsx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (64 * 1024 * 1024))
+    limited = dataclasses.replace(settings, max_xlsx_uncompressed_bytes=16 * 1024 * 1024)
+    result = import_file(engine, bomb, limited)
+    assert result.status == "rejected" and "压缩炸弹" in result.message
+
+    real = write_xlsx(small_sheet(), tmp_path / "shape.xlsx")
+    shaped = dataclasses.replace(settings, max_xlsx_rows=2)
+    result = import_file(engine, real, shaped)
+    assert result.status == "rejected" and "超出上限" in result.message
+    assert counts(engine)["orders"] == 0
