@@ -10,7 +10,7 @@ EMPTY_DATABASE = "还没有任何订单数据。请使用 scripts/import_orders.
 
 
 def error_alert(text: str = DB_UNAVAILABLE) -> dbc.Alert:
-    return dbc.Alert(text, color="danger", className="my-3", role="alert")
+    return dbc.Alert(text, color="danger", className="my-3")
 
 
 def info_alert(text: str) -> dbc.Alert:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.engine import create_engine as _create_engine
+
+from db.errors import DataLayerError
 
 
 def normalize_url(database_url: str):
@@ -51,3 +56,13 @@ def describe_url(database_url: str) -> str:
     if url.get_backend_name() == "sqlite":
         return f"sqlite {url.database}"
     return f"{url.get_backend_name()} {url.host or 'localhost'}:{url.port or 5432}/{url.database}"
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads; any driver failure becomes DataLayerError (a friendly page)."""
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise DataLayerError(f"database unavailable: {exc.__class__.__name__}") from exc

@@ -8,6 +8,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
+from components import ids
 from components.kpi_card import kpi_row
 from components.messages import EMPTY_DATABASE, NO_DATA, error_alert, info_alert
 from db.errors import DataLayerError
@@ -20,11 +21,11 @@ dash.register_page(__name__, path="/", name="门店诊断", title="门店诊断�
 log = logging.getLogger(__name__)
 
 TITLE = "门店诊断看板"
-MONITOR_SLOT = "monitor-panel-slot"
-STORE_FILTER = "diagnosis-store-filter"
-DATE_FILTER = "diagnosis-date-filter"
-CHANNEL_FILTER = "diagnosis-channel-filter"
-KPI_CONTAINER = "diagnosis-kpi-cards"
+MONITOR_SLOT = ids.MONITOR_SLOT
+STORE_FILTER = ids.DIAG_STORE_FILTER
+DATE_FILTER = ids.DIAG_DATE_FILTER
+CHANNEL_FILTER = ids.DIAG_CHANNEL_FILTER
+KPI_CONTAINER = ids.DIAG_KPI_CONTAINER
 
 
 def _filter_bar(options: dict, start, end) -> dbc.Row:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from analytics.kpis import PERIODS, comparison_periods, kpi_cards
 from db import queries
+from db.engine import reading
 from db.queries import Scope
 from services.filters import ViewFilters
 from services.runtime import Runtime
@@ -13,7 +14,7 @@ from services.runtime import Runtime
 
 def filter_options(runtime: Runtime) -> dict:
     """Stores, channels and the data's date bounds for the filter bar."""
-    with runtime.engine.connect() as conn:
+    with reading(runtime.engine) as conn:
         stores = queries.stores(conn)
         channels = queries.channels(conn)
         first, last = queries.data_date_bounds(conn)
@@ -40,7 +41,7 @@ def store_kpis(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     earliest = min(p.start for p in periods.values())
     fee_channels = runtime.settings.fee_channels
     wide = Scope(earliest, filters.end, filters.store_ids, filters.channels, fee_channels)
-    with runtime.engine.connect() as conn:
+    with reading(runtime.engine) as conn:
         daily = queries.daily_totals(conn, wide)
         skus = {
             name: queries.active_sku_count(

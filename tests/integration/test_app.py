@@ -1,0 +1,126 @@
+"""The Dash app over the Flask test client and over real Waitress HTTP."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import threading
+import urllib.request
+
+import pytest
+import waitress
+
+from app import create_app
+from components import ids
+from db.importer import import_file
+from tests.factories import write_csv
+from tests.integration.test_import import small_sheet
+
+
+def kpi_payload(stores, start, end, channels) -> dict:
+    inputs = [
+        {"id": ids.DIAG_STORE_FILTER, "property": "value", "value": stores},
+        {"id": ids.DIAG_DATE_FILTER, "property": "start_date", "value": start},
+        {"id": ids.DIAG_DATE_FILTER, "property": "end_date", "value": end},
+        {"id": ids.DIAG_CHANNEL_FILTER, "property": "value", "value": channels},
+    ]
+    return {
+        "output": f"{ids.DIAG_KPI_CONTAINER}.children",
+        "outputs": {"id": ids.DIAG_KPI_CONTAINER, "property": "children"},
+        "inputs": inputs,
+        "changedPropIds": [f"{ids.DIAG_STORE_FILTER}.value"],
+        "state": [],
+    }
+
+
+def kpi_values(response_json: dict) -> dict[str, str]:
+    """Map data-kpi → displayed text from the rendered component tree."""
+    found: dict[str, str] = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            props = node.get("props", {})
+            if "data-kpi" in props:
+                found[props["data-kpi"]] = props["children"]
+            for value in props.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(response_json["response"][ids.DIAG_KPI_CONTAINER]["children"])
+    return found
+
+
+@pytest.fixture
+def loaded_app(engine, settings, tmp_path):
+    assert import_file(engine, write_csv(small_sheet(), tmp_path / "o.csv"), settings).ok
+    return create_app(settings)
+
+
+def test_app001_pages_and_local_assets(loaded_app):
+    client = loaded_app.server.test_client()
+    index = client.get("/")
+    assert index.status_code == 200
+    html = index.get_data(as_text=True)
+    assert "00_bootstrap.min.css" in html and "cdn." not in html.lower()
+    assert client.get("/assets/00_bootstrap.min.css").status_code == 200
+    deps = client.get("/_dash-dependencies").json
+    assert any(d["output"] == f"{ids.DIAG_KPI_CONTAINER}.children" for d in deps)
+
+
+def test_app002_kpi_callback_matches_hand_figures(loaded_app):
+    client = loaded_app.server.test_client()
+    # 2026-11-01..02; 美团闪购 MT2 has zero platform fee → excluded; MT1 16 + EL1 20 remain
+    response = client.post("/_dash-update-component",
+                           json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"]))
+    assert response.status_code == 200
+    values = kpi_values(response.json)
+    assert values["orders"] == "2"
+    assert values["revenue"] == "¥36"
+    # profit: MT1 1.5 + EL1 3.1 = 4.6; margin 4.6 / 36
+    assert values["actual_profit"] == "¥5"
+    assert values["avg_order_value"] == "¥18.00"
+    assert values["profit_margin"] == "12.8%"
+    assert values["active_skus"] == "2"
+    only_eleme = client.post("/_dash-update-component",
+                             json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["饿了么"]))
+    assert kpi_values(only_eleme.json)["revenue"] == "¥20"
+
+
+def test_app003_database_down_gives_friendly_message(settings):
+    dead = dataclasses.replace(settings, database_url="postgresql://postgres@127.0.0.1:1/none")
+    client = create_app(dead).server.test_client()
+    response = client.post("/_dash-update-component",
+                           json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"]))
+    assert response.status_code == 200
+    body = json.dumps(response.json, ensure_ascii=False)
+    assert "数据库暂时无法访问" in body and "Traceback" not in body
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_app004_served_by_waitress_over_http(loaded_app):
+    server = waitress.create_server(loaded_app.server, host="127.0.0.1", port=free_port(), threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        with urllib.request.urlopen(f"{base}/", timeout=10) as response:
+            assert response.status == 200
+            assert response.headers["Server"] == "waitress"
+        request = urllib.request.Request(
+            f"{base}/_dash-update-component",
+            data=json.dumps(kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"])).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert kpi_values(json.load(response))["orders"] == "2"
+    finally:
+        server.close()
+        thread.join(timeout=5)

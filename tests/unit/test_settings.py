@@ -1,0 +1,45 @@
+"""Settings: defaults, environment parsing, one clear error naming the variable."""
+
+from pathlib import Path
+
+import pytest
+
+from config import ENV_VARS, PROJECT_ROOT, Settings, SettingsError
+
+
+def test_settings001_defaults():
+    s = Settings.from_env({})
+    assert (s.port, s.waitress_threads, s.waitress_connection_limit) == (8051, 8, 100)
+    assert s.redis_url == "redis://127.0.0.1:6379/0"
+    assert s.database_url == f"sqlite:///{PROJECT_ROOT / 'var' / 'o2o.sqlite3'}"
+    assert s.is_sqlite
+
+
+def test_settings002_environment_overrides_and_argument_wins():
+    env = {"O2O_PORT": "9000", "O2O_DATA_DIR": "/tmp/o2o-x", "O2O_FEE_CHANNELS": "美团闪购, 饿了么 ,",
+           "O2O_LOG_LEVEL": "debug"}
+    s = Settings.from_env(env, waitress_threads=3)
+    assert s.port == 9000 and s.waitress_threads == 3 and s.log_level == "DEBUG"
+    assert s.fee_channels == ("美团闪购", "饿了么")
+    assert s.data_dir == Path("/tmp/o2o-x") and s.database_url.endswith("/tmp/o2o-x/o2o.sqlite3")
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("O2O_PORT", "80a"), ("O2O_PORT", "70000"), ("O2O_WAITRESS_THREADS", "0"),
+     ("O2O_DATABASE_URL", "mysql://x"), ("O2O_REDIS_URL", "http://x"), ("O2O_LOG_LEVEL", "LOUD")],
+)
+def test_settings003_bad_value_names_the_variable(var, value):
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({var: value})
+    message = str(info.value)
+    assert message.startswith(f"{var}=") and "\n" not in message
+
+
+def test_settings004_frozen_and_every_variable_documented():
+    s = Settings.from_env({})
+    with pytest.raises(AttributeError):
+        s.port = 1  # type: ignore[misc]
+    documented = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
+    missing = [v for v in ENV_VARS if v not in documented]
+    assert missing == []
