@@ -24,15 +24,16 @@ def _navbar() -> dbc.Navbar:
     ]
     return dbc.Navbar(
         dbc.Container([dbc.NavbarBrand(APP_TITLE, href="/"), dbc.Nav(links, navbar=True)], fluid=True),
-        color="dark", dark=True, id=NAVBAR,
+        color="dark",
+        dark=True,
+        id=NAVBAR,
     )
 
 
 def create_app(settings: Settings | None = None) -> Dash:
     """Build the Dash app for ``settings`` (default: from the environment). No I/O happens here."""
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Dash(
         __name__,
         use_pages=True,

@@ -23,7 +23,7 @@ class Period:
 
 
 def comparison_periods(start: dt.date, end: dt.date) -> dict[str, Period]:
-    """current; previous = the equal-length period just before (环比); last_week = shifted 7 days (同比上周)."""
+    """current; previous = equal-length period just before (环比); last_week = 7 days earlier (同比上周)."""
     if end < start:
         raise ValueError("end date is before start date")
     length = (end - start).days + 1
@@ -83,9 +83,7 @@ KPI_DEFS = (
 )
 
 
-def kpi_cards(
-    daily: pd.DataFrame, active_skus: dict[str, int], periods: dict[str, Period]
-) -> list[dict]:
+def kpi_cards(daily: pd.DataFrame, active_skus: dict[str, int], periods: dict[str, Period]) -> list[dict]:
     """One dict per card: key, label, unit, value, previous, last_week, 环比 and 同比上周 changes."""
     totals = {name: period_totals(daily, periods[name]) for name in PERIODS}
     for name in PERIODS:

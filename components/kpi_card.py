@@ -11,7 +11,10 @@ from components import format as fmt
 def _delta(label: str, value: float | None, rate: bool) -> html.Div:
     colour = "text-muted" if value is None else ("text-success" if value >= 0 else "text-danger")
     return html.Div(
-        [html.Span(f"{label} ", className="text-muted"), html.Span(fmt.change(value, rate), className=colour)],
+        [
+            html.Span(f"{label} ", className="text-muted"),
+            html.Span(fmt.change(value, rate), className=colour),
+        ],
         className="small",
     )
 
@@ -36,6 +39,4 @@ def kpi_card(card: dict) -> dbc.Card:
 
 
 def kpi_row(cards: list[dict]) -> dbc.Row:
-    return dbc.Row(
-        [dbc.Col(kpi_card(c), xs=6, md=4, xl=2, className="mb-3") for c in cards], className="g-3"
-    )
+    return dbc.Row([dbc.Col(kpi_card(c), xs=6, md=4, xl=2, className="mb-3") for c in cards], className="g-3")

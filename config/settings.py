@@ -53,9 +53,7 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str] | None = None, **overrides: object
-    ) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Read ``O2O_*`` variables from ``env`` (default ``os.environ``); raise SettingsError."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}
@@ -86,12 +84,8 @@ class _Spec:
                 value = int(raw)
             except ValueError:
                 raise SettingsError(f"{self.var}={raw!r}: 应为整数 (expected an integer)") from None
-            if (self.low is not None and value < self.low) or (
-                self.high is not None and value > self.high
-            ):
-                raise SettingsError(
-                    f"{self.var}={raw!r}: 超出范围 {self.low}..{self.high} (out of range)"
-                )
+            if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+                raise SettingsError(f"{self.var}={raw!r}: 超出范围 {self.low}..{self.high} (out of range)")
             return value
         if self.kind == "path":
             return Path(raw).expanduser()
@@ -103,9 +97,7 @@ class _Spec:
             return raw
         if self.kind == "redis_url":
             if not raw.startswith(("redis://", "rediss://", "unix://")):
-                raise SettingsError(
-                    f"{self.var}={raw!r}: 应以 redis:// 开头 (expected a redis:// URL)"
-                )
+                raise SettingsError(f"{self.var}={raw!r}: 应以 redis:// 开头 (expected a redis:// URL)")
             return raw
         if self.kind == "log_level":
             if raw.upper() not in LOG_LEVELS:

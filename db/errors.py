@@ -5,7 +5,7 @@ class DataLayerError(RuntimeError):
     """The database could not answer (down, timeout, schema missing)."""
 
 
-class ImportRejected(ValueError):
+class ImportRejectedError(ValueError):
     """A file was rejected before anything was written (size, format, validation errors)."""
 
     def __init__(self, message: str, report: object | None = None) -> None:

@@ -36,9 +36,7 @@ def _where(table, scope: Scope) -> list:
     if scope.channels is not None:
         clauses.append(table.c.channel.in_(scope.channels))
     if scope.fee_channels:
-        clauses.append(
-            not_(and_(table.c.platform_fee_zero, table.c.channel.in_(scope.fee_channels)))
-        )
+        clauses.append(not_(and_(table.c.platform_fee_zero, table.c.channel.in_(scope.fee_channels))))
     return clauses
 
 

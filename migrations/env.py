@@ -13,10 +13,7 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return (
-        context.get_x_argument(as_dictionary=True).get("url")
-        or Settings.from_env().database_url
-    )
+    return context.get_x_argument(as_dictionary=True).get("url") or Settings.from_env().database_url
 
 
 def run_migrations_offline() -> None:

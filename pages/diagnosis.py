@@ -40,8 +40,14 @@ def _filter_bar(options: dict, start, end) -> dbc.Row:
             dbc.Col(
                 [
                     dbc.Label("门店", html_for=STORE_FILTER, className="small mb-1"),
-                    dcc.Dropdown(id=STORE_FILTER, options=store_options, value=[ALL], multi=True,
-                                 placeholder="选择门店", clearable=False),
+                    dcc.Dropdown(
+                        id=STORE_FILTER,
+                        options=store_options,
+                        value=[ALL],
+                        multi=True,
+                        placeholder="选择门店",
+                        clearable=False,
+                    ),
                 ],
                 md=5,
             ),
@@ -49,10 +55,15 @@ def _filter_bar(options: dict, start, end) -> dbc.Row:
                 [
                     dbc.Label("日期", className="small mb-1 d-block"),
                     dcc.DatePickerRange(
-                        id=DATE_FILTER, start_date=start, end_date=end,
-                        min_date_allowed=options["first_day"], max_date_allowed=options["last_day"],
-                        display_format="YYYY-MM-DD", start_date_placeholder_text="开始日期",
-                        end_date_placeholder_text="结束日期", first_day_of_week=1,
+                        id=DATE_FILTER,
+                        start_date=start,
+                        end_date=end,
+                        min_date_allowed=options["first_day"],
+                        max_date_allowed=options["last_day"],
+                        display_format="YYYY-MM-DD",
+                        start_date_placeholder_text="开始日期",
+                        end_date_placeholder_text="结束日期",
+                        first_day_of_week=1,
                     ),
                 ],
                 md=4,
@@ -60,8 +71,14 @@ def _filter_bar(options: dict, start, end) -> dbc.Row:
             dbc.Col(
                 [
                     dbc.Label("渠道", html_for=CHANNEL_FILTER, className="small mb-1"),
-                    dcc.Dropdown(id=CHANNEL_FILTER, options=channel_options, value=[ALL], multi=True,
-                                 placeholder="选择渠道", clearable=False),
+                    dcc.Dropdown(
+                        id=CHANNEL_FILTER,
+                        options=channel_options,
+                        value=[ALL],
+                        multi=True,
+                        placeholder="选择渠道",
+                        clearable=False,
+                    ),
                 ],
                 md=3,
             ),

@@ -59,7 +59,9 @@ def main(argv: list[str]) -> int:
     try:
         if command == "run":
             python = ensure_venv(["requirements.txt"])
-            return subprocess.call([str(python), str(ROOT / "scripts" / "launch.py"), "production", *rest], cwd=ROOT)
+            return subprocess.call(
+                [str(python), str(ROOT / "scripts" / "launch.py"), "production", *rest], cwd=ROOT
+            )
         python = ensure_venv(["requirements.txt", "requirements-test.txt"])
         return subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)
     except subprocess.CalledProcessError as exc:

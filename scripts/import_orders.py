@@ -13,12 +13,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tqdm import tqdm  # noqa: E402
+from tqdm import tqdm
 
-from config import Settings, SettingsError  # noqa: E402
-from db.engine import make_engine  # noqa: E402
-from db.importer import import_file  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
+from config import Settings, SettingsError
+from db.engine import make_engine
+from db.importer import import_file
+from db.migrate import upgrade
 
 STAGES = ("读取", "校验", "写入")
 

@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
-    step("✅" if in_venv else "⚠️", f"Python {sys.version.split()[0]} ({'虚拟环境' if in_venv else '未使用虚拟环境: python3 -m venv .venv'})")
+    step(
+        "✅" if in_venv else "⚠️",
+        f"Python {sys.version.split()[0]} "
+        f"({'虚拟环境' if in_venv else '未使用虚拟环境，请先运行: python3 scripts/bootstrap.py run'})",
+    )
 
     if not _prepare_database(settings, seed=not args.no_seed):
         return 1
@@ -58,10 +62,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from waitress import serve
 
-    step("✅", f"生产模式 (Waitress): http://{host}:{settings.port} "
-               f"线程 {settings.waitress_threads} / 连接上限 {settings.waitress_connection_limit}")
-    serve(app.server, host=host, port=settings.port, threads=settings.waitress_threads,
-          connection_limit=settings.waitress_connection_limit, ident="o2o-dashboard")
+    step(
+        "✅",
+        f"生产模式 (Waitress): http://{host}:{settings.port} "
+        f"线程 {settings.waitress_threads} / 连接上限 {settings.waitress_connection_limit}",
+    )
+    serve(
+        app.server,
+        host=host,
+        port=settings.port,
+        threads=settings.waitress_threads,
+        connection_limit=settings.waitress_connection_limit,
+        ident="o2o-dashboard",
+    )
     return 0
 
 

@@ -19,9 +19,7 @@ def filter_options(runtime: Runtime) -> dict:
         channels = queries.channels(conn)
         first, last = queries.data_date_bounds(conn)
     return {
-        "stores": [
-            {"id": int(r.id), "name": r.name, "city": r.city} for r in stores.itertuples(index=False)
-        ],
+        "stores": [{"id": int(r.id), "name": r.name, "city": r.city} for r in stores.itertuples(index=False)],
         "channels": channels,
         "first_day": first,
         "last_day": last,
@@ -46,8 +44,9 @@ def store_kpis(runtime: Runtime, filters: ViewFilters) -> list[dict]:
         skus = {
             name: queries.active_sku_count(
                 conn,
-                Scope(periods[name].start, periods[name].end, filters.store_ids,
-                      filters.channels, fee_channels),
+                Scope(
+                    periods[name].start, periods[name].end, filters.store_ids, filters.channels, fee_channels
+                ),
             )
             for name in PERIODS
         }

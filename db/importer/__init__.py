@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, select, update
 
 from config import Settings
-from db.errors import ImportRejected
+from db.errors import ImportRejectedError
 from db.importer.loader import LoadStats, load_lines
 from db.importer.reader import ReadLimits, read_export
 from db.importer.validate import ValidationReport, validate_sheet
@@ -96,7 +96,7 @@ def import_file(
         sheet = read_export(path, read_limits(settings))
         stage("校验")
         lines, report = validate_sheet(sheet)
-    except ImportRejected as exc:
+    except ImportRejectedError as exc:
         report = ValidationReport(file=path.name)
         _record_failure(engine, path, sha, size, started, {"file": path.name, "error": str(exc)})
         return ImportResult(path, "rejected", str(exc), report=report)
@@ -110,8 +110,13 @@ def import_file(
         batch_id = conn.execute(
             insert(ImportBatch)
             .values(
-                file_name=path.name, sha256=sha, size_bytes=size, rows=len(lines),
-                orders=0, status="running", started_at=started,
+                file_name=path.name,
+                sha256=sha,
+                size_bytes=size,
+                rows=len(lines),
+                orders=0,
+                status="running",
+                started_at=started,
             )
             .returning(ImportBatch.id)
         ).scalar_one()
@@ -120,8 +125,11 @@ def import_file(
             update(ImportBatch)
             .where(ImportBatch.id == batch_id)
             .values(
-                status="succeeded", orders=stats.orders, min_date=stats.min_date,
-                max_date=stats.max_date, finished_at=dt.datetime.now(),
+                status="succeeded",
+                orders=stats.orders,
+                min_date=stats.min_date,
+                max_date=stats.max_date,
+                finished_at=dt.datetime.now(),
                 error_report=json.dumps({"warnings": report.warnings}, ensure_ascii=False),
             )
         )
@@ -153,8 +161,14 @@ def _record_failure(engine, path, sha, size, started, report: dict, rows: int = 
         with engine.begin() as conn:
             conn.execute(
                 insert(ImportBatch).values(
-                    file_name=path.name, sha256=sha or "-", size_bytes=size, rows=rows,
-                    orders=0, status="failed", started_at=started, finished_at=dt.datetime.now(),
+                    file_name=path.name,
+                    sha256=sha or "-",
+                    size_bytes=size,
+                    rows=rows,
+                    orders=0,
+                    status="failed",
+                    started_at=started,
+                    finished_at=dt.datetime.now(),
                     error_report=json.dumps(report, ensure_ascii=False, default=str),
                 )
             )

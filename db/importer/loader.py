@@ -126,9 +126,7 @@ def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) 
     lines["store_key"] = lines["store_code"].fillna(lines["store_name"])
     lines["sku_key"] = _sku_keys(lines)
     lines["line_no"] = lines.groupby(ORDER_KEY, sort=False).cumcount() + 1
-    lines["profit"] = lines["profit"].fillna(
-        lines["received_price"] * lines["quantity"] - lines["cost"]
-    )
+    lines["profit"] = lines["profit"].fillna(lines["received_price"] * lines["quantity"] - lines["cost"])
 
     store_ids = _upsert_stores(conn, lines)
     product_ids = _upsert_products(conn, lines)
@@ -215,7 +213,9 @@ def _upsert_products(conn: Connection, lines: pd.DataFrame) -> dict[str, int]:
     keys = [r["sku_key"] for r in records]
     for start in range(0, len(keys), 5000):  # stay below bind-parameter limits
         chunk = keys[start : start + 5000]
-        result.update(conn.execute(select(Product.sku_key, Product.id).where(Product.sku_key.in_(chunk))).all())
+        result.update(
+            conn.execute(select(Product.sku_key, Product.id).where(Product.sku_key.in_(chunk))).all()
+        )
     return result
 
 
@@ -234,8 +234,7 @@ def hash_addresses(addresses: pd.Series, salt: str) -> pd.Series:
     """Salted SHA-256 of the normalised address; the address itself is never stored."""
     unique = addresses.dropna().unique()
     digests = {
-        a: hashlib.sha256(f"{salt}\x1f{' '.join(str(a).split())}".encode()).hexdigest()
-        for a in unique
+        a: hashlib.sha256(f"{salt}\x1f{' '.join(str(a).split())}".encode()).hexdigest() for a in unique
     }
     return addresses.map(digests).astype(object)
 
@@ -262,9 +261,7 @@ def _copy_into(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
     columns = ", ".join(out.columns)
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.copy_expert(
-            f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer
-        )
+        cursor.copy_expert(f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
     finally:
         cursor.close()
 
@@ -272,9 +269,8 @@ def _copy_into(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
 def _collect_affected(conn: Connection) -> None:
     """(store, day) pairs touched: where the file's orders are now and where they were before."""
     stg = STG_ORDERS
-    before = (
-        select(Order.store_id, Order.business_date)
-        .join(stg, and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id))
+    before = select(Order.store_id, Order.business_date).join(
+        stg, and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id)
     )
     after = select(stg.c.store_id, stg.c.business_date)
     conn.execute(STG_AFFECTED.insert().from_select(["store_id", "day"], union(before, after)))
@@ -284,10 +280,10 @@ def _upsert_orders(conn: Connection, batch_id: int) -> None:
     stg = STG_ORDERS
     names = [c.name for c in stg.columns]
     source = select(*stg.c, literal(batch_id).label("import_batch_id")).where(true())
-    stmt = _dialect_insert(conn, Order.__table__).from_select(names + ["import_batch_id"], source)
+    stmt = _dialect_insert(conn, Order.__table__).from_select([*names, "import_batch_id"], source)
     stmt = stmt.on_conflict_do_update(
         index_elements=ORDER_KEY,
-        set_={n: stmt.excluded[n] for n in names + ["import_batch_id"] if n not in ORDER_KEY},
+        set_={n: stmt.excluded[n] for n in [*names, "import_batch_id"] if n not in ORDER_KEY},
     )
     conn.execute(stmt)
 
@@ -389,7 +385,8 @@ def refresh_aggregates(conn: Connection) -> None:
         .where(scope)
         .group_by(*keys, i.product_id)
     )
-    names = key_names + [
-        "product_id", "orders", "quantity", "revenue", "list_amount", "cost", "profit", "item_discount",
+    names = [
+        *key_names, "product_id", "orders", "quantity", "revenue", "list_amount", "cost", "profit",
+        "item_discount",
     ]  # fmt: skip
     conn.execute(table.insert().from_select(names, query))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from db.errors import ImportRejected
+from db.errors import ImportRejectedError
 
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 XLSX_SIGNATURE = b"PK\x03\x04"
@@ -39,24 +39,24 @@ class RawSheet:
 
 
 def read_export(path: Path, limits: ReadLimits) -> RawSheet:
-    """Read ``path`` or raise ImportRejected with a Chinese message naming the file."""
+    """Read ``path`` or raise ImportRejectedError with a Chinese message naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise ImportRejected(f"{path.name}: 文件不存在")
+        raise ImportRejectedError(f"{path.name}: 文件不存在")
     size = path.stat().st_size
     if size > limits.max_bytes:
-        raise ImportRejected(
+        raise ImportRejectedError(
             f"{path.name}: 文件大小 {size / 1048576:.1f} MB 超过上限 "
             f"{limits.max_bytes / 1048576:.0f} MB (O2O_MAX_IMPORT_BYTES)"
         )
     if size == 0:
-        raise ImportRejected(f"{path.name}: 文件为空")
+        raise ImportRejectedError(f"{path.name}: 文件为空")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _read_csv(path)
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(path, limits)
-    raise ImportRejected(f"{path.name}: 不支持的文件类型 {suffix or '(无扩展名)'}，仅支持 .xlsx 和 .csv")
+    raise ImportRejectedError(f"{path.name}: 不支持的文件类型 {suffix or '(无扩展名)'}，仅支持 .xlsx 和 .csv")
 
 
 def _read_csv(path: Path) -> RawSheet:
@@ -68,13 +68,11 @@ def _read_csv(path: Path) -> RawSheet:
         except UnicodeDecodeError:
             continue
     else:  # pragma: no cover - gb18030 decodes nearly any byte string
-        raise ImportRejected(f"{path.name}: 无法识别文件编码 (支持 UTF-8、UTF-8-BOM、GBK/GB18030)")
+        raise ImportRejectedError(f"{path.name}: 无法识别文件编码 (支持 UTF-8、UTF-8-BOM、GBK/GB18030)")
     try:
-        frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True
-        )
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ImportRejected(f"{path.name}: CSV 格式错误: {exc}") from None
+        raise ImportRejectedError(f"{path.name}: CSV 格式错误: {exc}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     return RawSheet(path=path, frame=frame, encoding=encoding)
 
@@ -88,25 +86,25 @@ def _read_xlsx(path: Path, limits: ReadLimits) -> RawSheet:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise ImportRejected(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
+        raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
     try:
         sheet = workbook.worksheets[0]
         declared_rows, declared_cols = sheet.max_row or 0, sheet.max_column or 0
         if declared_rows > limits.max_xlsx_rows or declared_cols > limits.max_xlsx_columns:
-            raise ImportRejected(
+            raise ImportRejectedError(
                 f"{path.name}: 工作表 {sheet.title} 声明的尺寸 {declared_rows} 行 × "
                 f"{declared_cols} 列 超出上限 {limits.max_xlsx_rows} × {limits.max_xlsx_columns}"
             )
         rows = sheet.iter_rows(values_only=True)
         header = next(rows, None)
         if header is None:
-            raise ImportRejected(f"{path.name}: 工作表 {sheet.title} 为空")
+            raise ImportRejectedError(f"{path.name}: 工作表 {sheet.title} 为空")
         headers = [("" if h is None else str(h).strip()) for h in header]
         width = len(headers)
         records = []
         for count, row in enumerate(rows, start=1):
             if count > limits.max_xlsx_rows:
-                raise ImportRejected(f"{path.name}: 行数超过上限 {limits.max_xlsx_rows}")
+                raise ImportRejectedError(f"{path.name}: 行数超过上限 {limits.max_xlsx_rows}")
             cells = [_cell_text(v) for v in row[:width]]
             if len(cells) < width:
                 cells.extend([""] * (width - len(cells)))
@@ -125,14 +123,14 @@ def _read_xlsx(path: Path, limits: ReadLimits) -> RawSheet:
 def _check_zip(path: Path, limits: ReadLimits) -> None:
     with path.open("rb") as fh:
         if fh.read(4) != XLSX_SIGNATURE:
-            raise ImportRejected(f"{path.name}: 不是有效的 .xlsx 文件 (不是 zip 格式)")
+            raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 (不是 zip 格式)")
     try:
         with zipfile.ZipFile(path) as archive:
             declared = sum(info.file_size for info in archive.infolist())
     except zipfile.BadZipFile as exc:
-        raise ImportRejected(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
+        raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
     if declared > limits.max_xlsx_uncompressed_bytes:
-        raise ImportRejected(
+        raise ImportRejectedError(
             f"{path.name}: 解压后大小 {declared / 1048576:.0f} MB 超过上限 "
             f"{limits.max_xlsx_uncompressed_bytes / 1048576:.0f} MB，疑似压缩炸弹，已拒绝"
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from db.export_format import BY_HEADER, BY_NAME, COLUMNS, NUMERIC_KINDS, ORDER_COLUMNS, REQUIRED_HEADERS
+from db.export_format import BY_HEADER, BY_NAME, COLUMNS, ORDER_COLUMNS, REQUIRED_HEADERS
 from db.importer.reader import RawSheet
 
 ORDER_KEY = ["channel", "platform_order_id"]
@@ -182,9 +182,7 @@ def _check_values(lines: pd.DataFrame, raw: pd.DataFrame, report: ValidationRepo
             report.add(lines["sheet_row"].iat[i], header, value, reason)
 
 
-def _check_order_consistency(
-    lines: pd.DataFrame, raw: pd.DataFrame, report: ValidationReport
-) -> None:
+def _check_order_consistency(lines: pd.DataFrame, raw: pd.DataFrame, report: ValidationReport) -> None:
     """Order-level fields must be identical on every row of one order."""
     key = lines[ORDER_KEY]
     if key.isna().any(axis=None):
@@ -207,7 +205,8 @@ def _check_order_consistency(
                         lines["sheet_row"].iat[idx],
                         header,
                         value,
-                        f"同一订单各行取值不一致 (订单 {group[key_headers[1]].iat[0]}，共 {len(distinct)} 种)",
+                        f"同一订单各行取值不一致 (订单 {group[key_headers[1]].iat[0]}，"
+                        f"共 {len(distinct)} 种)",
                     )
 
 

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -29,9 +28,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "import_batches",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("file_name", sa.String(length=500), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("size_bytes", sa.BigInteger(), nullable=False),
@@ -46,15 +43,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_batches")),
     )
     with op.batch_alter_table("import_batches", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_import_batches_sha256"), ["sha256"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_import_batches_sha256"), ["sha256"], unique=False)
 
     op.create_table(
         "products",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("sku_key", sa.String(length=160), nullable=False),
         sa.Column("barcode", sa.String(length=32), nullable=True),
         sa.Column("store_code", sa.String(length=64), nullable=True),
@@ -67,9 +60,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "stores",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("code", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=128), nullable=False),
         sa.Column("city", sa.String(length=64), nullable=True),
@@ -105,9 +96,7 @@ def upgrade() -> None:
             sa.Numeric(precision=16, scale=2, asdecimal=False),
             nullable=False,
         ),
-        sa.Column(
-            "cost", sa.Numeric(precision=16, scale=2, asdecimal=False), nullable=False
-        ),
+        sa.Column("cost", sa.Numeric(precision=16, scale=2, asdecimal=False), nullable=False),
         sa.Column(
             "item_profit",
             sa.Numeric(precision=16, scale=2, asdecimal=False),
@@ -303,12 +292,8 @@ def upgrade() -> None:
             sa.Numeric(precision=16, scale=2, asdecimal=False),
             nullable=False,
         ),
-        sa.Column(
-            "cost", sa.Numeric(precision=16, scale=2, asdecimal=False), nullable=False
-        ),
-        sa.Column(
-            "profit", sa.Numeric(precision=16, scale=2, asdecimal=False), nullable=False
-        ),
+        sa.Column("cost", sa.Numeric(precision=16, scale=2, asdecimal=False), nullable=False),
+        sa.Column("profit", sa.Numeric(precision=16, scale=2, asdecimal=False), nullable=False),
         sa.Column(
             "item_discount",
             sa.Numeric(precision=16, scale=2, asdecimal=False),
@@ -335,15 +320,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("agg_store_day_product", schema=None) as batch_op:
         batch_op.create_index("ix_agg_store_day_product_day", ["day"], unique=False)
-        batch_op.create_index(
-            "ix_agg_store_day_product_product", ["product_id"], unique=False
-        )
+        batch_op.create_index("ix_agg_store_day_product_product", ["product_id"], unique=False)
 
     op.create_table(
         "orders",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=False),
         sa.Column("platform_order_id", sa.String(length=64), nullable=False),
         sa.Column("order_no", sa.String(length=64), nullable=True),
@@ -495,25 +476,17 @@ def upgrade() -> None:
             ["import_batches.id"],
             name=op.f("fk_orders_import_batch_id_import_batches"),
         ),
-        sa.ForeignKeyConstraint(
-            ["store_id"], ["stores.id"], name=op.f("fk_orders_store_id_stores")
-        ),
+        sa.ForeignKeyConstraint(["store_id"], ["stores.id"], name=op.f("fk_orders_store_id_stores")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_orders")),
-        sa.UniqueConstraint(
-            "channel", "platform_order_id", name="uq_orders_channel_platform_order_id"
-        ),
+        sa.UniqueConstraint("channel", "platform_order_id", name="uq_orders_channel_platform_order_id"),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.create_index("ix_orders_day", ["business_date"], unique=False)
-        batch_op.create_index(
-            "ix_orders_store_day", ["store_id", "business_date"], unique=False
-        )
+        batch_op.create_index("ix_orders_store_day", ["store_id", "business_date"], unique=False)
 
     op.create_table(
         "order_items",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
             "order_id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
@@ -545,20 +518,14 @@ def upgrade() -> None:
             sa.Numeric(precision=12, scale=2, asdecimal=False),
             nullable=False,
         ),
-        sa.Column(
-            "cost", sa.Numeric(precision=12, scale=2, asdecimal=False), nullable=False
-        ),
-        sa.Column(
-            "profit", sa.Numeric(precision=12, scale=2, asdecimal=False), nullable=False
-        ),
+        sa.Column("cost", sa.Numeric(precision=12, scale=2, asdecimal=False), nullable=False),
+        sa.Column("profit", sa.Numeric(precision=12, scale=2, asdecimal=False), nullable=False),
         sa.Column(
             "item_discount",
             sa.Numeric(precision=12, scale=2, asdecimal=False),
             nullable=False,
         ),
-        sa.Column(
-            "stock", sa.Numeric(precision=12, scale=3, asdecimal=False), nullable=True
-        ),
+        sa.Column("stock", sa.Numeric(precision=12, scale=3, asdecimal=False), nullable=True),
         sa.Column(
             "remaining_stock",
             sa.Numeric(precision=12, scale=3, asdecimal=False),
@@ -576,9 +543,7 @@ def upgrade() -> None:
             name=op.f("fk_order_items_product_id_products"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_items")),
-        sa.UniqueConstraint(
-            "order_id", "line_no", name="uq_order_items_order_id_line_no"
-        ),
+        sa.UniqueConstraint("order_id", "line_no", name="uq_order_items_order_id_line_no"),
     )
     with op.batch_alter_table("order_items", schema=None) as batch_op:
         batch_op.create_index("ix_order_items_product", ["product_id"], unique=False)
@@ -590,9 +555,7 @@ def upgrade() -> None:
         sa.column("version", sa.BigInteger),
         sa.column("updated_at", sa.DateTime),
     )
-    op.bulk_insert(
-        data_version, [{"id": 1, "version": 0, "updated_at": datetime.datetime.now()}]
-    )
+    op.bulk_insert(data_version, [{"id": 1, "version": 0, "updated_at": datetime.datetime.now()}])
 
 
 def downgrade() -> None:

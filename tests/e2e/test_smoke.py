@@ -81,8 +81,10 @@ def test_e2e001_diagnosis_page_renders_offline(live_server, browser):
     page.get_by_role("heading", name="门店诊断看板").wait_for(timeout=15000)
     orders = page.locator("[data-kpi=orders]")
     orders.wait_for(timeout=15000)
-    kpis = {k: page.locator(f"[data-kpi={k}]").inner_text() for k in
-            ("orders", "revenue", "actual_profit", "avg_order_value", "profit_margin", "active_skus")}
+    kpis = {
+        k: page.locator(f"[data-kpi={k}]").inner_text()
+        for k in ("orders", "revenue", "actual_profit", "avg_order_value", "profit_margin", "active_skus")
+    }
     assert all(re.search(r"\d", text) for text in kpis.values()), kpis
     assert kpis["orders"] == "2"
     # Bootstrap is served locally: the navbar gets .bg-dark's colour, the cards a border radius.

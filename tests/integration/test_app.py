@@ -73,8 +73,9 @@ def test_app001_pages_and_local_assets(loaded_app):
 def test_app002_kpi_callback_matches_hand_figures(loaded_app):
     client = loaded_app.server.test_client()
     # 2026-11-01..02; 美团闪购 MT2 has zero platform fee → excluded; MT1 16 + EL1 20 remain
-    response = client.post("/_dash-update-component",
-                           json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"]))
+    response = client.post(
+        "/_dash-update-component", json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"])
+    )
     assert response.status_code == 200
     values = kpi_values(response.json)
     assert values["orders"] == "2"
@@ -84,16 +85,18 @@ def test_app002_kpi_callback_matches_hand_figures(loaded_app):
     assert values["avg_order_value"] == "¥18.00"
     assert values["profit_margin"] == "12.8%"
     assert values["active_skus"] == "2"
-    only_eleme = client.post("/_dash-update-component",
-                             json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["饿了么"]))
+    only_eleme = client.post(
+        "/_dash-update-component", json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["饿了么"])
+    )
     assert kpi_values(only_eleme.json)["revenue"] == "¥20"
 
 
 def test_app003_database_down_gives_friendly_message(settings):
     dead = dataclasses.replace(settings, database_url="postgresql://postgres@127.0.0.1:1/none")
     client = create_app(dead).server.test_client()
-    response = client.post("/_dash-update-component",
-                           json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"]))
+    response = client.post(
+        "/_dash-update-component", json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"])
+    )
     assert response.status_code == 200
     body = json.dumps(response.json, ensure_ascii=False)
     assert "数据库暂时无法访问" in body and "Traceback" not in body

@@ -42,18 +42,50 @@ def small_sheet() -> pd.DataFrame:
     """Three orders whose figures are worked out in the test by hand."""
     return sheet(
         # 美团闪购, 2 lines: revenue 8*1 + 4*2 = 16, item profit (8-5)+(8-3) = 8
-        order("MT1", "2026-11-01 12:05:00", [
-            {"received_price": 8.0, "quantity": 1, "cost": 5.0},
-            {"product_name": "香蕉", "barcode": "6901234567908", "product_code": "P002",
-             "received_price": 4.0, "quantity": 2, "cost": 3.0},
-        ], service_fee=1.0, commission=1.1, delivery_fee=6.0, user_delivery_fee=2.0,
-            delivery_fee_discount=1.0, full_reduction=3.0, corporate_rebate=0.5, distance_km=2.4),
+        order(
+            "MT1",
+            "2026-11-01 12:05:00",
+            [
+                {"received_price": 8.0, "quantity": 1, "cost": 5.0},
+                {
+                    "product_name": "香蕉",
+                    "barcode": "6901234567908",
+                    "product_code": "P002",
+                    "received_price": 4.0,
+                    "quantity": 2,
+                    "cost": 3.0,
+                },
+            ],
+            service_fee=1.0,
+            commission=1.1,
+            delivery_fee=6.0,
+            user_delivery_fee=2.0,
+            delivery_fee_discount=1.0,
+            full_reduction=3.0,
+            corporate_rebate=0.5,
+            distance_km=2.4,
+        ),
         # 饿了么 at 19:xx, no service fee column value → commission 0.9 is the platform fee
-        order("EL1", "2026-11-01 19:40:00", [{"received_price": 20.0, "quantity": 1, "cost": 12.0}],
-              channel="饿了么", service_fee=None, commission=0.9, delivery_fee=4.0, distance_km=6.5),
+        order(
+            "EL1",
+            "2026-11-01 19:40:00",
+            [{"received_price": 20.0, "quantity": 1, "cost": 12.0}],
+            channel="饿了么",
+            service_fee=None,
+            commission=0.9,
+            delivery_fee=4.0,
+            distance_km=6.5,
+        ),
         # 美团闪购 next day, zero platform fee (abnormal on a fee channel), loss: 12 − 15 = −3
-        order("MT2", "2026-11-02 08:00:00", [{"received_price": 10.0, "quantity": 3, "cost": 18.0}],
-              service_fee=0.0, commission=0.0, delivery_fee=15.0, distance_km=0.4),
+        order(
+            "MT2",
+            "2026-11-02 08:00:00",
+            [{"received_price": 10.0, "quantity": 3, "cost": 18.0}],
+            service_fee=0.0,
+            commission=0.0,
+            delivery_fee=15.0,
+            distance_km=0.4,
+        ),
     )
 
 
@@ -63,9 +95,7 @@ def test_import001_rows_and_aggregates_match_hand_figures(engine, settings, tmp_
     assert result.status == "imported", result.message
     assert counts(engine)["orders"] == 3 and counts(engine)["order_items"] == 4
     with engine.connect() as conn:
-        order_row = conn.execute(
-            select(Order.__table__).where(Order.platform_order_id == "MT1")
-        ).one()
+        order_row = conn.execute(select(Order.__table__).where(Order.platform_order_id == "MT1")).one()
         rows = pd.read_sql(select(AggStoreDayChannel.__table__), conn)
         hours = pd.read_sql(select(AggStoreDayHour.__table__), conn)
         bands = pd.read_sql(select(AggStoreDayDistance.__table__), conn)
@@ -135,7 +165,8 @@ def test_import004_missing_required_column(engine, settings, tmp_path):
     result = import_file(engine, path, settings)
     assert result.status == "rejected"
     assert {(p.column, p.reason) for p in result.report.problems} == {
-        ("渠道", "缺少必需的列"), ("实收价格", "缺少必需的列"),
+        ("渠道", "缺少必需的列"),
+        ("实收价格", "缺少必需的列"),
     }
     assert counts(engine)["orders"] == 0
 
@@ -155,8 +186,11 @@ def test_import005_failure_while_writing_rolls_back_everything(engine, settings,
 @pytest.mark.parametrize("kind", ["utf-8", "utf-8-sig", "gb18030", "xlsx"])
 def test_import006_encodings_and_excel_give_identical_data(engine, settings, tmp_path, kind):
     frame = small_sheet()
-    path = (write_xlsx(frame, tmp_path / "o.xlsx") if kind == "xlsx"
-            else write_csv(frame, tmp_path / "o.csv", encoding=kind))
+    path = (
+        write_xlsx(frame, tmp_path / "o.xlsx")
+        if kind == "xlsx"
+        else write_csv(frame, tmp_path / "o.csv", encoding=kind)
+    )
     assert import_file(engine, path, settings).status == "imported"
     with engine.connect() as conn:
         stores = conn.execute(select(Store.name, Store.city)).all()
@@ -170,20 +204,35 @@ def test_import006_encodings_and_excel_give_identical_data(engine, settings, tmp
 def test_import007_overlapping_files_merge_by_order(engine, settings, tmp_path):
     first = small_sheet()
     second = sheet(
-        order("MT2", "2026-11-02 08:00:00", [{"received_price": 10.0, "quantity": 5, "cost": 30.0}],
-              service_fee=0.0, commission=0.0, delivery_fee=5.0, distance_km=0.4),
-        order("MT3", "2026-11-03 10:00:00", [{"received_price": 6.0, "quantity": 1, "cost": 2.0}],
-              service_fee=0.3),
+        order(
+            "MT2",
+            "2026-11-02 08:00:00",
+            [{"received_price": 10.0, "quantity": 5, "cost": 30.0}],
+            service_fee=0.0,
+            commission=0.0,
+            delivery_fee=5.0,
+            distance_km=0.4,
+        ),
+        order(
+            "MT3",
+            "2026-11-03 10:00:00",
+            [{"received_price": 6.0, "quantity": 1, "cost": 2.0}],
+            service_fee=0.3,
+        ),
     )
     import_file(engine, write_csv(first, tmp_path / "a.csv"), settings)
     import_file(engine, write_csv(second, tmp_path / "b.csv"), settings)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Order)).scalar_one() == 4
-        mt2_qty = conn.execute(
-            select(OrderItem.quantity).join(Order).where(Order.platform_order_id == "MT2")
-        ).scalars().all()
+        mt2_qty = (
+            conn.execute(select(OrderItem.quantity).join(Order).where(Order.platform_order_id == "MT2"))
+            .scalars()
+            .all()
+        )
         day2 = conn.execute(
-            select(func.sum(AggStoreDayChannel.revenue)).where(AggStoreDayChannel.day == pd.Timestamp("2026-11-02").date())
+            select(func.sum(AggStoreDayChannel.revenue)).where(
+                AggStoreDayChannel.day == pd.Timestamp("2026-11-02").date()
+            )
         ).scalar_one()
     assert mt2_qty == [5]
     assert day2 == pytest.approx(50.0)

@@ -8,17 +8,45 @@ from analytics.formulas import distance_band, order_totals, platform_fee, ratio
 
 def lines() -> pd.DataFrame:
     base = {
-        "service_fee": 1.0, "commission": 2.0, "delivery_fee": 5.0, "user_delivery_fee": 3.0,
-        "delivery_fee_discount": 1.0, "full_reduction": 2.0, "merchant_voucher": 0.5,
-        "merchant_coupon_share": 0.0, "gift_amount": 0.0, "other_discount": 0.0,
-        "new_customer_discount": 1.5, "corporate_rebate": 0.4,
+        "service_fee": 1.0,
+        "commission": 2.0,
+        "delivery_fee": 5.0,
+        "user_delivery_fee": 3.0,
+        "delivery_fee_discount": 1.0,
+        "full_reduction": 2.0,
+        "merchant_voucher": 0.5,
+        "merchant_coupon_share": 0.0,
+        "gift_amount": 0.0,
+        "other_discount": 0.0,
+        "new_customer_discount": 1.5,
+        "corporate_rebate": 0.4,
     }
-    return pd.DataFrame([
-        {**base, "channel": "美团闪购", "platform_order_id": "A", "received_price": 10.0, "quantity": 2,
-         "list_price": 12.0, "cost": 14.0, "profit": 6.0, "item_discount": 1.0},
-        {**base, "channel": "美团闪购", "platform_order_id": "A", "received_price": 3.0, "quantity": 1,
-         "list_price": None, "cost": 1.0, "profit": 2.0, "item_discount": 0.0},
-    ])
+    return pd.DataFrame(
+        [
+            {
+                **base,
+                "channel": "美团闪购",
+                "platform_order_id": "A",
+                "received_price": 10.0,
+                "quantity": 2,
+                "list_price": 12.0,
+                "cost": 14.0,
+                "profit": 6.0,
+                "item_discount": 1.0,
+            },
+            {
+                **base,
+                "channel": "美团闪购",
+                "platform_order_id": "A",
+                "received_price": 3.0,
+                "quantity": 1,
+                "list_price": None,
+                "cost": 1.0,
+                "profit": 2.0,
+                "item_discount": 0.0,
+            },
+        ]
+    )
 
 
 def test_formulas001_order_level_fields_counted_once():

@@ -22,12 +22,14 @@ def test_kpis001_comparison_periods():
 
 
 def test_kpis002_cards_from_daily_totals():
-    daily = pd.DataFrame({
-        "day": [D(2026, 11, 20), D(2026, 11, 26), D(2026, 11, 27)],
-        "orders": [10.0, 4.0, 6.0],
-        "revenue": [200.0, 100.0, 150.0],
-        "actual_profit": [40.0, 10.0, 20.0],
-    })
+    daily = pd.DataFrame(
+        {
+            "day": [D(2026, 11, 20), D(2026, 11, 26), D(2026, 11, 27)],
+            "orders": [10.0, 4.0, 6.0],
+            "revenue": [200.0, 100.0, 150.0],
+            "actual_profit": [40.0, 10.0, 20.0],
+        }
+    )
     periods = comparison_periods(D(2026, 11, 26), D(2026, 11, 27))  # prev 24–25, last week 19–20
     cards = {c["key"]: c for c in kpi_cards(daily, {"current": 30, "previous": 0, "last_week": 25}, periods)}
     assert cards["orders"]["value"] == 10 and cards["orders"]["last_week"] == 10

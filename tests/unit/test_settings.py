@@ -16,8 +16,12 @@ def test_settings001_defaults():
 
 
 def test_settings002_environment_overrides_and_argument_wins():
-    env = {"O2O_PORT": "9000", "O2O_DATA_DIR": "/tmp/o2o-x", "O2O_FEE_CHANNELS": "美团闪购, 饿了么 ,",
-           "O2O_LOG_LEVEL": "debug"}
+    env = {
+        "O2O_PORT": "9000",
+        "O2O_DATA_DIR": "/tmp/o2o-x",
+        "O2O_FEE_CHANNELS": "美团闪购, 饿了么 ,",
+        "O2O_LOG_LEVEL": "debug",
+    }
     s = Settings.from_env(env, waitress_threads=3)
     assert s.port == 9000 and s.waitress_threads == 3 and s.log_level == "DEBUG"
     assert s.fee_channels == ("美团闪购", "饿了么")
@@ -26,8 +30,14 @@ def test_settings002_environment_overrides_and_argument_wins():
 
 @pytest.mark.parametrize(
     ("var", "value"),
-    [("O2O_PORT", "80a"), ("O2O_PORT", "70000"), ("O2O_WAITRESS_THREADS", "0"),
-     ("O2O_DATABASE_URL", "mysql://x"), ("O2O_REDIS_URL", "http://x"), ("O2O_LOG_LEVEL", "LOUD")],
+    [
+        ("O2O_PORT", "80a"),
+        ("O2O_PORT", "70000"),
+        ("O2O_WAITRESS_THREADS", "0"),
+        ("O2O_DATABASE_URL", "mysql://x"),
+        ("O2O_REDIS_URL", "http://x"),
+        ("O2O_LOG_LEVEL", "LOUD"),
+    ],
 )
 def test_settings003_bad_value_names_the_variable(var, value):
     with pytest.raises(SettingsError) as info:
@@ -42,4 +52,12 @@ def test_settings004_frozen_and_every_variable_documented():
         s.port = 1  # type: ignore[misc]
     documented = (PROJECT_ROOT / ".env.example").read_text(encoding="utf-8")
     missing = [v for v in ENV_VARS if v not in documented]
+    assert missing == []
+
+
+def test_settings005_every_export_column_documented():
+    from db.export_format import COLUMNS
+
+    glossary = (PROJECT_ROOT / "docs" / "METRICS.md").read_text(encoding="utf-8")
+    missing = [c.header for c in COLUMNS if f"| {c.header} | {c.name} |" not in glossary]
     assert missing == []

@@ -1,0 +1,1 @@
+"""Command-line scripts (launcher, importer, demo generator, benchmarks, operations)."""

@@ -1,0 +1,74 @@
+"""Benchmark: demo generation time and importer throughput (item rows/s) into PostgreSQL.
+
+    .venv/bin/python scripts/bench_import.py [--stores 100 --days 90] [--keep NAME]
+
+Creates a scratch database (dropped afterwards unless --keep NAME), generates the demo data,
+writes monthly CSV exports and imports them through the real importer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config import Settings  # noqa: E402
+from db.demo_data import DemoSpec, generate_orders, write_exports  # noqa: E402
+from db.engine import make_engine  # noqa: E402
+from db.importer import import_file  # noqa: E402
+from db.migrate import upgrade  # noqa: E402
+from scripts._bench import DEFAULT_PG_ADMIN, machine, scratch_postgres  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stores", type=int, default=100)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--admin-url", default=DEFAULT_PG_ADMIN)
+    parser.add_argument("--keep", metavar="NAME", help="keep the loaded database under this name")
+    args = parser.parse_args()
+
+    spec = DemoSpec(stores=args.stores, days=args.days, seed=args.seed)
+    print(f"# bench_import {dt.datetime.now():%Y-%m-%d %H:%M} — {machine()}")
+    started = time.perf_counter()
+    lines, _truth = generate_orders(spec)
+    generate_s = time.perf_counter() - started
+    print(f"generate_orders({args.stores} stores × {args.days} days): {generate_s:.1f} s, "
+          f"{len(lines):,} lines")
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        paths = write_exports(lines, Path(tmp), fmt="csv")
+        print(f"write_exports csv: {time.perf_counter() - started:.1f} s, {len(paths)} files")
+        del lines
+        with scratch_postgres(args.admin_url, keep=bool(args.keep), name=args.keep) as url:
+            engine = make_engine(url)
+            upgrade(engine)
+            settings = Settings.from_env({}, database_url=url, data_dir=Path(tmp))
+            total_rows, total_s = 0, 0.0
+            for path in paths:
+                started = time.perf_counter()
+                result = import_file(engine, path, settings)
+                elapsed = time.perf_counter() - started
+                if result.status != "imported":
+                    print(result.message)
+                    return 1
+                total_rows += result.stats.rows
+                total_s += elapsed
+                print(f"  {path.name}: {result.stats.rows:,} rows / {result.stats.orders:,} orders "
+                      f"in {elapsed:.1f} s = {result.stats.rows / elapsed:,.0f} rows/s")
+            print(f"import total: {total_rows:,} rows in {total_s:.1f} s = "
+                  f"{total_rows / total_s:,.0f} item rows/s")
+            engine.dispose()
+            if args.keep:
+                print(f"database kept: {url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
