@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from config import Settings  # noqa: E402
-from db.demo_data import DemoSpec, generate_orders, write_exports  # noqa: E402
-from db.engine import make_engine  # noqa: E402
-from db.importer import import_file  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
-from scripts._bench import DEFAULT_PG_ADMIN, machine, scratch_postgres  # noqa: E402
+from config import Settings
+from db.demo_data import DemoSpec, generate_orders, write_exports
+from db.engine import make_engine
+from db.importer import import_file
+from db.migrate import upgrade
+from scripts._bench import DEFAULT_PG_ADMIN, machine, scratch_postgres
 
 
 def main() -> int:

@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from config import Settings  # noqa: E402
-from db.engine import make_engine, reading  # noqa: E402
-from db.queries import data_date_bounds, stores  # noqa: E402
-from scripts._bench import machine  # noqa: E402
-from services.diagnosis import store_kpis  # noqa: E402
-from services.filters import ViewFilters  # noqa: E402
-from services.runtime import Runtime  # noqa: E402
+from config import Settings
+from db.engine import make_engine, reading
+from db.queries import data_date_bounds, stores
+from scripts._bench import machine
+from services.diagnosis import store_kpis
+from services.filters import ViewFilters
+from services.runtime import Runtime
 
 
 def measure(fn, repeat: int) -> dict[str, float]:
@@ -36,7 +36,7 @@ def measure(fn, repeat: int) -> dict[str, float]:
     return {
         "first": times[0],
         "p50": statistics.median(times),
-        "p95": ordered[max(0, int(round(0.95 * len(ordered))) - 1)],
+        "p95": ordered[max(0, round(0.95 * len(ordered)) - 1)],
     }
 
 
