@@ -12,6 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from db.errors import ImportRejectedError
@@ -30,12 +31,21 @@ class ReadLimits:
 
 @dataclass
 class RawSheet:
-    """Cells as text, original headers; ``first_row`` is the sheet row number of frame row 0."""
+    """Cells as text with the original headers; ``row_numbers[i]`` is the sheet row of frame row i
+    (the header is row 1; empty rows are dropped but keep the numbering of the rows after them)."""
 
     path: Path
     frame: pd.DataFrame
     encoding: str
-    first_row: int = 2
+    row_numbers: np.ndarray
+
+
+def _drop_empty_rows(path: Path, frame: pd.DataFrame, encoding: str) -> RawSheet:
+    numbers = np.arange(2, len(frame) + 2)
+    if len(frame):
+        keep = (frame != "").any(axis=1).to_numpy()
+        frame, numbers = frame[keep].reset_index(drop=True), numbers[keep]
+    return RawSheet(path=path, frame=frame, encoding=encoding, row_numbers=numbers)
 
 
 def read_export(path: Path, limits: ReadLimits) -> RawSheet:
@@ -70,11 +80,11 @@ def _read_csv(path: Path) -> RawSheet:
     else:  # pragma: no cover - gb18030 decodes nearly any byte string
         raise ImportRejectedError(f"{path.name}: 无法识别文件编码 (支持 UTF-8、UTF-8-BOM、GBK/GB18030)")
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise ImportRejectedError(f"{path.name}: CSV 格式错误: {exc}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    return RawSheet(path=path, frame=frame, encoding=encoding)
+    return _drop_empty_rows(path, frame, encoding)
 
 
 def _read_xlsx(path: Path, limits: ReadLimits) -> RawSheet:
@@ -112,12 +122,7 @@ def _read_xlsx(path: Path, limits: ReadLimits) -> RawSheet:
     finally:
         workbook.close()
     frame = pd.DataFrame(records, columns=headers, dtype=str)
-    # A trailing run of empty rows is common in hand-edited sheets; it is not data.
-    if len(frame):
-        non_empty = (frame != "").any(axis=1).to_numpy()
-        last = non_empty.nonzero()[0]
-        frame = frame.iloc[: (last[-1] + 1) if len(last) else 0]
-    return RawSheet(path=path, frame=frame, encoding="xlsx")
+    return _drop_empty_rows(path, frame, "xlsx")
 
 
 def _check_zip(path: Path, limits: ReadLimits) -> None:

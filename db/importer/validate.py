@@ -110,7 +110,7 @@ def validate_sheet(sheet: RawSheet) -> tuple[pd.DataFrame | None, ValidationRepo
         report.add(1, "(全部)", "", "文件没有数据行")
         return None, report
 
-    rows = np.arange(sheet.first_row, sheet.first_row + len(raw))
+    rows = sheet.row_numbers
     raw = raw.reset_index(drop=True)
     lines = pd.DataFrame({"sheet_row": rows})
     for col in COLUMNS:

@@ -258,3 +258,15 @@ def test_import008_size_limits_and_zip_bomb(engine, settings, tmp_path):
     result = import_file(engine, real, shaped)
     assert result.status == "rejected" and "超出上限" in result.message
     assert counts(engine)["orders"] == 0
+
+
+def test_import009_blank_lines_keep_sheet_row_numbers(engine, settings, tmp_path):
+    bad = small_sheet().astype(object)
+    bad.loc[3, "月售"] = -2
+    path = write_csv(bad, tmp_path / "blank.csv")
+    text = path.read_text(encoding="utf-8-sig").splitlines()
+    text.insert(2, ",,,")  # an empty row as row 3 of the sheet
+    path.write_text("\n".join(text) + "\n", encoding="utf-8-sig")
+    result = import_file(engine, path, settings)
+    assert result.status == "rejected"
+    assert [(p.row, p.column) for p in result.report.problems] == [(6, "月售")]
