@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 
 import dash
-import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
 from components import ids
+from components.filter_bar import filter_bar
 from components.kpi_card import kpi_row
 from components.messages import EMPTY_DATABASE, NO_DATA, error_alert, info_alert
 from db.errors import DataLayerError
 from services.diagnosis import default_range, filter_options, store_kpis
-from services.filters import ALL, ViewFilters
+from services.filters import ViewFilters
 from services.runtime import get_runtime
 
 dash.register_page(__name__, path="/", name="门店诊断", title="门店诊断看板", order=0)
@@ -26,65 +26,6 @@ STORE_FILTER = ids.DIAG_STORE_FILTER
 DATE_FILTER = ids.DIAG_DATE_FILTER
 CHANNEL_FILTER = ids.DIAG_CHANNEL_FILTER
 KPI_CONTAINER = ids.DIAG_KPI_CONTAINER
-
-
-def _filter_bar(options: dict, start, end) -> dbc.Row:
-    store_options = [{"label": "全部门店", "value": ALL}] + [
-        {"label": f"{s['city'] or ''} · {s['name']}", "value": str(s["id"])} for s in options["stores"]
-    ]
-    channel_options = [{"label": "全部渠道", "value": ALL}] + [
-        {"label": c, "value": c} for c in options["channels"]
-    ]
-    return dbc.Row(
-        [
-            dbc.Col(
-                [
-                    dbc.Label("门店", html_for=STORE_FILTER, className="small mb-1"),
-                    dcc.Dropdown(
-                        id=STORE_FILTER,
-                        options=store_options,
-                        value=[ALL],
-                        multi=True,
-                        placeholder="选择门店",
-                        clearable=False,
-                    ),
-                ],
-                md=5,
-            ),
-            dbc.Col(
-                [
-                    dbc.Label("日期", className="small mb-1 d-block"),
-                    dcc.DatePickerRange(
-                        id=DATE_FILTER,
-                        start_date=start,
-                        end_date=end,
-                        min_date_allowed=options["first_day"],
-                        max_date_allowed=options["last_day"],
-                        display_format="YYYY-MM-DD",
-                        start_date_placeholder_text="开始日期",
-                        end_date_placeholder_text="结束日期",
-                        first_day_of_week=1,
-                    ),
-                ],
-                md=4,
-            ),
-            dbc.Col(
-                [
-                    dbc.Label("渠道", html_for=CHANNEL_FILTER, className="small mb-1"),
-                    dcc.Dropdown(
-                        id=CHANNEL_FILTER,
-                        options=channel_options,
-                        value=[ALL],
-                        multi=True,
-                        placeholder="选择渠道",
-                        clearable=False,
-                    ),
-                ],
-                md=3,
-            ),
-        ],
-        className="g-3 mb-3 filter-bar",
-    )
 
 
 def layout(**_query: str) -> html.Div:
@@ -104,7 +45,9 @@ def layout(**_query: str) -> html.Div:
     return html.Div(
         [
             *header,
-            _filter_bar(options, start, end),
+            filter_bar(
+                options, start, end, store_id=STORE_FILTER, date_id=DATE_FILTER, channel_id=CHANNEL_FILTER
+            ),
             dcc.Loading(html.Div(id=KPI_CONTAINER), type="dot"),
         ]
     )

@@ -1,0 +1,43 @@
+"""The shared filter bar: stores (incl. 全部门店), date range, channels (incl. 全部渠道)."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc
+
+from services.filters import ALL
+
+
+def _multi_select(label: str, component_id: str, options: list[dict], width: int) -> dbc.Col:
+    return dbc.Col(
+        [
+            dbc.Label(label, html_for=component_id, className="small mb-1"),
+            dcc.Dropdown(id=component_id, options=options, value=[ALL], multi=True,
+                         placeholder=f"选择{label}", clearable=False),
+        ],
+        md=width,
+    )  # fmt: skip
+
+
+def filter_bar(options: dict, start, end, *, store_id: str, date_id: str, channel_id: str) -> dbc.Row:
+    """``options`` as returned by services.diagnosis.filter_options; ids chosen by the page."""
+    stores = [{"label": "全部门店", "value": ALL}] + [
+        {"label": f"{s['city'] or ''} · {s['name']}", "value": str(s["id"])} for s in options["stores"]
+    ]
+    channels = [{"label": "全部渠道", "value": ALL}] + [{"label": c, "value": c} for c in options["channels"]]
+    dates = dbc.Col(
+        [
+            dbc.Label("日期", className="small mb-1 d-block"),
+            dcc.DatePickerRange(
+                id=date_id, start_date=start, end_date=end,
+                min_date_allowed=options["first_day"], max_date_allowed=options["last_day"],
+                display_format="YYYY-MM-DD", start_date_placeholder_text="开始日期",
+                end_date_placeholder_text="结束日期", first_day_of_week=1,
+            ),
+        ],
+        md=4,
+    )  # fmt: skip
+    return dbc.Row(
+        [_multi_select("门店", store_id, stores, 5), dates, _multi_select("渠道", channel_id, channels, 3)],
+        className="g-3 mb-3 filter-bar",
+    )
