@@ -8,14 +8,13 @@ importing overlapping files converges to the same rows.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlalchemy import (
     Boolean,
     Column,
@@ -28,8 +27,6 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    case,
-    exists,
     func,
     literal,
     select,
@@ -41,11 +38,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from analytics.formulas import distance_band, order_totals
 from db.export_format import CONSUMABLE_CATEGORY, ORDER_COLUMNS
+from db.importer import aggregates
 from db.models import (
-    AggStoreDayChannel,
-    AggStoreDayDistance,
-    AggStoreDayHour,
-    AggStoreDayProduct,
     Order,
     OrderItem,
     Product,
@@ -89,16 +83,6 @@ STG_ORDERS = Table(
     Column("platform_fee_zero", Boolean),
     prefixes=["TEMPORARY"],
 )
-STG_ITEMS = Table(
-    "stg_items",
-    _staging,
-    Column("channel", String(32)),
-    Column("platform_order_id", String(64)),
-    Column("line_no", Integer),
-    Column("product_id", Integer),
-    *[Column(name, Float) for name in ITEM_VALUES],
-    prefixes=["TEMPORARY"],
-)
 STG_AFFECTED = Table(
     "stg_affected",
     _staging,
@@ -106,7 +90,7 @@ STG_AFFECTED = Table(
     Column("day", Date, primary_key=True),
     prefixes=["TEMPORARY"],
 )
-STAGING_TABLES = (STG_ORDERS, STG_ITEMS, STG_AFFECTED)
+STAGING_TABLES = (STG_ORDERS, STG_AFFECTED)
 
 
 @dataclass
@@ -134,17 +118,20 @@ def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) 
     lines["product_id"] = lines["sku_key"].map(product_ids)
 
     orders = _order_frame(lines, salt)
+    if conn.dialect.name == "postgresql":
+        # Sorts and hashes of the aggregate refresh stay in memory; only for this transaction.
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
     for table in STAGING_TABLES:
         table.drop(conn, checkfirst=True)
         table.create(conn)
     try:
         _bulk_insert(conn, STG_ORDERS, orders)
-        _bulk_insert(conn, STG_ITEMS, lines[[c.name for c in STG_ITEMS.columns]])
         _collect_affected(conn)
+        _analyze(conn, STAGING_TABLES)
         _upsert_orders(conn, batch_id)
-        _replace_items(conn)
+        _replace_items(conn, lines)
         affected = conn.execute(select(func.count()).select_from(STG_AFFECTED)).scalar_one()
-        refresh_aggregates(conn)
+        refresh_aggregates(conn, orders, lines)
     finally:
         for table in reversed(STAGING_TABLES):
             table.drop(conn, checkfirst=True)
@@ -251,19 +238,25 @@ def _bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
 
 
 def _copy_into(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
-    buffer = io.StringIO()
-    out = frame.copy()
-    for name in out.columns:
-        if out[name].dtype == bool:
-            out[name] = np.where(out[name], "t", "f")
-    out.to_csv(buffer, index=False, header=False, quoting=csv.QUOTE_MINIMAL, na_rep="\\N")
-    buffer.seek(0)
-    columns = ", ".join(out.columns)
+    """COPY via Arrow's CSV writer (multi-threaded; nulls are unquoted empty fields, which is
+    PostgreSQL's CSV NULL, while empty strings are written quoted)."""
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(arrow, sink, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    buffer = io.BytesIO(sink.getvalue().to_pybytes())
+    columns = ", ".join(frame.columns)
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.copy_expert(f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
+        cursor.copy_expert(f"COPY {table.name} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
     finally:
         cursor.close()
+
+
+def _analyze(conn: Connection, tables) -> None:
+    """Temp tables have no statistics until analysed; without them PostgreSQL picks nested loops."""
+    if conn.dialect.name == "postgresql":
+        for table in tables:
+            conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 def _collect_affected(conn: Connection) -> None:
@@ -288,105 +281,24 @@ def _upsert_orders(conn: Connection, batch_id: int) -> None:
     conn.execute(stmt)
 
 
-def _replace_items(conn: Connection) -> None:
-    stg, items = STG_ORDERS, STG_ITEMS
-    touched = select(Order.id).join(
-        stg, and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id)
+def _replace_items(conn: Connection, lines: pd.DataFrame) -> None:
+    """Delete the stored lines of every order in the file, then bulk-load the file's lines."""
+    stg = STG_ORDERS
+    on_key = and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id)
+    conn.execute(sa_delete(OrderItem).where(OrderItem.order_id.in_(select(Order.id).join(stg, on_key))))
+    ids = pd.DataFrame(
+        conn.execute(select(Order.id, Order.channel, Order.platform_order_id).join(stg, on_key)).all(),
+        columns=["order_id", *ORDER_KEY],
     )
-    conn.execute(sa_delete(OrderItem).where(OrderItem.order_id.in_(touched)))
-    names = ["line_no", "product_id", *ITEM_VALUES]
-    source = select(Order.id, *[items.c[n] for n in names]).join(
-        Order, and_(Order.channel == items.c.channel, Order.platform_order_id == items.c.platform_order_id)
-    )
-    conn.execute(OrderItem.__table__.insert().from_select(["order_id", *names], source))
+    items = lines.merge(ids, on=ORDER_KEY, how="left", validate="many_to_one")
+    _bulk_insert(conn, OrderItem.__table__, items[["order_id", "line_no", "product_id", *ITEM_VALUES]])
 
 
-def _in_affected(store_col, day_col):
-    a = STG_AFFECTED
-    return exists().where(and_(a.c.store_id == store_col, a.c.day == day_col))
-
-
-def refresh_aggregates(conn: Connection) -> None:
-    """Rebuild every daily aggregate for the (store, day) pairs in ``stg_affected``."""
-    o = Order
-    scope = _in_affected(o.store_id, o.business_date)
-    keys = (o.store_id, o.business_date, o.channel, o.platform_fee_zero)
-    key_names = ["store_id", "day", "channel", "platform_fee_zero"]
-    plans: Iterable[tuple] = (
-        (
-            AggStoreDayChannel,
-            (),
-            {
-                "orders": func.count(),
-                "loss_orders": func.sum(case((o.actual_profit < 0, 1), else_=0)),
-                "lines": func.sum(o.line_count),
-                "quantity": func.sum(o.items_quantity),
-                "revenue": func.sum(o.items_revenue),
-                "list_amount": func.sum(o.items_list_amount),
-                "cost": func.sum(o.items_cost),
-                "item_profit": func.sum(o.items_profit),
-                "expected_income": func.sum(o.expected_income),
-                "platform_fee": func.sum(o.platform_fee),
-                "delivery_fee": func.sum(o.delivery_fee),
-                "user_delivery_fee": func.sum(o.user_delivery_fee),
-                "delivery_fee_discount": func.sum(o.delivery_fee_discount),
-                "corporate_rebate": func.sum(o.corporate_rebate),
-                "packaging_fee": func.sum(o.packaging_fee),
-                "marketing_cost": func.sum(o.marketing_cost),
-                "delivery_net_cost": func.sum(o.delivery_net_cost),
-                "actual_profit": func.sum(o.actual_profit),
-            },
-        ),
-        (
-            AggStoreDayHour,
-            (o.hour,),
-            {
-                "orders": func.count(),
-                "revenue": func.sum(o.items_revenue),
-                "actual_profit": func.sum(o.actual_profit),
-                "marketing_cost": func.sum(o.marketing_cost),
-            },
-        ),
-        (
-            AggStoreDayDistance,
-            (o.distance_band,),
-            {
-                "orders": func.count(),
-                "revenue": func.sum(o.items_revenue),
-                "actual_profit": func.sum(o.actual_profit),
-                "delivery_fee": func.sum(o.delivery_fee),
-                "delivery_net_cost": func.sum(o.delivery_net_cost),
-            },
-        ),
-    )
-    for model, extra_keys, measures in plans:
-        table = model.__table__
-        conn.execute(sa_delete(table).where(_in_affected(table.c.store_id, table.c.day)))
-        query = select(*keys, *extra_keys, *measures.values()).where(scope).group_by(*keys, *extra_keys)
-        names = key_names + [k.key for k in extra_keys] + list(measures)
-        conn.execute(table.insert().from_select(names, query))
-
-    i = OrderItem
-    table = AggStoreDayProduct.__table__
-    conn.execute(sa_delete(table).where(_in_affected(table.c.store_id, table.c.day)))
-    query = (
-        select(
-            *keys,
-            i.product_id,
-            func.count(func.distinct(i.order_id)),
-            func.sum(i.quantity),
-            func.sum(i.received_price * i.quantity),
-            func.sum(func.coalesce(i.list_price, i.received_price) * i.quantity),
-            func.sum(i.cost),
-            func.sum(i.profit),
-            func.sum(i.item_discount),
-        )
-        .join(o, o.id == i.order_id)
-        .where(scope)
-        .group_by(*keys, i.product_id)
-    )
-    names = [
-        *key_names, "product_id", "orders", "quantity", "revenue", "list_amount", "cost", "profit",
-        "item_discount",
-    ]  # fmt: skip
-    conn.execute(table.insert().from_select(names, query))
+def refresh_aggregates(conn: Connection, orders: pd.DataFrame, lines: pd.DataFrame) -> str:
+    """Rebuild the aggregates of every affected store-day; returns which builder ran."""
+    if aggregates.file_covers_affected(conn, STG_AFFECTED, STG_ORDERS):
+        frames = aggregates.frames_from_file(orders, lines)
+        aggregates.refresh_from_frames(conn, STG_AFFECTED, frames, _bulk_insert)
+        return "file"
+    aggregates.refresh_from_database(conn, STG_AFFECTED)
+    return "database"

@@ -172,7 +172,7 @@ def test_import004_missing_required_column(engine, settings, tmp_path):
 
 
 def test_import005_failure_while_writing_rolls_back_everything(engine, settings, tmp_path, monkeypatch):
-    def broken(conn):
+    def broken(*_args):
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(loader, "refresh_aggregates", broken)
@@ -225,7 +225,11 @@ def test_import007_overlapping_files_merge_by_order(engine, settings, tmp_path):
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Order)).scalar_one() == 4
         mt2_qty = (
-            conn.execute(select(OrderItem.quantity).join(Order).where(Order.platform_order_id == "MT2"))
+            conn.execute(
+                select(OrderItem.quantity)
+                .join(Order, Order.id == OrderItem.order_id)
+                .where(Order.platform_order_id == "MT2")
+            )
             .scalars()
             .all()
         )
@@ -270,3 +274,56 @@ def test_import009_blank_lines_keep_sheet_row_numbers(engine, settings, tmp_path
     result = import_file(engine, path, settings)
     assert result.status == "rejected"
     assert [(p.row, p.column) for p in result.report.problems] == [(6, "月售")]
+
+
+def _aggregate_snapshot(conn) -> dict[str, pd.DataFrame]:
+    snapshot = {}
+    for table in AGGREGATE_TABLES:
+        keys = [c.name for c in table.primary_key.columns]
+        frame = pd.read_sql(select(table), conn).sort_values(keys).reset_index(drop=True)
+        frame["day"] = frame["day"].astype(str)
+        snapshot[table.name] = frame
+    return snapshot
+
+
+def test_import010_file_and_database_aggregate_builders_agree(engine, settings, tmp_path):
+    from sqlalchemy import insert
+
+    from db.importer import aggregates
+    from db.importer.loader import STG_AFFECTED
+
+    frame = small_sheet()
+    assert import_file(engine, write_csv(frame, tmp_path / "a.csv"), settings).status == "imported"
+    # a file holding only part of 2026-11-01's orders forces the database builder
+    partial = frame[frame["订单ID"] == "EL1"].copy()
+    partial["实收价格"] = 30.0
+    assert import_file(engine, write_csv(partial, tmp_path / "b.csv"), settings).status == "imported"
+    with engine.begin() as conn:
+        from_imports = _aggregate_snapshot(conn)
+        STG_AFFECTED.create(conn)
+        pairs = conn.execute(select(Order.store_id, Order.business_date).distinct()).all()
+        conn.execute(insert(STG_AFFECTED), [{"store_id": s, "day": d} for s, d in pairs])
+        aggregates.refresh_from_database(conn, STG_AFFECTED)
+        rebuilt = _aggregate_snapshot(conn)
+        STG_AFFECTED.drop(conn)
+    assert from_imports["agg_store_day_channel"]["revenue"].sum() == pytest.approx(16 + 30 + 30)
+    for name, frame_a in from_imports.items():
+        pd.testing.assert_frame_equal(frame_a, rebuilt[name], check_dtype=False, atol=0.006)
+
+
+def test_import011_no_orphan_lines_or_aggregates(engine, settings, tmp_path):
+    """Fact tables carry no FK constraints; the importer must still leave no dangling keys."""
+    import_file(engine, write_csv(small_sheet(), tmp_path / "a.csv"), settings)
+    with engine.connect() as conn:
+        orphan_items = conn.execute(
+            select(func.count()).select_from(OrderItem).where(
+                ~select(Order.id).where(Order.id == OrderItem.order_id).exists()
+                | ~select(Product.id).where(Product.id == OrderItem.product_id).exists()
+            )
+        ).scalar_one()
+        orphan_orders = conn.execute(
+            select(func.count()).select_from(Order).where(
+                ~select(Store.id).where(Store.id == Order.store_id).exists()
+            )
+        ).scalar_one()
+    assert (orphan_items, orphan_orders) == (0, 0)
