@@ -127,7 +127,7 @@ def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) 
     try:
         _bulk_insert(conn, STG_ORDERS, orders)
         _collect_affected(conn)
-        _analyze(conn, STAGING_TABLES)
+        _analyze(conn, (STG_AFFECTED,))
         _upsert_orders(conn, batch_id)
         _replace_items(conn, lines)
         affected = conn.execute(select(func.count()).select_from(STG_AFFECTED)).scalar_one()

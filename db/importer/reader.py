@@ -6,6 +6,7 @@ quote the value exactly as the file had it. Size limits are checked before anyth
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import zipfile
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from db.errors import ImportRejectedError
 
@@ -79,12 +82,40 @@ def _read_csv(path: Path) -> RawSheet:
             continue
     else:  # pragma: no cover - gb18030 decodes nearly any byte string
         raise ImportRejectedError(f"{path.name}: 无法识别文件编码 (支持 UTF-8、UTF-8-BOM、GBK/GB18030)")
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ImportRejectedError(f"{path.name}: CSV 格式错误: {exc}") from None
+    frame = _read_csv_arrow(text) if "\n\n" not in text and "\n\r\n" not in text else None
+    if frame is None:  # blank lines or ragged rows: the pandas parser keeps their row numbers
+        try:
+            frame = pd.read_csv(
+                io.StringIO(text), header=None, dtype=str, keep_default_na=False, skip_blank_lines=False
+            )
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise ImportRejectedError(f"{path.name}: CSV 格式错误: {exc}") from None
+        # header=None keeps duplicated headers as they are (pandas would rename them "X.1")
+        headers = list(frame.iloc[0])
+        frame = frame.iloc[1:].reset_index(drop=True)
+        frame.columns = headers
     frame.columns = [str(c).strip() for c in frame.columns]
     return _drop_empty_rows(path, frame, encoding)
+
+
+def _read_csv_arrow(text: str) -> pd.DataFrame | None:
+    """Arrow's multi-threaded parser, every column as text; None when it cannot take the file."""
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), None)
+    if not header or len(set(header)) != len(header):
+        return None  # duplicate headers are reported by validation from the pandas frame
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None
+    return table.to_pandas()
 
 
 def _read_xlsx(path: Path, limits: ReadLimits) -> RawSheet:

@@ -141,9 +141,13 @@ def _parse_column(col, text: pd.Series, rows: np.ndarray, report: ValidationRepo
         for i in np.flatnonzero(bad):
             report.add(rows[i], col.header, text.iat[i], "无法解析的时间 (应为 YYYY-MM-DD HH:MM:SS)")
         return parsed
-    # numeric kinds
-    cleaned = text.str.replace(",", "", regex=False).str.replace("¥", "", regex=False)
-    numbers = pd.to_numeric(cleaned.where(~empty, None), errors="coerce").astype(float)
+    # numeric kinds: a strict cast first (fast); only a column that fails it is parsed cell by
+    # cell, after dropping "¥" and thousands separators, to find the bad cells.
+    try:
+        numbers = text.where(~empty, None).astype("float64")
+    except (ValueError, TypeError):
+        cleaned = text.str.replace(",", "", regex=False).str.replace("¥", "", regex=False)
+        numbers = pd.to_numeric(cleaned.where(~empty, None), errors="coerce").astype(float)
     bad = numbers.isna().to_numpy() & ~empty
     for i in np.flatnonzero(bad):
         report.add(rows[i], col.header, text.iat[i], "不是有效数字")

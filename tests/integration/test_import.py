@@ -327,3 +327,12 @@ def test_import011_no_orphan_lines_or_aggregates(engine, settings, tmp_path):
             )
         ).scalar_one()
     assert (orphan_items, orphan_orders) == (0, 0)
+
+
+def test_import012_duplicated_header_is_an_error(engine, settings, tmp_path):
+    frame = small_sheet()
+    frame.insert(5, "城市_dup", frame["城市"])
+    path = write_csv(frame.rename(columns={"城市_dup": "城市"}), tmp_path / "dup.csv")
+    result = import_file(engine, path, settings)
+    assert result.status == "rejected"
+    assert [(p.row, p.column, p.reason) for p in result.report.problems] == [(1, "城市", "表头重复")]
