@@ -114,7 +114,6 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("channel", "platform_order_id", name="uq_orders_channel_platform_order_id"),
         Index("ix_orders_store_day", "store_id", "business_date"),
-        Index("ix_orders_day", "business_date"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -165,7 +164,7 @@ class OrderItem(Base):
     index less to maintain on the largest table)."""
 
     __tablename__ = "order_items"
-    __table_args__ = (Index("ix_order_items_product", "product_id"),)
+    # No index on product_id: drill-downs reach lines through orders (store, day) → order_id.
 
     order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     line_no: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
@@ -218,10 +217,7 @@ class AggStoreDayChannel(Base):
 
 class AggStoreDayProduct(Base):
     __tablename__ = "agg_store_day_product"
-    __table_args__ = (
-        Index("ix_agg_store_day_product_day", "day"),
-        Index("ix_agg_store_day_product_product", "product_id"),
-    )
+    __table_args__ = (Index("ix_agg_store_day_product_day", "day"),)
 
     store_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)

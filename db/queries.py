@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, and_, func, not_, select
+from sqlalchemy import Connection, and_, case, func, not_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.errors import DataLayerError
@@ -97,15 +97,36 @@ def daily_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
 
 
 @_guard
-def active_sku_count(conn: Connection, scope: Scope) -> int:
-    """动销SKU数: distinct non-consumable products with quantity > 0 in the scope."""
+def active_sku_counts(
+    conn: Connection, scope: Scope, periods: dict[str, tuple[dt.date, dt.date]]
+) -> dict[str, int]:
+    """动销SKU数 per named period: distinct non-consumable products with quantity > 0.
+
+    One scan over the union of the periods (``scope`` gives stores/channels; its dates are
+    ignored): products are grouped once, each with a flag per period, then the flags counted.
+    """
     t = AggStoreDayProduct.__table__
-    query = (
-        select(func.count(func.distinct(t.c.product_id)))
-        .join(Product.__table__, Product.id == t.c.product_id)
-        .where(*_where(t, scope), t.c.quantity > 0, not_(Product.is_consumable))
+    start = min(p[0] for p in periods.values())
+    end = max(p[1] for p in periods.values())
+    wide = Scope(start, end, scope.store_ids, scope.channels, scope.fee_channels)
+    flags = [
+        func.max(case((and_(t.c.day >= lo, t.c.day <= hi), 1), else_=0)).label(name)
+        for name, (lo, hi) in periods.items()
+    ]
+    sold = (
+        select(t.c.product_id, *flags)
+        .where(*_where(t, wide), t.c.quantity > 0)
+        .group_by(t.c.product_id)
+        .subquery()
     )
-    return int(conn.execute(query).scalar_one())
+    query = (
+        select(*[func.coalesce(func.sum(sold.c[name]), 0) for name in periods])
+        .select_from(sold)
+        .join(Product.__table__, Product.id == sold.c.product_id)
+        .where(not_(Product.is_consumable))
+    )
+    row = conn.execute(query).one()
+    return {name: int(value) for name, value in zip(periods, row, strict=True)}
 
 
 def _as_date(value) -> dt.date | None:

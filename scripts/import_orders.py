@@ -20,7 +20,7 @@ from db.engine import make_engine
 from db.importer import import_file
 from db.migrate import upgrade
 
-STAGES = ("读取", "校验", "写入")
+STAGES = ("读取", "校验", "写入", "统计")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,13 +41,6 @@ def store_kpis(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     wide = Scope(earliest, filters.end, filters.store_ids, filters.channels, fee_channels)
     with reading(runtime.engine) as conn:
         daily = queries.daily_totals(conn, wide)
-        skus = {
-            name: queries.active_sku_count(
-                conn,
-                Scope(
-                    periods[name].start, periods[name].end, filters.store_ids, filters.channels, fee_channels
-                ),
-            )
-            for name in PERIODS
-        }
+        windows = {name: (periods[name].start, periods[name].end) for name in PERIODS}
+        skus = queries.active_sku_counts(conn, wide, windows)
     return kpi_cards(daily, skus, periods)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 15:54:35.318769
+Create Date: 2026-11-28 16:00:31.372921
 """
 
 import datetime
@@ -119,7 +119,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("agg_store_day_product", schema=None) as batch_op:
         batch_op.create_index("ix_agg_store_day_product_day", ["day"], unique=False)
-        batch_op.create_index("ix_agg_store_day_product_product", ["product_id"], unique=False)
 
     op.create_table(
         "data_version",
@@ -163,9 +162,6 @@ def upgrade() -> None:
         sa.Column("remaining_stock", sa.Numeric(precision=12, scale=3, asdecimal=False), nullable=True),
         sa.PrimaryKeyConstraint("order_id", "line_no", name=op.f("pk_order_items")),
     )
-    with op.batch_alter_table("order_items", schema=None) as batch_op:
-        batch_op.create_index("ix_order_items_product", ["product_id"], unique=False)
-
     op.create_table(
         "orders",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -217,7 +213,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel", "platform_order_id", name="uq_orders_channel_platform_order_id"),
     )
     with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.create_index("ix_orders_day", ["business_date"], unique=False)
         batch_op.create_index("ix_orders_store_day", ["store_id", "business_date"], unique=False)
 
     op.create_table(
@@ -259,12 +254,8 @@ def downgrade() -> None:
     op.drop_table("products")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index("ix_orders_store_day")
-        batch_op.drop_index("ix_orders_day")
 
     op.drop_table("orders")
-    with op.batch_alter_table("order_items", schema=None) as batch_op:
-        batch_op.drop_index("ix_order_items_product")
-
     op.drop_table("order_items")
     with op.batch_alter_table("import_batches", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_import_batches_sha256"))
@@ -272,7 +263,6 @@ def downgrade() -> None:
     op.drop_table("import_batches")
     op.drop_table("data_version")
     with op.batch_alter_table("agg_store_day_product", schema=None) as batch_op:
-        batch_op.drop_index("ix_agg_store_day_product_product")
         batch_op.drop_index("ix_agg_store_day_product_day")
 
     op.drop_table("agg_store_day_product")
