@@ -60,8 +60,9 @@ def main() -> int:
                     return 1
                 total_rows += result.stats.rows
                 total_s += elapsed
+                stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
                 print(f"  {path.name}: {result.stats.rows:,} rows / {result.stats.orders:,} orders "
-                      f"in {elapsed:.1f} s = {result.stats.rows / elapsed:,.0f} rows/s")
+                      f"in {elapsed:.1f} s = {result.stats.rows / elapsed:,.0f} rows/s ({stages})")
             print(f"import total: {total_rows:,} rows in {total_s:.1f} s = "
                   f"{total_rows / total_s:,.0f} item rows/s")
             engine.dispose()

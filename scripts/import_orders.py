@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             seen: list[str] = []
 
             def on_stage(name: str, path=path, seen=seen) -> None:
+                if name not in STAGES:
+                    return
                 seen.append(name)
                 bar.set_postfix_str(f"{path.name} {name}")
                 bar.update(1)

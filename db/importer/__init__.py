@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ class ImportResult:
     stats: LoadStats | None = None
     report: ValidationReport | None = None
     warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
     @property
     def ok(self) -> bool:
@@ -73,7 +75,17 @@ def import_file(
 ) -> ImportResult:
     """Import one file; never raises for bad input (the result says why it was rejected)."""
     path = Path(path)
-    stage = on_stage or (lambda _name: None)
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter(), None]
+
+    def stage(name: str) -> None:
+        """Close the running stage's timer, open ``name``'s, tell the caller."""
+        now = time.perf_counter()
+        if clock[1] is not None:
+            timings[clock[1]] = now - clock[0]
+        clock[0], clock[1] = now, name
+        if on_stage is not None:
+            on_stage(name)
     started = dt.datetime.now()
     size = path.stat().st_size if path.is_file() else 0
     sha = file_sha256(path) if path.is_file() else ""
@@ -137,13 +149,14 @@ def import_file(
         version = bump_data_version(conn)
     stage("统计")
     refresh_statistics(engine)
+    stage("完成")
     message = (
         f"{path.name}: 导入 {stats.rows} 行 / {stats.orders} 单，门店 {stats.stores} 家，"
         f"商品 {stats.products} 个，日期 {stats.min_date} ~ {stats.max_date}，"
         f"刷新 {stats.affected_store_days} 个门店日汇总 (数据版本 {version})"
     )
     log.info(message)
-    return ImportResult(path, "imported", message, batch_id, stats, report, report.warnings)
+    return ImportResult(path, "imported", message, batch_id, stats, report, report.warnings, timings)
 
 
 def refresh_statistics(engine: Engine) -> None:

@@ -134,7 +134,7 @@ def _parse_column(col, text: pd.Series, rows: np.ndarray, report: ValidationRepo
         for i in np.flatnonzero(empty):
             report.add(rows[i], col.header, "", "必填字段为空")
     if col.kind == "text":
-        return text.where(~empty, None).astype(object)
+        return text.where(~empty, None)  # stays Arrow-backed text; empty cells become NA
     if col.kind == "datetime":
         parsed = _parse_datetimes(text)
         bad = parsed.isna().to_numpy() & ~empty
