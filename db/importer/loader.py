@@ -8,6 +8,7 @@ importing overlapping files converges to the same rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 from dataclasses import dataclass
@@ -233,9 +234,26 @@ def _bulk_insert(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
     if conn.dialect.name == "postgresql":
         _copy_into(conn, table, frame)
         return
-    clean = frame.astype(object).where(frame.notna(), None)
-    records = [dict(zip(clean.columns, row, strict=True)) for row in clean.itertuples(index=False)]
-    conn.execute(table.insert(), records)
+    _sqlite_executemany(conn, table, frame)
+
+
+def _sqlite_executemany(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """sqlite3's executemany with plain tuples, in SQLAlchemy's storage formats (dates as ISO
+    text, datetimes with microseconds, booleans as 0/1): ~5x faster than dict parameters."""
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        elif pd.api.types.is_bool_dtype(values):
+            values = values.astype("int64")
+        elif values.dtype == object and len(values) and isinstance(values.iloc[0], dt.date):
+            values = values.map(lambda d: d.isoformat() if d is not None else None)
+        columns[name] = values.astype(object).where(values.notna(), None)
+    rows = list(zip(*columns.values(), strict=True))
+    placeholders = ", ".join("?" for _ in frame.columns)
+    sql = f"INSERT INTO {table.name} ({', '.join(frame.columns)}) VALUES ({placeholders})"
+    conn.connection.driver_connection.executemany(sql, rows)
 
 
 def _copy_into(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
