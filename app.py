@@ -9,8 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import Dash, html
 
 from config import PROJECT_ROOT, Settings
-from db.engine import make_engine
-from services.runtime import Runtime, install
+from services.runtime import build_runtime, install
 
 APP_TITLE = "门店诊断看板"
 NAVBAR = "main-navbar"
@@ -46,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Dash:
         update_title=None,
     )
     app.layout = html.Div([_navbar(), dbc.Container(dash.page_container, fluid=True)])
-    install(app.server, Runtime(settings=settings, engine=make_engine(settings.database_url)))
+    install(app.server, build_runtime(settings))
     app.server.config["O2O_SETTINGS"] = settings
     return app
 

@@ -42,6 +42,11 @@ class Settings:
     demo_stores: int = 20
     demo_days: int = 60
     demo_seed: int = 7
+    cache_enabled: bool = True
+    cache_l1_max_entries: int = 2048
+    cache_l1_max_mb: int = 128
+    cache_l2_threshold: int = 5000  # files in the disk tier before it prunes
+    redis_socket_timeout_ms: int = 250
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -103,6 +108,13 @@ class _Spec:
             if raw.upper() not in LOG_LEVELS:
                 raise SettingsError(f"{self.var}={raw!r}: 应为 {'/'.join(LOG_LEVELS)}")
             return raw.upper()
+        if self.kind == "bool":
+            lowered = raw.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise SettingsError(f"{self.var}={raw!r}: 应为 true/false (expected a boolean)")
         if self.kind == "csv":
             items = tuple(part.strip() for part in raw.split(",") if part.strip())
             if not items:
@@ -126,6 +138,11 @@ _SPECS = (
     _Spec("demo_stores", "O2O_DEMO_STORES", "int", 1, 1000),
     _Spec("demo_days", "O2O_DEMO_DAYS", "int", 14, 730),
     _Spec("demo_seed", "O2O_DEMO_SEED", "int", 0, None),
+    _Spec("cache_enabled", "O2O_CACHE_ENABLED", "bool"),
+    _Spec("cache_l1_max_entries", "O2O_CACHE_L1_MAX_ENTRIES", "int", 1, None),
+    _Spec("cache_l1_max_mb", "O2O_CACHE_L1_MAX_MB", "int", 1, None),
+    _Spec("cache_l2_threshold", "O2O_CACHE_L2_THRESHOLD", "int", 10, None),
+    _Spec("redis_socket_timeout_ms", "O2O_REDIS_SOCKET_TIMEOUT_MS", "int", 10, 10000),
 )
 
 ENV_VARS = tuple(spec.var for spec in _SPECS)

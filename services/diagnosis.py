@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from analytics.kpis import PERIODS, comparison_periods, kpi_cards
+from cache import cached
 from db import queries
 from db.engine import reading
 from db.queries import Scope
@@ -12,8 +13,9 @@ from services.filters import ViewFilters
 from services.runtime import Runtime
 
 
+@cached("reference")
 def filter_options(runtime: Runtime) -> dict:
-    """Stores, channels and the data's date bounds for the filter bar."""
+    """Stores, channels and the data's date bounds (ISO dates) for the filter bar."""
     with reading(runtime.engine) as conn:
         stores = queries.stores(conn)
         channels = queries.channels(conn)
@@ -21,18 +23,20 @@ def filter_options(runtime: Runtime) -> dict:
     return {
         "stores": [{"id": int(r.id), "name": r.name, "city": r.city} for r in stores.itertuples(index=False)],
         "channels": channels,
-        "first_day": first,
-        "last_day": last,
+        "first_day": first.isoformat() if first else None,
+        "last_day": last.isoformat() if last else None,
     }
 
 
-def default_range(last_day: dt.date | None, days: int = 7) -> tuple[dt.date, dt.date] | None:
-    """The last ``days`` days of data, ending on the last day that has orders."""
+def default_range(last_day: str | None, days: int = 7) -> tuple[dt.date, dt.date] | None:
+    """The last ``days`` days of data, ending on the last day (ISO) that has orders."""
     if last_day is None:
         return None
-    return last_day - dt.timedelta(days=days - 1), last_day
+    end = dt.date.fromisoformat(last_day)
+    return end - dt.timedelta(days=days - 1), end
 
 
+@cached("kpis")
 def store_kpis(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     """The six KPI cards for the filters, with 环比 and 同比上周."""
     periods = comparison_periods(filters.start, filters.end)

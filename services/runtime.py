@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import Engine
 
+from cache import CacheManager
 from config import Settings
+from db.engine import make_engine
+from db.version import read_data_version
 
 EXTENSION_KEY = "o2o_runtime"
 
@@ -20,6 +23,18 @@ EXTENSION_KEY = "o2o_runtime"
 class Runtime:
     settings: Settings
     engine: Engine
+    cache: CacheManager | None = None
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Engine and cache for ``settings``; nothing connects until first use."""
+    engine = make_engine(settings.database_url)
+
+    def version() -> int:
+        with engine.connect() as conn:
+            return read_data_version(conn)
+
+    return Runtime(settings=settings, engine=engine, cache=CacheManager(settings, version))
 
 
 def install(flask_app, runtime: Runtime) -> None:

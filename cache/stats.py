@@ -1,0 +1,89 @@
+"""Per-tier counters and latency windows; read-only snapshots for the monitor and /metrics."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TIERS = ("l1", "l2", "l3")
+WINDOW = 2048
+
+
+@dataclass
+class TierStats:
+    hits: int = 0
+    misses: int = 0
+    errors: int = 0
+    writes: int = 0
+    bytes_raw: int = 0  # serialised size before compression of values written
+    bytes_stored: int = 0  # what was actually stored
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=WINDOW))
+
+    def snapshot(self) -> dict:
+        lat = np.fromiter(self.latencies_ms, dtype=float) if self.latencies_ms else None
+        lookups = self.hits + self.misses
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "errors": self.errors,
+            "writes": self.writes,
+            "hit_rate": self.hits / lookups if lookups else None,
+            "bytes_raw": self.bytes_raw,
+            "bytes_stored": self.bytes_stored,
+            "bytes_saved_ratio": 1 - self.bytes_stored / self.bytes_raw if self.bytes_raw else None,
+            "latency_p50_ms": float(np.percentile(lat, 50)) if lat is not None else None,
+            "latency_p95_ms": float(np.percentile(lat, 95)) if lat is not None else None,
+        }
+
+
+class CacheStats:
+    """Thread-safe counters. Overall hit rate = requests answered without computing / requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.tiers = {name: TierStats() for name in TIERS}
+        self.requests = 0
+        self.computed = 0
+        self.compute_ms: deque = deque(maxlen=WINDOW)
+
+    def lookup(self, tier: str, hit: bool, elapsed_ms: float) -> None:
+        with self._lock:
+            stats = self.tiers[tier]
+            if hit:
+                stats.hits += 1
+            else:
+                stats.misses += 1
+            stats.latencies_ms.append(elapsed_ms)
+
+    def error(self, tier: str) -> None:
+        with self._lock:
+            self.tiers[tier].errors += 1
+
+    def wrote(self, tier: str, raw: int, stored: int) -> None:
+        with self._lock:
+            stats = self.tiers[tier]
+            stats.writes += 1
+            stats.bytes_raw += raw
+            stats.bytes_stored += stored
+
+    def request(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def compute(self, elapsed_ms: float) -> None:
+        with self._lock:
+            self.computed += 1
+            self.compute_ms.append(elapsed_ms)
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            answered = self.requests - self.computed
+            return {
+                "requests": self.requests,
+                "computed": self.computed,
+                "hit_rate": answered / self.requests if self.requests else None,
+                "tiers": {name: t.snapshot() for name, t in self.tiers.items()},
+            }
