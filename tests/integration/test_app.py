@@ -127,3 +127,26 @@ def test_app004_served_by_waitress_over_http(loaded_app):
     finally:
         server.close()
         thread.join(timeout=5)
+
+
+def test_app005_cached_kpis_and_fresh_after_import(loaded_app, engine, settings, tmp_path):
+    """Repeated views come from the cache; an import is visible on the next view (≤ 1 s)."""
+    import time
+
+    from config.cache import VERSION_CHECK_S
+    from services.runtime import get_runtime
+    from tests.factories import order, sheet
+
+    client = loaded_app.server.test_client()
+    payload = kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"])
+    assert kpi_values(client.post("/_dash-update-component", json=payload).json)["orders"] == "2"
+    assert kpi_values(client.post("/_dash-update-component", json=payload).json)["orders"] == "2"
+    with loaded_app.server.app_context():
+        cache = get_runtime().cache
+    snap = cache.snapshot()
+    assert snap["computed"] == 1 and snap["requests"] == 2
+    extra = sheet(order("JD9", "2026-11-02 10:00:00", [{"received_price": 9.0}], channel="京东到家",
+                        service_fee=0.5))  # fmt: skip
+    assert import_file(engine, write_csv(extra, tmp_path / "more.csv"), settings).status == "imported"
+    time.sleep(VERSION_CHECK_S + 0.1)
+    assert kpi_values(client.post("/_dash-update-component", json=payload).json)["orders"] == "3"
