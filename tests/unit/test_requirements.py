@@ -1,0 +1,46 @@
+"""requirements.txt pins every third-party package the application imports."""
+
+import ast
+import importlib.metadata
+import re
+import sys
+
+from config import PROJECT_ROOT
+
+APP_DIRS = ("analytics", "cache", "components", "config", "db", "migrations", "monitoring", "pages",
+            "scripts", "services")  # fmt: skip
+FIRST_PARTY = {*APP_DIRS, "app", "tests"}
+
+
+def _imported_top_levels() -> set[str]:
+    files = [PROJECT_ROOT / "app.py"]
+    for folder in APP_DIRS:
+        files += list((PROJECT_ROOT / folder).rglob("*.py")) if (PROJECT_ROOT / folder).exists() else []
+    names = set()
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n not in FIRST_PARTY}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_reqs001_every_imported_package_is_pinned():
+    pinned = {}
+    for line in (PROJECT_ROOT / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith(("#", "-")):
+            name, _, version = line.partition("==")
+            assert version, f"not pinned exactly: {line}"
+            pinned[_canonical(name)] = version
+    distributions = importlib.metadata.packages_distributions()
+    missing = []
+    for module in sorted(_imported_top_levels()):
+        dists = {_canonical(d) for d in distributions.get(module, [module])}
+        if not dists & set(pinned):
+            missing.append(f"{module} ({', '.join(sorted(dists))})")
+    assert missing == []
