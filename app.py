@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 
 import dash
@@ -9,7 +10,8 @@ import dash_bootstrap_components as dbc
 from dash import Dash, html
 
 from config import PROJECT_ROOT, Settings
-from services.runtime import build_runtime, install
+from monitoring.endpoints import register_endpoints
+from services.runtime import EXTENSION_KEY, build_runtime, install
 
 APP_TITLE = "门店诊断看板"
 NAVBAR = "main-navbar"
@@ -29,8 +31,9 @@ def _navbar() -> dbc.Navbar:
     )
 
 
-def create_app(settings: Settings | None = None) -> Dash:
-    """Build the Dash app for ``settings`` (default: from the environment). No I/O happens here."""
+def create_app(settings: Settings | None = None, *, start_monitors: bool = True) -> Dash:
+    """Build the Dash app for ``settings`` (default: from the environment). Starts the samplers
+    (Redis health, psutil) unless told not to; ``stop_app`` stops them."""
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Dash(
@@ -45,9 +48,22 @@ def create_app(settings: Settings | None = None) -> Dash:
         update_title=None,
     )
     app.layout = html.Div([_navbar(), dbc.Container(dash.page_container, fluid=True)])
-    install(app.server, build_runtime(settings))
-    app.server.config["O2O_SETTINGS"] = settings
+    runtime = build_runtime(settings)
+    install(app.server, runtime)
+    register_endpoints(app.server, runtime, runtime.monitors)
+    if start_monitors and runtime.monitors is not None:
+        runtime.monitors.start()
+        atexit.register(runtime.monitors.stop)
+        logging.getLogger(__name__).info("系统监控面板组件已加载")
     return app
+
+
+def stop_app(app: Dash) -> None:
+    """Stop the app's background threads and close its database pool."""
+    runtime = app.server.extensions[EXTENSION_KEY]
+    if runtime.monitors is not None:
+        runtime.monitors.stop()
+    runtime.engine.dispose()
 
 
 _default_app: Dash | None = None

@@ -47,6 +47,10 @@ class Settings:
     cache_l1_max_mb: int = 128
     cache_l2_threshold: int = 5000  # files in the disk tier before it prunes
     redis_socket_timeout_ms: int = 250
+    redis_check_interval_s: float = 30.0
+    system_poll_interval_s: float = 5.0
+    cpu_busy_percent: int = 60
+    cpu_high_percent: int = 80
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -92,6 +96,14 @@ class _Spec:
             if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
                 raise SettingsError(f"{self.var}={raw!r}: 超出范围 {self.low}..{self.high} (out of range)")
             return value
+        if self.kind == "float":
+            try:
+                number = float(raw)
+            except ValueError:
+                raise SettingsError(f"{self.var}={raw!r}: 应为数字 (expected a number)") from None
+            if number <= 0:
+                raise SettingsError(f"{self.var}={raw!r}: 应大于 0 (must be positive)")
+            return number
         if self.kind == "path":
             return Path(raw).expanduser()
         if self.kind == "db_url":
@@ -143,6 +155,10 @@ _SPECS = (
     _Spec("cache_l1_max_mb", "O2O_CACHE_L1_MAX_MB", "int", 1, None),
     _Spec("cache_l2_threshold", "O2O_CACHE_L2_THRESHOLD", "int", 10, None),
     _Spec("redis_socket_timeout_ms", "O2O_REDIS_SOCKET_TIMEOUT_MS", "int", 10, 10000),
+    _Spec("redis_check_interval_s", "O2O_REDIS_CHECK_INTERVAL_S", "float"),
+    _Spec("system_poll_interval_s", "O2O_SYSTEM_POLL_INTERVAL_S", "float"),
+    _Spec("cpu_busy_percent", "O2O_CPU_BUSY_PERCENT", "int", 1, 100),
+    _Spec("cpu_high_percent", "O2O_CPU_HIGH_PERCENT", "int", 1, 100),
 )
 
 ENV_VARS = tuple(spec.var for spec in _SPECS)

@@ -11,6 +11,7 @@ from components import ids
 from components.filter_bar import filter_bar
 from components.kpi_card import kpi_row
 from components.messages import EMPTY_DATABASE, NO_DATA, error_alert, info_alert
+from components.monitor_panel import monitor_panel, register_callbacks
 from db.errors import DataLayerError
 from services.diagnosis import default_range, filter_options, store_kpis
 from services.filters import ViewFilters
@@ -19,6 +20,7 @@ from services.runtime import get_runtime
 dash.register_page(__name__, path="/", name="门店诊断", title="门店诊断看板", order=0)
 
 log = logging.getLogger(__name__)
+register_callbacks()  # the monitor panel's own callbacks, registered with this page
 
 TITLE = "门店诊断看板"
 MONITOR_SLOT = ids.MONITOR_SLOT
@@ -31,7 +33,7 @@ KPI_CONTAINER = ids.DIAG_KPI_CONTAINER
 def layout(**_query: str) -> html.Div:
     header = [
         html.H2(TITLE, className="mt-3 mb-2"),
-        html.Div(id=MONITOR_SLOT, className="mb-3"),  # the monitor panel mounts here
+        html.Div(monitor_panel(), id=MONITOR_SLOT, className="mb-3"),
     ]
     try:
         options = filter_options(get_runtime())

@@ -15,6 +15,7 @@ from cache import CacheManager
 from config import Settings
 from db.engine import make_engine
 from db.version import read_data_version
+from monitoring import Monitors
 
 EXTENSION_KEY = "o2o_runtime"
 
@@ -24,6 +25,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     cache: CacheManager | None = None
+    monitors: Monitors | None = None
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -34,7 +36,9 @@ def build_runtime(settings: Settings) -> Runtime:
         with engine.connect() as conn:
             return read_data_version(conn)
 
-    return Runtime(settings=settings, engine=engine, cache=CacheManager(settings, version))
+    cache = CacheManager(settings, version)
+    return Runtime(settings=settings, engine=engine, cache=cache,
+                   monitors=Monitors.from_settings(settings, cache.snapshot))  # fmt: skip
 
 
 def install(flask_app, runtime: Runtime) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import waitress
 
-from app import create_app
+from app import create_app, stop_app
+from components import ids
 from config import PROJECT_ROOT
 from db.demo_data import DemoSpec
 from db.seed import seed_demo
@@ -46,6 +48,7 @@ def live_server(engine, settings):
     yield f"http://127.0.0.1:{server.effective_port}"
     server.close()
     thread.join(timeout=5)
+    stop_app(app)
 
 
 @pytest.fixture
@@ -90,6 +93,22 @@ def test_e2e001_diagnosis_page_renders_offline(live_server, browser):
     # Bootstrap is served locally: the navbar gets .bg-dark's colour, the cards a border radius.
     navbar_bg = page.locator("nav.navbar").evaluate("e => getComputedStyle(e).backgroundColor")
     assert navbar_bg == "rgb(33, 37, 41)"
+    # The monitor panel sits under the title and refreshes itself every 5 s.
+    title_box = page.get_by_role("heading", name="门店诊断看板").bounding_box()
+    panel_box = page.locator("[data-monitor=redis]").bounding_box()
+    assert panel_box["y"] > title_box["y"] and panel_box["y"] < orders.bounding_box()["y"]
+    refreshes: list[float] = []
+    page.on("response", lambda r: refreshes.append(time.monotonic())
+            if "/_dash-update-component" in r.url and ids.MONITOR_CARDS in (r.request.post_data or "")
+            else None)  # fmt: skip
+    started = time.monotonic()
+    page.wait_for_timeout(6500)
+    assert refreshes and refreshes[0] - started <= 6.0, refreshes
+    toggle = page.locator(f"#{ids.MONITOR_TOGGLE}")
+    toggle.click()
+    page.get_by_text("Redis 版本").wait_for(timeout=5000)
+    assert toggle.inner_text() == "隐藏详细信息"
+    page.wait_for_timeout(600)  # let the collapse animation finish before the screenshot
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "diagnosis.png"), full_page=True)
     assert console_errors == []

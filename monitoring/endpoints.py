@@ -1,0 +1,162 @@
+"""/healthz (JSON) and /metrics (Prometheus text), plus the Dash callback latency histogram.
+
+Each app gets its own CollectorRegistry, so several apps in one process (tests) never clash.
+Both endpoints read in-memory snapshots; /healthz also runs ``SELECT 1`` (that is its job) and
+/metrics one small count of import batches, each guarded so a failing database never turns
+into a 500 with a traceback.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from db.models import ImportBatch
+from monitoring import Monitors
+from services.runtime import Runtime
+
+CALLBACK_PATH = "/_dash-update-component"
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class DashboardCollector(Collector):
+    def __init__(self, runtime: Runtime, monitors: Monitors | None) -> None:
+        self.runtime = runtime
+        self.monitors = monitors
+
+    def collect(self):
+        yield from self._cache()
+        if self.monitors is not None:
+            yield from self._redis()
+            yield from self._process()
+        yield from self._imports()
+
+    def _cache(self):
+        cache = self.runtime.cache
+        if cache is None:
+            return
+        snap = cache.snapshot()
+        families = {
+            "hits": CounterMetricFamily("o2o_cache_hits", "Cache lookups answered by the tier", labels=["tier"]),
+            "misses": CounterMetricFamily("o2o_cache_misses", "Cache lookups missed in the tier", labels=["tier"]),
+            "errors": CounterMetricFamily("o2o_cache_errors", "Cache tier errors (treated as misses)",
+                                          labels=["tier"]),
+            "latency_p50_ms": GaugeMetricFamily("o2o_cache_latency_p50_ms", "Tier lookup latency p50 (recent)",
+                                                labels=["tier"]),
+            "latency_p95_ms": GaugeMetricFamily("o2o_cache_latency_p95_ms", "Tier lookup latency p95 (recent)",
+                                                labels=["tier"]),
+        }  # fmt: skip
+        for tier, stats in snap["tiers"].items():
+            for name, family in families.items():
+                if stats[name] is not None:
+                    family.add_metric([tier], stats[name])
+        yield from families.values()
+        yield CounterMetricFamily("o2o_cache_requests", "Requests through the cache", value=snap["requests"])
+        yield CounterMetricFamily("o2o_cache_computed", "Requests computed from the database",
+                                  value=snap["computed"])  # fmt: skip
+        if snap["hit_rate"] is not None:
+            yield GaugeMetricFamily("o2o_cache_hit_ratio", "Requests answered without computing",
+                                    value=snap["hit_rate"])  # fmt: skip
+
+    def _redis(self):
+        health = self.monitors.redis.snapshot
+        yield GaugeMetricFamily("o2o_redis_up", "1 when the last Redis check answered",
+                                value=1.0 if health.state in ("online", "degraded") else 0.0)  # fmt: skip
+        if health.latency_ms is not None:
+            yield GaugeMetricFamily("o2o_redis_latency_ms", "Redis PING round trip", value=health.latency_ms)
+
+    def _process(self):
+        sample = self.monitors.system.latest
+        if sample is None:
+            return
+        yield GaugeMetricFamily("o2o_process_cpu_percent", "Process CPU, % of one core",
+                                value=sample.process_cpu_percent)  # fmt: skip
+        yield GaugeMetricFamily("o2o_process_rss_bytes", "Process resident memory", value=sample.process_rss)
+        yield GaugeMetricFamily("o2o_system_cpu_percent", "Machine CPU %", value=sample.cpu_percent)
+        yield GaugeMetricFamily(
+            "o2o_system_memory_percent", "Machine memory used %", value=sample.memory_percent
+        )
+
+    def _imports(self):
+        family = GaugeMetricFamily("o2o_import_batches", "Import batches by status", labels=["status"])
+        try:
+            with self.runtime.engine.connect() as conn:
+                rows = conn.execute(
+                    select(ImportBatch.status, func.count()).group_by(ImportBatch.status)
+                ).all()
+        except SQLAlchemyError:
+            return
+        for status, count in rows:
+            family.add_metric([status], count)
+        yield family
+
+
+def register_endpoints(server: Flask, runtime: Runtime, monitors: Monitors | None) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(DashboardCollector(runtime, monitors))
+    callback_seconds = Histogram(
+        "o2o_dash_callback_seconds", "Server-side duration of Dash callbacks", ["output"],
+        registry=registry, buckets=BUCKETS,
+    )  # fmt: skip
+
+    @server.before_request
+    def _start_timer():
+        if request.path == CALLBACK_PATH:
+            g.o2o_started = time.perf_counter()
+
+    @server.after_request
+    def _observe(response):
+        started = g.pop("o2o_started", None)
+        if started is not None:
+            body = request.get_json(silent=True) or {}
+            output = str(body.get("output", "unknown"))[:200]
+            callback_seconds.labels(output=output).observe(time.perf_counter() - started)
+        return response
+
+    @server.get("/metrics")
+    def metrics():
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+    @server.get("/healthz")
+    def healthz():
+        return _health(runtime, monitors)
+
+    return registry
+
+
+def _health(runtime: Runtime, monitors: Monitors | None):
+    started = time.perf_counter()
+    try:
+        with runtime.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        database = {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+    except SQLAlchemyError as exc:
+        database = {"ok": False, "error": str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]}
+    redis_state = monitors.redis.snapshot.state if monitors is not None else "unknown"
+    cache = runtime.cache.snapshot() if runtime.cache is not None else None
+    if not database["ok"]:
+        status = "down"
+    elif redis_state in ("online",) and (cache is None or cache["redis_breaker"] == "closed"):
+        status = "ok"
+    else:
+        status = "degraded"
+    body = {
+        "status": status,
+        "database": database,
+        "redis": {"state": redis_state, **({} if monitors is None else {
+            "latency_ms": monitors.redis.snapshot.latency_ms,
+            "success_rate": monitors.redis.snapshot.success_rate,
+        })},
+        "cache": None if cache is None else {
+            "enabled": cache["enabled"], "redis_breaker": cache["redis_breaker"], "hit_rate": cache["hit_rate"],
+            "tiers": {t: {"hits": s["hits"], "misses": s["misses"], "errors": s["errors"]}
+                      for t, s in cache["tiers"].items()},
+        },
+    }  # fmt: skip
+    return jsonify(body), 200 if database["ok"] else 503

@@ -1,0 +1,144 @@
+"""Background Redis health monitor: PING latency, INFO, success rate, online/degraded/offline.
+
+The thread owns its own short-timeout client (never the cache's), reconnects with exponential
+backoff while Redis is down, and publishes an immutable snapshot that readers take without
+locks or I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+import redis
+
+log = logging.getLogger(__name__)
+
+LRU_POLICIES = ("allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu")
+DEGRADED_LATENCY_MS = 50.0  # answering, but slower than this per PING: "degraded"
+
+
+@dataclass(frozen=True)
+class RedisHealth:
+    state: str = "unknown"  # online | degraded | offline | unknown
+    checked_at: float | None = None
+    latency_ms: float | None = None
+    checks: int = 0
+    successes: int = 0
+    consecutive_failures: int = 0
+    error: str | None = None
+    host: str = ""
+    port: int = 0
+    version: str | None = None
+    uptime_s: int | None = None
+    used_memory: int | None = None
+    max_memory: int | None = None
+    policy: str | None = None
+    clients: int | None = None
+    keyspace_hits: int | None = None
+    keyspace_misses: int | None = None
+    evicted_keys: int | None = None
+    warnings: tuple[str, ...] = ()
+    history: tuple[tuple[float, float | None], ...] = field(default=(), repr=False)
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.successes / self.checks if self.checks else None
+
+
+class RedisHealthMonitor:
+    def __init__(self, url: str, interval_s: float = 30.0, timeout_s: float = 0.5,
+                 history: int = 240) -> None:  # fmt: skip
+        self.url = url
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        kwargs = redis.connection.parse_url(url)
+        self._snapshot = RedisHealth(host=str(kwargs.get("host", "")), port=int(kwargs.get("port", 6379)))
+        self._history: deque = deque(maxlen=history)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: redis.Redis | None = None
+
+    @property
+    def snapshot(self) -> RedisHealth:
+        return self._snapshot
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="redis-health", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ok = self.check_once()
+            # While down, reconnect after 1, 2, 4 … seconds, never waiting longer than the interval.
+            failures = self._snapshot.consecutive_failures
+            delay = self.interval_s if ok else min(self.interval_s, 2.0 ** (failures - 1))
+            self._stop.wait(delay)
+
+    def _connect(self) -> redis.Redis:
+        if self._client is None:
+            self._client = redis.Redis.from_url(
+                self.url, socket_timeout=self.timeout_s, socket_connect_timeout=self.timeout_s
+            )
+        return self._client
+
+    def check_once(self) -> bool:
+        """One PING + INFO; updates the snapshot. Returns True when Redis answered."""
+        previous = self._snapshot
+        now = time.time()
+        try:
+            client = self._connect()
+            started = time.perf_counter()
+            client.ping()
+            latency = (time.perf_counter() - started) * 1000
+            info = client.info()
+        except (redis.RedisError, OSError) as exc:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+            if previous.state != "offline":
+                log.warning("Redis 健康检查失败 (%s:%s): %s", previous.host, previous.port, exc)
+            self._history.append((now, None))
+            self._snapshot = replace(
+                previous, state="offline", checked_at=now, latency_ms=None, checks=previous.checks + 1,
+                consecutive_failures=previous.consecutive_failures + 1, error=str(exc)[:200],
+                history=tuple(self._history),
+            )  # fmt: skip
+            return False
+        policy = info.get("maxmemory_policy")
+        warnings = []
+        if policy not in LRU_POLICIES:
+            warnings.append(f"淘汰策略为 {policy}，建议 allkeys-lru (config/redis.conf)")
+        if not info.get("maxmemory"):
+            warnings.append("未设置 maxmemory，缓存可能耗尽内存")
+        if warnings and warnings != list(previous.warnings):
+            log.warning("Redis 配置: %s", "; ".join(warnings))
+        state = "degraded" if latency > DEGRADED_LATENCY_MS else "online"
+        if previous.state == "offline":
+            log.info("Redis 已恢复 (%s:%s)", previous.host, previous.port)
+        self._history.append((now, latency))
+        self._snapshot = replace(
+            previous, state=state, checked_at=now, latency_ms=latency, checks=previous.checks + 1,
+            successes=previous.successes + 1, consecutive_failures=0, error=None,
+            version=info.get("redis_version"), uptime_s=info.get("uptime_in_seconds"),
+            used_memory=info.get("used_memory"), max_memory=info.get("maxmemory"), policy=policy,
+            clients=info.get("connected_clients"), keyspace_hits=info.get("keyspace_hits"),
+            keyspace_misses=info.get("keyspace_misses"), evicted_keys=info.get("evicted_keys"),
+            warnings=tuple(warnings), history=tuple(self._history),
+        )  # fmt: skip
+        return True

@@ -1,0 +1,111 @@
+"""Samplers, monitor panel callback, /healthz and /metrics against real servers."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+import psutil
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from app import create_app, stop_app
+from components import ids
+from monitoring.system import SystemPoller
+from tests.integration.test_app import kpi_payload
+
+PANEL_PAYLOAD = {
+    "output": f"..{ids.MONITOR_CARDS}.children...{ids.MONITOR_DETAILS}.children..",
+    "outputs": [{"id": ids.MONITOR_CARDS, "property": "children"},
+                {"id": ids.MONITOR_DETAILS, "property": "children"}],
+    "inputs": [{"id": ids.MONITOR_INTERVAL, "property": "n_intervals", "value": 1}],
+    "changedPropIds": [f"{ids.MONITOR_INTERVAL}.n_intervals"],
+    "state": [],
+}  # fmt: skip
+
+
+@pytest.fixture
+def backend():
+    return "sqlite"  # the samplers do not depend on the database backend
+
+
+def panel_text(client) -> str:
+    response = client.post("/_dash-update-component", json=PANEL_PAYLOAD)
+    assert response.status_code == 200
+    return json.dumps(response.json, ensure_ascii=False)
+
+
+def wait_for(predicate, timeout: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if predicate():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def test_monitor001_redis_down_and_back(settings, engine, private_redis):
+    interval = 0.5
+    app = create_app(dataclasses.replace(settings, redis_url=private_redis.url, redis_check_interval_s=interval))
+    client = app.server.test_client()
+    try:
+        wait_for(lambda: "在线" in panel_text(client), 3)
+        private_redis.stop()
+        took = wait_for(lambda: "离线" in panel_text(client), interval + 1.0)
+        assert took <= interval + 1.0
+        health = client.get("/healthz")
+        assert health.status_code == 200 and health.json["status"] == "degraded"
+        assert health.json["redis"]["state"] == "offline" and health.json["database"]["ok"] is True
+        private_redis.start()
+        wait_for(lambda: "在线" in panel_text(client), 3)
+        assert client.get("/healthz").json["redis"]["state"] == "online"
+    finally:
+        stop_app(app)
+
+
+def test_monitor002_healthz_503_when_database_down(settings):
+    dead = dataclasses.replace(settings, database_url="postgresql://postgres@127.0.0.1:1/none")
+    app = create_app(dead, start_monitors=False)
+    response = app.server.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["status"] == "down" and response.json["database"]["ok"] is False
+    assert "Traceback" not in response.get_data(as_text=True)
+    stop_app(app)
+
+
+def test_monitor003_psutil_figures_are_within_the_machine(tmp_path):
+    poller = SystemPoller(tmp_path, interval_s=0.2)
+    poller.start()
+    time.sleep(0.5)
+    poller.stop()
+    sample = poller.latest
+    memory = psutil.virtual_memory()
+    assert 0.0 <= sample.cpu_percent <= 100.0
+    assert 0.0 <= sample.process_cpu_percent <= 100.0 * (psutil.cpu_count() or 1)
+    assert sample.memory_total == memory.total and 0 < sample.memory_used <= memory.total
+    assert 10 * 1024**2 < sample.process_rss < memory.total
+    assert sample.process_threads >= 1 and 0 < sample.disk_free <= sample.disk_total
+    assert len(poller.samples) >= 2 and poller.samples[0].at < poller.samples[-1].at
+
+
+def test_monitor004_metrics_parse_and_carry_the_series(settings, engine, private_redis):
+    app = create_app(dataclasses.replace(settings, redis_url=private_redis.url, redis_check_interval_s=0.5))
+    client = app.server.test_client()
+    try:
+        client.post("/_dash-update-component", json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"]))
+        wait_for(lambda: app.server.extensions["o2o_runtime"].monitors.redis.snapshot.state == "online", 3)
+        text = client.get("/metrics").get_data(as_text=True)
+    finally:
+        stop_app(app)
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    for name in ("o2o_cache_hits", "o2o_cache_misses", "o2o_cache_requests", "o2o_redis_up",
+                 "o2o_redis_latency_ms", "o2o_process_rss_bytes", "o2o_process_cpu_percent",
+                 "o2o_dash_callback_seconds", "o2o_import_batches"):  # fmt: skip
+        assert name in families, name
+    up = families["o2o_redis_up"].samples[0].value
+    assert up == 1.0
+    outputs = {s.labels.get("output") for s in families["o2o_dash_callback_seconds"].samples}
+    assert f"{ids.DIAG_KPI_CONTAINER}.children" in outputs
+    tiers = {s.labels["tier"] for s in families["o2o_cache_misses"].samples}
+    assert tiers == {"l1", "l2", "l3"}
