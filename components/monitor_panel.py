@@ -60,7 +60,7 @@ def _mb(n: int | None) -> str:
     return "—" if n is None else f"{n / 1024**2:.0f}MB"
 
 
-def panel_view(runtime) -> tuple[list, list]:
+def panel_view(runtime, with_details: bool = True) -> tuple[list, list]:
     """(cards, details) from the runtime's snapshots; pure reads, safe every 5 s."""
     settings = runtime.settings
     redis = runtime.monitors.redis.snapshot if runtime.monitors else None
@@ -88,7 +88,8 @@ def panel_view(runtime) -> tuple[list, list]:
     status = "—" if cpu is None else "高负载" if cpu >= high else "繁忙" if cpu >= busy else "正常"
     cards.append(_card("⚡ 系统负载", fmt.percent(cpu / 100 if cpu is not None else None), status,
                        _level(cpu, busy, high), "cpu"))  # fmt: skip
-    return [dbc.Row(cards, className="g-2")], _details(runtime, redis, sample, cache)
+    details = _details(runtime, redis, sample, cache) if with_details else []
+    return [dbc.Row(cards, className="g-2")], details
 
 
 def _details(runtime, redis, sample, cache) -> list:
@@ -133,9 +134,12 @@ def register_callbacks() -> None:
         Output(ids.MONITOR_CARDS, "children"),
         Output(ids.MONITOR_DETAILS, "children"),
         Input(ids.MONITOR_INTERVAL, "n_intervals"),
+        Input(ids.MONITOR_COLLAPSE, "is_open"),
     )
-    def refresh_monitor(_n):
-        return panel_view(get_runtime())
+    def refresh_monitor(_n, details_open):
+        # The details tables are most of the payload: build them only while they are shown.
+        cards, details = panel_view(get_runtime(), with_details=bool(details_open))
+        return cards, details if details_open else dash.no_update
 
     @dash.callback(
         Output(ids.MONITOR_COLLAPSE, "is_open"),

@@ -16,9 +16,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from tqdm import tqdm  # noqa: E402
+from tqdm import tqdm
 
-from db.demo_data import (  # noqa: E402
+from db.demo_data import (
     FORMATS,
     GENERATION_STEPS,
     DemoSpec,

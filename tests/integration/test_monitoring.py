@@ -19,7 +19,8 @@ PANEL_PAYLOAD = {
     "output": f"..{ids.MONITOR_CARDS}.children...{ids.MONITOR_DETAILS}.children..",
     "outputs": [{"id": ids.MONITOR_CARDS, "property": "children"},
                 {"id": ids.MONITOR_DETAILS, "property": "children"}],
-    "inputs": [{"id": ids.MONITOR_INTERVAL, "property": "n_intervals", "value": 1}],
+    "inputs": [{"id": ids.MONITOR_INTERVAL, "property": "n_intervals", "value": 1},
+               {"id": ids.MONITOR_COLLAPSE, "property": "is_open", "value": False}],
     "changedPropIds": [f"{ids.MONITOR_INTERVAL}.n_intervals"],
     "state": [],
 }  # fmt: skip
