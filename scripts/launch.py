@@ -60,7 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         app.run(host=host, port=settings.port, debug=True)
         return 0
 
+    import signal
+
     from waitress import serve
+
+    # SIGTERM (service managers, `kill`) exits like Ctrl+C, so the samplers stop and atexit runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
     step(
         "✅",

@@ -110,3 +110,26 @@ def test_monitor004_metrics_parse_and_carry_the_series(settings, engine, private
     assert f"{ids.DIAG_KPI_CONTAINER}.children" in outputs
     tiers = {s.labels["tier"] for s in families["o2o_cache_misses"].samples}
     assert tiers == {"l1", "l2", "l3"}
+
+
+def test_monitor005_system_page_charts_from_samples(settings, engine):
+    app = create_app(dataclasses.replace(settings, system_poll_interval_s=0.2, redis_url="redis://127.0.0.1:1/0"))
+    client = app.server.test_client()
+    try:
+        time.sleep(0.7)
+        payload = {
+            "output": f"..{ids.SYSTEM_CHARTS}.children...{ids.SYSTEM_TABLES}.children..",
+            "outputs": [{"id": ids.SYSTEM_CHARTS, "property": "children"},
+                        {"id": ids.SYSTEM_TABLES, "property": "children"}],
+            "inputs": [{"id": ids.SYSTEM_INTERVAL, "property": "n_intervals", "value": 1}],
+            "changedPropIds": [f"{ids.SYSTEM_INTERVAL}.n_intervals"], "state": [],
+        }  # fmt: skip
+        response = client.post("/_dash-update-component", json=payload)
+    finally:
+        stop_app(app)
+    assert response.status_code == 200
+    charts = response.json["response"][ids.SYSTEM_CHARTS]["children"]
+    body = json.dumps(charts, ensure_ascii=False)
+    assert "进程 RSS" in body and "Redis 延迟" in body and "缓存命中率" in body
+    cpu_trace = charts["props"]["children"][0]["props"]["children"]["props"]["figure"]["data"][0]
+    assert len(cpu_trace["y"]) >= 3  # samples of the last hour, one per beat
