@@ -8,12 +8,13 @@ locks or I/O.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 
 import redis
+
+from monitoring._thread import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -49,38 +50,23 @@ class RedisHealth:
         return self.successes / self.checks if self.checks else None
 
 
-class RedisHealthMonitor:
+class RedisHealthMonitor(BackgroundLoop):
+    thread_name = "redis-health"
+
     def __init__(self, url: str, interval_s: float = 30.0, timeout_s: float = 0.5,
                  history: int = 240) -> None:  # fmt: skip
+        super().__init__()
         self.url = url
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         kwargs = redis.connection.parse_url(url)
         self._snapshot = RedisHealth(host=str(kwargs.get("host", "")), port=int(kwargs.get("port", 6379)))
         self._history: deque = deque(maxlen=history)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._client: redis.Redis | None = None
 
     @property
     def snapshot(self) -> RedisHealth:
         return self._snapshot
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="redis-health", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+
+from monitoring._thread import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,12 @@ class MachineInfo:
     cpu_freq_mhz: float | None
 
 
-class SystemPoller:
+class SystemPoller(BackgroundLoop):
+    thread_name = "system-poller"
+
     def __init__(self, data_dir: Path, interval_s: float = 5.0, keep_s: float = 3600.0,
                  extra: Callable[[], dict] | None = None) -> None:  # fmt: skip
+        super().__init__()
         self.data_dir = Path(data_dir)
         self.interval_s = interval_s
         self.samples: deque[SystemSample] = deque(maxlen=max(1, int(keep_s / interval_s)))
@@ -49,8 +53,6 @@ class SystemPoller:
         self.extra = extra
         self.extras: deque[tuple[float, dict]] = deque(maxlen=self.samples.maxlen)
         self._process = psutil.Process(os.getpid())
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         freq = psutil.cpu_freq()
         self.machine = MachineInfo(
             cpu_cores=psutil.cpu_count(logical=False) or psutil.cpu_count() or 1,
@@ -62,24 +64,10 @@ class SystemPoller:
     def latest(self) -> SystemSample | None:
         return self.samples[-1] if self.samples else None
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
+    def _before_start(self) -> None:
         psutil.cpu_percent(None)  # prime the counters: the first real sample is then meaningful
         self._process.cpu_percent(None)
         self.sample()
-        self._thread = threading.Thread(target=self._run, name="system-poller", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
