@@ -1,0 +1,104 @@
+"""今日必做 rules on hand-built frames (answers worked out by hand in the comments)."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from analytics.diagnosis_rules import below_cost, margin_decline, slow_movers, stockout_hot_skus, traffic_drop
+
+AS_OF = dt.date(2026, 11, 27)
+
+
+def day(offset: int) -> dt.date:
+    return AS_OF - dt.timedelta(days=offset)
+
+
+def store_days() -> pd.DataFrame:
+    rows = []
+    for offset in range(14):
+        recent = offset < 7
+        # store 1: 10 orders/day before, 6 after (−40 %); margin 20 % → 20 %
+        rows.append(
+            {
+                "store_id": 1,
+                "day": day(offset),
+                "orders": 6 if recent else 10,
+                "revenue": 600.0 if recent else 1000.0,
+                "actual_profit": 120.0 if recent else 200.0,
+            }
+        )
+        # store 2: steady orders; margin 20 % → 5 % (−15 points)
+        rows.append(
+            {
+                "store_id": 2,
+                "day": day(offset),
+                "orders": 10,
+                "revenue": 1000.0,
+                "actual_profit": 50.0 if recent else 200.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_rules001_traffic_drop():
+    found = traffic_drop(store_days(), AS_OF, threshold=0.3)
+    assert found["store_id"].tolist() == [1]
+    assert found["drop_ratio"].iloc[0] == pytest.approx(0.4)  # 42 vs 70 orders
+    assert traffic_drop(store_days(), AS_OF, threshold=0.5).empty
+
+
+def test_rules002_margin_decline():
+    found = margin_decline(store_days(), AS_OF, points=0.10)
+    assert found["store_id"].tolist() == [2]
+    assert found["decline"].iloc[0] == pytest.approx(0.15)
+
+
+def product_days() -> pd.DataFrame:
+    rows = []
+    for offset in range(30):
+        # product 10: best seller, 5/day, nothing in the last 3 days → stock-out
+        if offset >= 3:
+            rows.append(
+                {"store_id": 1, "day": day(offset), "product_id": 10, "quantity": 5.0, "revenue": 50.0, "cost": 30.0}
+            )
+        # product 11: sells 1/day until 8 days ago → slow mover (idle 8 days), not a top seller gap
+        if offset >= 8:
+            rows.append(
+                {"store_id": 1, "day": day(offset), "product_id": 11, "quantity": 1.0, "revenue": 10.0, "cost": 6.0}
+            )
+        # product 12: sells daily, but below cost in the last 2 days (9 < 12)
+        rows.append(
+            {
+                "store_id": 1,
+                "day": day(offset),
+                "product_id": 12,
+                "quantity": 3.0,
+                "revenue": 9.0 if offset < 2 else 30.0,
+                "cost": 12.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_rules003_slow_movers_and_buckets():
+    found = slow_movers(product_days(), AS_OF)
+    by_product = found.set_index("product_id")
+    assert set(by_product.index) == {10, 11}  # idle 3 and 8 days
+    assert by_product.at[11, "idle_days"] == 8 and by_product.at[11, "bucket"] == "7-14天"
+    assert by_product.at[10, "bucket"] == "3-6天"
+
+
+def test_rules004_stockout_of_a_hot_sku():
+    found = stockout_hot_skus(product_days(), AS_OF, top_n=2, min_zero_days=2)
+    assert found["product_id"].tolist() == [10]
+    assert found["zero_days"].iloc[0] == 3 and found["rank"].iloc[0] == 1
+
+
+def test_rules005_below_cost():
+    # last 2 days of product 12: revenue 9 + 9 = 18 for 6 units, cost 24 → unit 3.00 < 4.00
+    found = below_cost(product_days(), AS_OF, days=2)
+    assert found["product_id"].tolist() == [12]
+    assert found.iloc[0]["unit_price"] == pytest.approx(3.0) and found.iloc[0]["unit_cost"] == pytest.approx(4.0)
+    # over 3 days the day before (30 for 3 units) lifts it above cost: 48 > 36, nothing flagged
+    assert below_cost(product_days(), AS_OF, days=3).empty
