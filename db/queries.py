@@ -78,22 +78,51 @@ def channels(conn: Connection) -> list[str]:
 
 
 @_guard
-def daily_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
-    """One row per day: orders, revenue (实收), actual_profit and the cost components."""
+def daily_totals(conn: Connection, scope: Scope, by_store: bool = False) -> pd.DataFrame:
+    """One row per day (per store and day with ``by_store``): orders, revenue (实收),
+    actual_profit and the cost components."""
     t = AggStoreDayChannel.__table__
     measures = (
         "orders", "loss_orders", "revenue", "actual_profit", "item_profit", "platform_fee",
         "delivery_fee", "marketing_cost", "delivery_net_cost", "corporate_rebate",
     )  # fmt: skip
+    keys = [t.c.store_id, t.c.day] if by_store else [t.c.day]
     query = (
-        select(t.c.day, *[func.sum(t.c[m]).label(m) for m in measures])
+        select(*keys, *[func.sum(t.c[m]).label(m) for m in measures])
         .where(*_where(t, scope))
-        .group_by(t.c.day)
-        .order_by(t.c.day)
+        .group_by(*keys)
+        .order_by(*keys)
     )
-    frame = pd.DataFrame(conn.execute(query).all(), columns=["day", *measures])
+    names = [k.name for k in keys]
+    frame = pd.DataFrame(conn.execute(query).all(), columns=[*names, *measures])
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
     return frame.astype({m: float for m in measures})
+
+
+@_guard
+def product_days(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """Store × day × product sales of non-consumable products (all channels in the scope summed):
+    store_id, day, product_id, quantity, revenue, cost, profit."""
+    t = AggStoreDayProduct.__table__
+    keys = [t.c.store_id, t.c.day, t.c.product_id]
+    measures = ("quantity", "revenue", "cost", "profit")
+    query = (
+        select(*keys, *[func.sum(t.c[m]).label(m) for m in measures])
+        .join(Product.__table__, Product.id == t.c.product_id)
+        .where(*_where(t, scope), not_(Product.is_consumable))
+        .group_by(*keys)
+    )
+    frame = pd.DataFrame(conn.execute(query).all(), columns=["store_id", "day", "product_id", *measures])
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return frame.astype({m: float for m in measures})
+
+
+@_guard
+def product_names(conn: Connection, product_ids: Sequence[int]) -> dict[int, str]:
+    if not product_ids:
+        return {}
+    rows = conn.execute(select(Product.id, Product.name).where(Product.id.in_([int(i) for i in product_ids])))
+    return {int(i): name for i, name in rows}
 
 
 @_guard

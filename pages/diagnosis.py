@@ -12,10 +12,12 @@ from components.filter_bar import filter_bar
 from components.kpi_card import kpi_row
 from components.messages import EMPTY_DATABASE, NO_DATA, error_alert, info_alert
 from components.monitor_panel import monitor_panel, register_callbacks
+from components.todo_panel import todo_card, trend_chart
 from db.errors import DataLayerError
 from services.diagnosis import default_range, filter_options, store_kpis
 from services.filters import ViewFilters
 from services.runtime import get_runtime
+from services.todo import daily_trend, todo_list
 
 dash.register_page(__name__, path="/", name="门店诊断", title="门店诊断看板", order=0)
 
@@ -47,10 +49,10 @@ def layout(**_query: str) -> html.Div:
     return html.Div(
         [
             *header,
-            filter_bar(
-                options, start, end, store_id=STORE_FILTER, date_id=DATE_FILTER, channel_id=CHANNEL_FILTER
-            ),
+            filter_bar(options, start, end, store_id=STORE_FILTER, date_id=DATE_FILTER, channel_id=CHANNEL_FILTER),
             dcc.Loading(html.Div(id=KPI_CONTAINER), type="dot"),
+            dcc.Loading(html.Div(id=ids.DIAG_TODO), type="dot"),
+            dcc.Loading(html.Div(id=ids.DIAG_TREND), type="dot"),
         ]
     )
 
@@ -78,3 +80,41 @@ def update_kpis(stores, start, end, channels):
     if not cards or cards[0]["value"] == 0:
         return info_alert(NO_DATA)
     return kpi_row(cards)
+
+
+FILTER_INPUTS = (
+    Input(STORE_FILTER, "value"),
+    Input(DATE_FILTER, "start_date"),
+    Input(DATE_FILTER, "end_date"),
+    Input(CHANNEL_FILTER, "value"),
+)
+
+
+def _filters(stores, start, end, channels) -> ViewFilters | None:
+    if not start or not end or not stores or not channels:
+        return None
+    return ViewFilters.build(start, end, stores, channels)
+
+
+@dash.callback(Output(ids.DIAG_TODO, "children"), *FILTER_INPUTS)
+def update_todo(stores, start, end, channels):
+    filters = _filters(stores, start, end, channels)
+    if filters is None:
+        return None
+    try:
+        return todo_card(todo_list(get_runtime(), filters))
+    except DataLayerError:
+        log.exception("diagnosis page: 今日必做 failed")
+        return error_alert()
+
+
+@dash.callback(Output(ids.DIAG_TREND, "children"), *FILTER_INPUTS)
+def update_trend(stores, start, end, channels):
+    filters = _filters(stores, start, end, channels)
+    if filters is None:
+        return None
+    try:
+        return trend_chart(daily_trend(get_runtime(), filters))
+    except DataLayerError:
+        log.exception("diagnosis page: trend failed")
+        return error_alert()

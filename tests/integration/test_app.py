@@ -150,3 +150,37 @@ def test_app005_cached_kpis_and_fresh_after_import(loaded_app, engine, settings,
     assert import_file(engine, write_csv(extra, tmp_path / "more.csv"), settings).status == "imported"
     time.sleep(VERSION_CHECK_S + 0.1)
     assert kpi_values(client.post("/_dash-update-component", json=payload).json)["orders"] == "3"
+
+
+def test_app006_todo_and_trend_callbacks(engine, settings):
+    """今日必做 and the trend through the page callbacks on a small generated demo."""
+    from db.demo_data import DemoSpec
+    from db.seed import seed_demo
+
+    seed_demo(engine, settings, DemoSpec(stores=3, days=21, seed=5))
+    app = create_app(settings, start_monitors=False)
+    client = app.server.test_client()
+    with app.server.app_context():
+        from services.diagnosis import filter_options
+        from services.runtime import get_runtime
+
+        options = filter_options(get_runtime())
+    store = str(options["stores"][0]["id"])
+    end = options["last_day"]
+
+    def call(output: str, stores: list[str]) -> dict:
+        payload = kpi_payload(stores, "2026-11-21", end, ["all"])
+        payload["output"] = f"{output}.children"
+        payload["outputs"] = {"id": output, "property": "children"}
+        response = client.post("/_dash-update-component", json=payload)
+        assert response.status_code == 200
+        return response.json["response"][output]["children"]
+
+    one = json.dumps(call(ids.DIAG_TODO, [store]), ensure_ascii=False)
+    assert f"今日必做 · 截至 {end}" in one and "请选择不超过 5 家门店" not in one
+    everyone = json.dumps(call(ids.DIAG_TODO, ["all"]), ensure_ascii=False)
+    assert "请选择不超过 5 家门店" in everyone
+    trend = call(ids.DIAG_TREND, ["all"])
+    data = trend["props"]["figure"]["data"]
+    assert [t["name"] for t in data] == ["订单数", "实收", "实际利润"]
+    assert len(data[0]["x"]) == 7 and data[0]["x"][-1] == end

@@ -1,0 +1,50 @@
+"""今日必做 card and the daily trend chart of the diagnosis page."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from components.messages import info_alert
+
+LEVELS = (("urgent", "🔴 紧急", "danger"), ("watch", "🟡 关注", "warning"))
+
+
+def _item(item: dict) -> html.Li:
+    return html.Li(
+        [html.Span(item["rule"], className="badge text-bg-light me-2"), html.Strong(item["store"], className="me-2"),
+         html.Span(item["evidence"])],
+        className="mb-1",
+    )  # fmt: skip
+
+
+def todo_card(todo: dict) -> dbc.Card:
+    columns = []
+    for key, title, colour in LEVELS:
+        items = todo[key]
+        body = html.Ul([_item(i) for i in items], className="list-unstyled small mb-0") if items else html.Div(
+            "暂无", className="text-muted small")  # fmt: skip
+        columns.append(dbc.Col([html.H6(f"{title}（{len(items)}）", className=f"text-{colour}"), body], md=6))
+    note = [] if todo["sku_rules"] else [html.Div("商品级提醒（价格异常、热销缺货、滞销）请选择不超过 5 家门店查看。",
+                                                  className="small text-muted mt-2")]  # fmt: skip
+    return dbc.Card(
+        dbc.CardBody([html.H5(f"今日必做 · 截至 {todo['as_of']}", className="card-title"), dbc.Row(columns), *note]),
+        className="mb-3 shadow-sm",
+    )
+
+
+def trend_chart(rows: list[dict]) -> dcc.Graph | dbc.Alert:
+    if not rows:
+        return info_alert("所选范围内没有订单，无法绘制趋势。")
+    days = [r["day"] for r in rows]
+    figure = go.Figure()
+    figure.add_bar(x=days, y=[r["orders"] for r in rows], name="订单数", yaxis="y2", opacity=0.35)
+    figure.add_scatter(x=days, y=[r["revenue"] for r in rows], name="实收", mode="lines+markers")
+    figure.add_scatter(x=days, y=[r["actual_profit"] for r in rows], name="实际利润", mode="lines+markers")
+    figure.update_layout(
+        title="每日趋势", height=320, template="plotly_white", margin={"l": 50, "r": 50, "t": 40, "b": 30},
+        yaxis={"title": "金额 (¥)"}, yaxis2={"title": "订单数", "overlaying": "y", "side": "right"},
+        legend={"orientation": "h"},
+    )  # fmt: skip
+    return dcc.Graph(figure=figure, config={"displaylogo": False})

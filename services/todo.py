@@ -1,0 +1,106 @@
+"""今日必做 and the daily trend of the diagnosis page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from analytics.diagnosis_rules import below_cost, margin_decline, slow_movers, stockout_hot_skus, traffic_drop
+from cache import cached
+from config import diagnosis as rules
+from db import queries
+from db.engine import reading
+from db.queries import Scope
+from services.filters import ViewFilters
+from services.runtime import Runtime
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+@cached("timeseries")
+def daily_trend(runtime: Runtime, filters: ViewFilters) -> list[dict]:
+    """Per day: orders, 实收, 实际利润 (abnormal orders excluded)."""
+    scope = Scope(filters.start, filters.end, filters.store_ids, filters.channels, runtime.settings.fee_channels)
+    with reading(runtime.engine) as conn:
+        frame = queries.daily_totals(conn, scope)
+    return [
+        {"day": r.day.isoformat(), "orders": r.orders, "revenue": r.revenue, "actual_profit": r.actual_profit}
+        for r in frame.itertuples(index=False)
+    ]
+
+
+@cached("diagnosis")
+def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
+    """🔴 紧急 / 🟡 关注 items for the last day of the selected range, each with its evidence."""
+    as_of = filters.end
+    fee = runtime.settings.fee_channels
+    sku_rules = filters.store_ids is not None and len(filters.store_ids) <= rules.SKU_RULES_MAX_STORES
+    with reading(runtime.engine) as conn:
+        names = {int(r.id): r.name for r in queries.stores(conn).itertuples(index=False)}
+        two_weeks = Scope(as_of - dt.timedelta(days=13), as_of, filters.store_ids, filters.channels, fee)
+        store_days = queries.daily_totals(conn, two_weeks, by_store=True)
+        if sku_rules:
+            history = Scope(as_of - dt.timedelta(days=rules.SKU_HISTORY_DAYS - 1), as_of, filters.store_ids,
+                            filters.channels, fee)  # fmt: skip
+            product_days = queries.product_days(conn, history)
+    urgent: list[dict] = []
+    watch: list[dict] = []
+    for r in traffic_drop(store_days, as_of, rules.TRAFFIC_DROP_THRESHOLD).itertuples(index=False):
+        watch.append({"rule": "单量下滑", "store": names.get(int(r.store_id), str(r.store_id)),
+                      "evidence": f"近7天 {r.orders_recent:.0f} 单，前7天 {r.orders_previous:.0f} 单，"
+                                  f"下降 {_pct(r.drop_ratio)}"})  # fmt: skip
+    for r in margin_decline(store_days, as_of, rules.MARGIN_DECLINE_POINTS).itertuples(index=False):
+        watch.append({"rule": "利润率下滑", "store": names.get(int(r.store_id), str(r.store_id)),
+                      "evidence": f"近7天 {_pct(r.recent_margin)}，前7天 {_pct(r.previous_margin)}，"
+                                  f"下降 {r.decline * 100:.1f} 个百分点"})  # fmt: skip
+    if sku_rules and len(product_days):
+        urgent += _sku_items(runtime, product_days, as_of, names)
+        watch += _slow_mover_items(runtime, product_days, as_of, names)
+    return {"as_of": as_of.isoformat(), "urgent": urgent, "watch": watch, "sku_rules": sku_rules}
+
+
+def _product_names(runtime: Runtime, product_ids) -> dict[int, str]:
+    with reading(runtime.engine) as conn:
+        return queries.product_names(conn, sorted({int(i) for i in product_ids}))
+
+
+def _sku_items(runtime: Runtime, product_days, as_of: dt.date, names: dict[int, str]) -> list[dict]:
+    cheap = below_cost(product_days, as_of, rules.BELOW_COST_DAYS)
+    gaps = stockout_hot_skus(product_days, as_of)
+    products = _product_names(runtime, [*cheap["product_id"], *gaps["product_id"]])
+    items = []
+    for r in cheap.head(rules.MAX_ITEMS_PER_RULE).itertuples(index=False):
+        items.append(
+            {
+                "rule": "价格异常",
+                "store": names.get(int(r.store_id), ""),
+                "evidence": f"{products.get(int(r.product_id), r.product_id)}：实收单价 ¥{r.unit_price:.2f} "
+                f"低于成本 ¥{r.unit_cost:.2f}（近{rules.BELOW_COST_DAYS}天 {r.quantity:.0f} 件）",
+            }
+        )
+    for r in gaps.head(rules.MAX_ITEMS_PER_RULE).itertuples(index=False):
+        items.append(
+            {
+                "rule": "热销缺货",
+                "store": names.get(int(r.store_id), ""),
+                "evidence": f"{products.get(int(r.product_id), r.product_id)}：已 {r.zero_days} 天无销售"
+                f"（此前14天销量第 {r.rank} 名，{r.baseline_quantity:.0f} 件）",
+            }
+        )
+    return items  # fmt: skip
+
+
+def _slow_mover_items(runtime: Runtime, product_days, as_of: dt.date, names: dict[int, str]) -> list[dict]:
+    idle = slow_movers(product_days, as_of)
+    if idle.empty:
+        return []
+    sold = product_days.groupby(["store_id", "product_id"])["quantity"].sum().rename("sold")
+    idle = idle.join(sold, on=["store_id", "product_id"]).sort_values("sold", ascending=False)
+    products = _product_names(runtime, idle["product_id"].head(3 * rules.MAX_ITEMS_PER_RULE))
+    items = []
+    for (store_id, bucket), group in idle.groupby(["store_id", "bucket"], sort=False):
+        top = "、".join(products.get(int(p), str(p)) for p in group["product_id"].head(3))
+        items.append({"rule": f"滞销 {bucket}", "store": names.get(int(store_id), ""),
+                      "evidence": f"{len(group)} 个商品，销量较高的有：{top}"})  # fmt: skip
+    return items
