@@ -7,13 +7,19 @@ from dash import dcc
 
 from services.filters import ALL
 
+# dcc.Dropdown's own texts, in Chinese (Dash 4 defaults are English)
+DROPDOWN_LABELS = {
+    "select_all": "全选", "deselect_all": "全不选", "selected_count": "已选 {num_selected} 项",
+    "search": "搜索", "clear_search": "清除搜索", "clear_selection": "清除选择", "no_options_found": "无匹配项",
+}  # fmt: skip
+
 
 def _multi_select(label: str, component_id: str, options: list[dict], width: int) -> dbc.Col:
     return dbc.Col(
         [
             dbc.Label(label, html_for=component_id, className="small mb-1"),
             dcc.Dropdown(id=component_id, options=options, value=[ALL], multi=True,
-                         placeholder=f"选择{label}", clearable=False),
+                         placeholder=f"选择{label}", clearable=False, labels=DROPDOWN_LABELS),
         ],
         md=width,
     )  # fmt: skip

@@ -104,6 +104,11 @@ def test_e2e001_diagnosis_page_renders_offline(live_server, browser):
     started = time.monotonic()
     page.wait_for_timeout(6500)
     assert refreshes and refreshes[0] - started <= 6.0, refreshes
+    # The store dropdown speaks Chinese too (Dash 4's own texts are English by default).
+    page.locator(f"#{ids.DIAG_STORE_FILTER}").click()
+    page.get_by_text("全选").wait_for(timeout=5000)
+    assert page.get_by_text("Select All").count() == 0
+    page.keyboard.press("Escape")
     toggle = page.locator(f"#{ids.MONITOR_TOGGLE}")
     toggle.click()
     page.get_by_text("Redis 版本").wait_for(timeout=5000)
