@@ -49,9 +49,7 @@ def delivery_net_cost(orders: pd.DataFrame) -> pd.Series:
 
 def actual_profit(orders: pd.DataFrame) -> pd.Series:
     """订单实际利润 = Σ利润额 − 平台服务费(或佣金) − 物流配送费 + 企客后返."""
-    return (
-        orders["items_profit"] - orders["platform_fee"] - orders["delivery_fee"] + orders["corporate_rebate"]
-    )
+    return orders["items_profit"] - orders["platform_fee"] - orders["delivery_fee"] + orders["corporate_rebate"]
 
 
 def distance_band(distance_km: pd.Series) -> pd.Series:

@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from analytics.health import COMPONENTS, LABELS
 from components.messages import info_alert
 
 LEVELS = (("urgent", "🔴 紧急", "danger"), ("watch", "🟡 关注", "warning"))
@@ -48,3 +49,24 @@ def trend_chart(rows: list[dict]) -> dcc.Graph | dbc.Alert:
         legend={"orientation": "h"},
     )  # fmt: skip
     return dcc.Graph(figure=figure, config={"displaylogo": False})
+
+
+def health_table(rows: list[dict], limit: int = 10) -> dbc.Card:
+    """Worst stores first: score and the four component scores (0–100 against all stores)."""
+    head = html.Thead(html.Tr([html.Th(h) for h in ("门店", "健康分", *(LABELS[c] + "分" for c in COMPONENTS))]))
+    body = html.Tbody([
+        html.Tr([html.Td(r["store"]), html.Td(f"{r['score']:.0f}", className=_score_class(r["score"])),
+                 *[html.Td(f"{r[c + '_score']:.0f}") for c in COMPONENTS]])
+        for r in rows[:limit]
+    ])  # fmt: skip
+    more = [] if len(rows) <= limit else [html.Div(f"另有 {len(rows) - limit} 家门店", className="small text-muted")]
+    return dbc.Card(dbc.CardBody([
+        html.H5("门店健康分（低分在前）", className="card-title"),
+        html.Div("利润率 40%、单量 20%、营销成本率 20%、配送成本率 20%，各项与全部门店同期比较（0–100）。",
+                 className="small text-muted mb-2"),
+        dbc.Table([head, body], size="sm", hover=True, className="mb-0") if rows else html.Div("暂无数据"), *more,
+    ]), className="mb-3 shadow-sm")  # fmt: skip
+
+
+def _score_class(score: float) -> str:
+    return "fw-semibold " + ("text-danger" if score < 40 else "text-warning" if score < 60 else "text-success")

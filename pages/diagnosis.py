@@ -12,12 +12,12 @@ from components.filter_bar import filter_bar
 from components.kpi_card import kpi_row
 from components.messages import EMPTY_DATABASE, NO_DATA, error_alert, info_alert
 from components.monitor_panel import monitor_panel, register_callbacks
-from components.todo_panel import todo_card, trend_chart
+from components.todo_panel import health_table, todo_card, trend_chart
 from db.errors import DataLayerError
 from services.diagnosis import default_range, filter_options, store_kpis
 from services.filters import ViewFilters
 from services.runtime import get_runtime
-from services.todo import daily_trend, todo_list
+from services.todo import daily_trend, store_health, todo_list
 
 dash.register_page(__name__, path="/", name="门店诊断", title="门店诊断看板", order=0)
 
@@ -52,6 +52,7 @@ def layout(**_query: str) -> html.Div:
             filter_bar(options, start, end, store_id=STORE_FILTER, date_id=DATE_FILTER, channel_id=CHANNEL_FILTER),
             dcc.Loading(html.Div(id=KPI_CONTAINER), type="dot"),
             dcc.Loading(html.Div(id=ids.DIAG_TODO), type="dot"),
+            dcc.Loading(html.Div(id=ids.DIAG_HEALTH), type="dot"),
             dcc.Loading(html.Div(id=ids.DIAG_TREND), type="dot"),
         ]
     )
@@ -117,4 +118,16 @@ def update_trend(stores, start, end, channels):
         return trend_chart(daily_trend(get_runtime(), filters))
     except DataLayerError:
         log.exception("diagnosis page: trend failed")
+        return error_alert()
+
+
+@dash.callback(Output(ids.DIAG_HEALTH, "children"), *FILTER_INPUTS)
+def update_health(stores, start, end, channels):
+    filters = _filters(stores, start, end, channels)
+    if filters is None:
+        return None
+    try:
+        return health_table(store_health(get_runtime(), filters))
+    except DataLayerError:
+        log.exception("diagnosis page: health score failed")
         return error_alert()

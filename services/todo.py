@@ -1,10 +1,11 @@
-"""今日必做 and the daily trend of the diagnosis page."""
+"""今日必做, 健康分 and the daily trend of the diagnosis page."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from analytics.diagnosis_rules import below_cost, margin_decline, slow_movers, stockout_hot_skus, traffic_drop
+from analytics.health import COMPONENTS, health_scores
 from cache import cached
 from config import diagnosis as rules
 from db import queries
@@ -104,3 +105,23 @@ def _slow_mover_items(runtime: Runtime, product_days, as_of: dt.date, names: dic
         items.append({"rule": f"滞销 {bucket}", "store": names.get(int(store_id), ""),
                       "evidence": f"{len(group)} 个商品，销量较高的有：{top}"})  # fmt: skip
     return items
+
+
+@cached("diagnosis")
+def store_health(runtime: Runtime, filters: ViewFilters) -> list[dict]:
+    """健康分 of the selected stores, each scored against all stores over the same period."""
+    scope = Scope(filters.start, filters.end, None, filters.channels, runtime.settings.fee_channels)
+    with reading(runtime.engine) as conn:
+        names = {int(r.id): r.name for r in queries.stores(conn).itertuples(index=False)}
+        per_day = queries.daily_totals(conn, scope, by_store=True)
+    if per_day.empty:
+        return []
+    columns = ["orders", "revenue", "actual_profit", "marketing_cost", "delivery_net_cost"]
+    scores = health_scores(per_day.groupby("store_id")[columns].sum().reset_index())
+    if filters.store_ids is not None:
+        scores = scores[scores["store_id"].isin(filters.store_ids)]
+    return [
+        {"store_id": int(r["store_id"]), "store": names.get(int(r["store_id"]), ""), "score": float(r["score"]),
+         **{c: float(r[c]) for c in COMPONENTS}, **{f"{c}_score": float(r[f"{c}_score"]) for c in COMPONENTS}}
+        for _, r in scores.iterrows()
+    ]  # fmt: skip
