@@ -11,8 +11,8 @@ Every rule returns one row per finding with the evidence an operator needs to ac
 from __future__ import annotations
 
 import datetime as dt
-import math
 
+import numpy as np
 import pandas as pd
 
 WEEK = 7
@@ -81,34 +81,33 @@ def stockout_hot_skus(
     gap (a window fully inside the data) that has sold nothing for the last ``min_zero_days`` to
     ``max_zero_days`` days, when such a gap is improbable by chance: with λ its daily quantity in
     the baseline, exp(−λ · gap) < ``alpha`` (Poisson). Longer silences are 滞销, not stock-outs."""
-    sales = _sales(product_days)
-    first_day = product_days["day"].min() if len(product_days) else as_of
-    last_sale = sales.groupby(["store_id", "product_id"])["day"].max()
-    gap_days = (pd.Timestamp(as_of) - pd.to_datetime(last_sale)).dt.days
-    gap_days = gap_days[(gap_days >= min_zero_days) & (gap_days <= max_zero_days)]
+    columns = ["store_id", "product_id", "zero_days", "rank", "baseline_quantity"]
+    if product_days.empty:
+        return pd.DataFrame(columns=columns)
+    first_day = product_days["day"].min()
+    offsets = (pd.to_datetime(product_days["day"]) - pd.Timestamp(first_day)).dt.days.to_numpy()
+    n_days = (as_of - first_day).days + 1
     rows = []
-    for (store_id, product_id), zero_days in gap_days.items():
-        gap_start = as_of - dt.timedelta(days=int(zero_days) - 1)
-        base_start = gap_start - dt.timedelta(days=baseline_days)
-        if base_start < first_day:
-            continue  # not enough history before the gap to call it a best seller
-        base = _window(sales[sales["store_id"] == store_id], base_start, gap_start - dt.timedelta(days=1))
-        totals = base.groupby("product_id")["quantity"].sum()
-        if product_id not in totals.index:
-            continue
-        rank = int(totals.rank(ascending=False, method="min")[product_id])
-        rate = totals[product_id] / baseline_days
-        if rank <= top_n and math.exp(-rate * int(zero_days)) < alpha:
-            rows.append(
-                {
-                    "store_id": store_id,
-                    "product_id": product_id,
-                    "zero_days": int(zero_days),
-                    "rank": rank,
-                    "baseline_quantity": float(totals[product_id]),
-                }
-            )
-    return pd.DataFrame(rows, columns=["store_id", "product_id", "zero_days", "rank", "baseline_quantity"])
+    for store_id, index in product_days.groupby("store_id").indices.items():
+        # products × days matrix of quantities, and its running sum for O(1) window totals
+        products, product_pos = np.unique(product_days["product_id"].to_numpy()[index], return_inverse=True)
+        matrix = np.zeros((len(products), n_days + 1))
+        np.add.at(matrix, (product_pos, offsets[index] + 1), product_days["quantity"].to_numpy()[index])
+        running = matrix.cumsum(axis=1)
+        sold = matrix[:, 1:] > 0
+        last = np.where(sold.any(axis=1), n_days - 1 - np.argmax(sold[:, ::-1], axis=1), -1)
+        gaps = n_days - 1 - last
+        for gap in np.unique(gaps[(gaps >= min_zero_days) & (gaps <= max_zero_days) & (last >= 0)]):
+            gap_start = n_days - gap  # day offset of the first silent day
+            if gap_start - baseline_days < 0:
+                continue  # not enough history before the gap to call anything a best seller
+            totals = running[:, gap_start] - running[:, gap_start - baseline_days]
+            ranks = pd.Series(totals).rank(ascending=False, method="min").to_numpy()
+            for i in np.flatnonzero(gaps == gap):
+                rate = totals[i] / baseline_days
+                if ranks[i] <= top_n and totals[i] > 0 and np.exp(-rate * gap) < alpha:
+                    rows.append((store_id, products[i], int(gap), int(ranks[i]), float(totals[i])))
+    return pd.DataFrame(rows, columns=columns)
 
 
 def below_cost(product_days: pd.DataFrame, as_of: dt.date, days: int = 3) -> pd.DataFrame:
