@@ -118,3 +118,23 @@ def below_cost(product_days: pd.DataFrame, as_of: dt.date, days: int = 3) -> pd.
     found = totals[totals["revenue"] < totals["cost"] - 0.005]
     found = found.assign(unit_price=found["revenue"] / found["quantity"], unit_cost=found["cost"] / found["quantity"])
     return found.reset_index()
+
+
+def hot_skus(product_days: pd.DataFrame, as_of: dt.date, growth: float = 0.50, min_units: float = 10) -> pd.DataFrame:
+    """🟢 热销: quantity of the last 7 days ≥ ``min_units`` and > (1 + ``growth``) × the 7 days before."""
+    recent, previous = _two_weeks(as_of)
+    now = _window(product_days, *recent).groupby(["store_id", "product_id"])["quantity"].sum().rename("recent")
+    before = _window(product_days, *previous).groupby(["store_id", "product_id"])["quantity"].sum().rename("previous")
+    both = pd.concat([now, before], axis=1).fillna(0.0)
+    found = both[(both["recent"] >= min_units) & (both["recent"] > (1 + growth) * both["previous"])]
+    found = found.assign(growth=(found["recent"] / found["previous"].where(found["previous"] > 0)) - 1)
+    return found.sort_values("recent", ascending=False).reset_index()
+
+
+def top_profit_skus(product_days: pd.DataFrame, as_of: dt.date, top_n: int = 5) -> pd.DataFrame:
+    """🟢 利润贡献: each store's ``top_n`` SKUs by line profit over the last 7 days (profit > 0)."""
+    recent, _ = _two_weeks(as_of)
+    totals = _window(product_days, *recent).groupby(["store_id", "product_id"])[["profit", "quantity"]].sum()
+    totals = totals[totals["profit"] > 0].reset_index()
+    totals["rank"] = totals.groupby("store_id")["profit"].rank(ascending=False, method="first")
+    return totals[totals["rank"] <= top_n].sort_values(["store_id", "rank"]).reset_index(drop=True)

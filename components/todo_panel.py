@@ -9,7 +9,7 @@ from dash import dcc, html
 from analytics.health import COMPONENTS, LABELS
 from components.messages import info_alert
 
-LEVELS = (("urgent", "🔴 紧急", "danger"), ("watch", "🟡 关注", "warning"))
+LEVELS = (("urgent", "🔴 紧急", "danger"), ("watch", "🟡 关注", "warning"), ("highlights", "🟢 亮点", "success"))
 
 
 def _item(item: dict) -> html.Li:
@@ -26,9 +26,9 @@ def todo_card(todo: dict) -> dbc.Card:
         items = todo[key]
         body = html.Ul([_item(i) for i in items], className="list-unstyled small mb-0") if items else html.Div(
             "暂无", className="text-muted small")  # fmt: skip
-        columns.append(dbc.Col([html.H6(f"{title}（{len(items)}）", className=f"text-{colour}"), body], md=6))
-    note = [] if todo["sku_rules"] else [html.Div("商品级提醒（价格异常、热销缺货、滞销）请选择不超过 5 家门店查看。",
-                                                  className="small text-muted mt-2")]  # fmt: skip
+        columns.append(dbc.Col([html.H6(f"{title}（{len(items)}）", className=f"text-{colour}"), body], lg=4))
+    sku_note = "商品级提醒（价格异常、热销缺货、滞销、热销、利润贡献）请选择不超过 5 家门店查看。"
+    note = [] if todo["sku_rules"] else [html.Div(sku_note, className="small text-muted mt-2")]
     return dbc.Card(
         dbc.CardBody([html.H5(f"今日必做 · 截至 {todo['as_of']}", className="card-title"), dbc.Row(columns), *note]),
         className="mb-3 shadow-sm",

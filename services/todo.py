@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from analytics.diagnosis_rules import below_cost, margin_decline, slow_movers, stockout_hot_skus, traffic_drop
+import pandas as pd
+
+from analytics.diagnosis_rules import (
+    below_cost,
+    hot_skus,
+    margin_decline,
+    slow_movers,
+    stockout_hot_skus,
+    top_profit_skus,
+    traffic_drop,
+)
 from analytics.health import COMPONENTS, health_scores
 from cache import cached
 from config import diagnosis as rules
@@ -47,6 +57,7 @@ def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
             product_days = queries.product_days(conn, history)
     urgent: list[dict] = []
     watch: list[dict] = []
+    highlights: list[dict] = []
     for r in traffic_drop(store_days, as_of, rules.TRAFFIC_DROP_THRESHOLD).itertuples(index=False):
         watch.append({"rule": "单量下滑", "store": names.get(int(r.store_id), str(r.store_id)),
                       "evidence": f"近7天 {r.orders_recent:.0f} 单，前7天 {r.orders_previous:.0f} 单，"
@@ -58,7 +69,9 @@ def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
     if sku_rules and len(product_days):
         urgent += _sku_items(runtime, product_days, as_of, names)
         watch += _slow_mover_items(runtime, product_days, as_of, names)
-    return {"as_of": as_of.isoformat(), "urgent": urgent, "watch": watch, "sku_rules": sku_rules}
+        highlights += _highlight_items(runtime, product_days, as_of, names)
+    return {"as_of": as_of.isoformat(), "urgent": urgent, "watch": watch, "highlights": highlights,
+            "sku_rules": sku_rules}  # fmt: skip
 
 
 def _product_names(runtime: Runtime, product_ids) -> dict[int, str]:
@@ -105,6 +118,33 @@ def _slow_mover_items(runtime: Runtime, product_days, as_of: dt.date, names: dic
         items.append({"rule": f"滞销 {bucket}", "store": names.get(int(store_id), ""),
                       "evidence": f"{len(group)} 个商品，销量较高的有：{top}"})  # fmt: skip
     return items
+
+
+def _highlight_items(runtime: Runtime, product_days, as_of: dt.date, names: dict[int, str]) -> list[dict]:
+    hot = hot_skus(product_days, as_of).head(rules.MAX_ITEMS_PER_RULE)
+    best = top_profit_skus(product_days, as_of, top_n=3)
+    products = _product_names(runtime, [*hot["product_id"], *best["product_id"]])
+    items = []
+    for r in hot.itertuples(index=False):
+        growth = "新上量" if pd.isna(r.growth) else f"增长 {r.growth * 100:.0f}%"
+        items.append(
+            {
+                "rule": "热销",
+                "store": names.get(int(r.store_id), ""),
+                "evidence": f"{products.get(int(r.product_id), r.product_id)}：近7天 {r.recent:.0f} 件，"
+                f"前7天 {r.previous:.0f} 件，{growth}",
+            }
+        )
+    for r in best.itertuples(index=False):
+        items.append(
+            {
+                "rule": "利润贡献",
+                "store": names.get(int(r.store_id), ""),
+                "evidence": f"{products.get(int(r.product_id), r.product_id)}：近7天利润 ¥{r.profit:,.0f}"
+                f"（{r.quantity:.0f} 件）",
+            }
+        )
+    return items  # fmt: skip
 
 
 @cached("diagnosis")

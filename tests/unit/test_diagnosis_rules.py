@@ -102,3 +102,27 @@ def test_rules005_below_cost():
     assert found.iloc[0]["unit_price"] == pytest.approx(3.0) and found.iloc[0]["unit_cost"] == pytest.approx(4.0)
     # over 3 days the day before (30 for 3 units) lifts it above cost: 48 > 36, nothing flagged
     assert below_cost(product_days(), AS_OF, days=3).empty
+
+
+def test_rules006_hot_and_top_profit_skus():
+    from analytics.diagnosis_rules import hot_skus, top_profit_skus
+
+    rows = []
+    for offset in range(14):
+        recent = offset < 7
+        # product 20: 1/day before, 3/day now → 21 vs 7 units (+200 %), hot
+        rows.append({"store_id": 1, "day": day(offset), "product_id": 20, "quantity": 3.0 if recent else 1.0,
+                     "revenue": 0.0, "cost": 0.0, "profit": 6.0 if recent else 2.0})
+        # product 21: 1/day now from 0 before → 7 units: below the 10-unit floor
+        if recent:
+            rows.append({"store_id": 1, "day": day(offset), "product_id": 21, "quantity": 1.0,
+                         "revenue": 0.0, "cost": 0.0, "profit": 10.0})
+        # product 22: steady 5/day → no growth; profit 1/day
+        rows.append({"store_id": 1, "day": day(offset), "product_id": 22, "quantity": 5.0,
+                     "revenue": 0.0, "cost": 0.0, "profit": 1.0})
+    frame = pd.DataFrame(rows)
+    hot = hot_skus(frame, AS_OF)
+    assert hot["product_id"].tolist() == [20] and hot["growth"].iloc[0] == pytest.approx(2.0)
+    top = top_profit_skus(frame, AS_OF, top_n=2)
+    # last 7 days: product 21 → 70, product 20 → 42, product 22 → 7
+    assert top["product_id"].tolist() == [21, 20] and top["profit"].tolist() == [70.0, 42.0]
