@@ -91,43 +91,28 @@ FILTER_INPUTS = (
 )
 
 
-def _filters(stores, start, end, channels) -> ViewFilters | None:
+def _section(service, render, what: str, stores, start, end, channels):
+    """Run one section's service for the filter bar's values and render it; a database failure
+    becomes the friendly alert, incomplete filters render nothing."""
     if not start or not end or not stores or not channels:
         return None
-    return ViewFilters.build(start, end, stores, channels)
+    try:
+        return render(service(get_runtime(), ViewFilters.build(start, end, stores, channels)))
+    except DataLayerError:
+        log.exception("diagnosis page: %s failed", what)
+        return error_alert()
 
 
 @dash.callback(Output(ids.DIAG_TODO, "children"), *FILTER_INPUTS)
-def update_todo(stores, start, end, channels):
-    filters = _filters(stores, start, end, channels)
-    if filters is None:
-        return None
-    try:
-        return todo_card(todo_list(get_runtime(), filters))
-    except DataLayerError:
-        log.exception("diagnosis page: 今日必做 failed")
-        return error_alert()
+def update_todo(*values):
+    return _section(todo_list, todo_card, "今日必做", *values)
 
 
 @dash.callback(Output(ids.DIAG_TREND, "children"), *FILTER_INPUTS)
-def update_trend(stores, start, end, channels):
-    filters = _filters(stores, start, end, channels)
-    if filters is None:
-        return None
-    try:
-        return trend_chart(daily_trend(get_runtime(), filters))
-    except DataLayerError:
-        log.exception("diagnosis page: trend failed")
-        return error_alert()
+def update_trend(*values):
+    return _section(daily_trend, trend_chart, "trend", *values)
 
 
 @dash.callback(Output(ids.DIAG_HEALTH, "children"), *FILTER_INPUTS)
-def update_health(stores, start, end, channels):
-    filters = _filters(stores, start, end, channels)
-    if filters is None:
-        return None
-    try:
-        return health_table(store_health(get_runtime(), filters))
-    except DataLayerError:
-        log.exception("diagnosis page: health score failed")
-        return error_alert()
+def update_health(*values):
+    return _section(store_health, health_table, "health score", *values)

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 import waitress
 
-from app import create_app
+from app import create_app, stop_app
 from components import ids
 from db.importer import import_file
 from tests.factories import write_csv
@@ -93,13 +93,17 @@ def test_app002_kpi_callback_matches_hand_figures(loaded_app):
 
 def test_app003_database_down_gives_friendly_message(settings):
     dead = dataclasses.replace(settings, database_url="postgresql://postgres@127.0.0.1:1/none")
-    client = create_app(dead).server.test_client()
-    response = client.post(
-        "/_dash-update-component", json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"])
-    )
-    assert response.status_code == 200
-    body = json.dumps(response.json, ensure_ascii=False)
-    assert "数据库暂时无法访问" in body and "Traceback" not in body
+    app = create_app(dead, start_monitors=False)
+    client = app.server.test_client()
+    for output in (ids.DIAG_KPI_CONTAINER, ids.DIAG_TODO, ids.DIAG_TREND, ids.DIAG_HEALTH):
+        payload = kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"])
+        payload["output"] = f"{output}.children"
+        payload["outputs"] = {"id": output, "property": "children"}
+        response = client.post("/_dash-update-component", json=payload)
+        assert response.status_code == 200, output
+        body = json.dumps(response.json, ensure_ascii=False)
+        assert "数据库暂时无法访问" in body and "Traceback" not in body, output
+    stop_app(app)
 
 
 def free_port() -> int:
