@@ -138,3 +138,14 @@ def top_profit_skus(product_days: pd.DataFrame, as_of: dt.date, top_n: int = 5) 
     totals = totals[totals["profit"] > 0].reset_index()
     totals["rank"] = totals.groupby("store_id")["profit"].rank(ascending=False, method="first")
     return totals[totals["rank"] <= top_n].sort_values(["store_id", "rank"]).reset_index(drop=True)
+
+
+def loss_orders(orders: pd.DataFrame) -> pd.DataFrame:
+    """🔴 穿底订单: orders whose 实际利润 < 0, worst first. ``orders`` needs actual_profit."""
+    return orders[orders["actual_profit"] < 0].sort_values("actual_profit").reset_index(drop=True)
+
+
+def costly_delivery_orders(orders: pd.DataFrame, fee_floor: float = 6.0) -> pd.DataFrame:
+    """🔴 高配送成本订单: 物流配送费 > ``fee_floor`` 元 and 实际利润 below that fee."""
+    found = orders[(orders["delivery_fee"] > fee_floor) & (orders["actual_profit"] < orders["delivery_fee"])]
+    return found.sort_values("delivery_fee", ascending=False).reset_index(drop=True)

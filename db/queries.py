@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, case, func, not_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.errors import DataLayerError
-from db.models import AggStoreDayChannel, AggStoreDayProduct, Product, Store
+from db.models import AggStoreDayChannel, AggStoreDayProduct, Order, Product, Store
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,7 @@ def data_date_bounds(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
 @_guard
 def stores(conn: Connection) -> pd.DataFrame:
     """All stores: id, code, name, city, franchise_type (ordered by city, name)."""
-    query = select(Store.id, Store.code, Store.name, Store.city, Store.franchise_type).order_by(
-        Store.city, Store.name
-    )
+    query = select(Store.id, Store.code, Store.name, Store.city, Store.franchise_type).order_by(Store.city, Store.name)
     return pd.DataFrame(conn.execute(query).all(), columns=["id", "code", "name", "city", "franchise_type"])
 
 
@@ -118,6 +116,24 @@ def product_days(conn: Connection, scope: Scope) -> pd.DataFrame:
 
 
 @_guard
+def day_orders(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """Raw orders of the scope's days (drill-down; abnormal orders excluded): one row per order."""
+    o = Order.__table__.c
+    clauses = [o.business_date >= scope.start, o.business_date <= scope.end]
+    if scope.store_ids is not None:
+        clauses.append(o.store_id.in_(scope.store_ids))
+    if scope.channels is not None:
+        clauses.append(o.channel.in_(scope.channels))
+    if scope.fee_channels:
+        clauses.append(not_(and_(o.platform_fee_zero, o.channel.in_(scope.fee_channels))))
+    columns = ("store_id", "channel", "platform_order_id", "ordered_at", "distance_km", "items_revenue",
+               "delivery_fee", "actual_profit")  # fmt: skip
+    rows = conn.execute(select(*[o[c] for c in columns]).where(*clauses)).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
+    return frame.astype({"items_revenue": float, "delivery_fee": float, "actual_profit": float})
+
+
+@_guard
 def product_names(conn: Connection, product_ids: Sequence[int]) -> dict[int, str]:
     if not product_ids:
         return {}
@@ -126,9 +142,7 @@ def product_names(conn: Connection, product_ids: Sequence[int]) -> dict[int, str
 
 
 @_guard
-def active_sku_counts(
-    conn: Connection, scope: Scope, periods: dict[str, tuple[dt.date, dt.date]]
-) -> dict[str, int]:
+def active_sku_counts(conn: Connection, scope: Scope, periods: dict[str, tuple[dt.date, dt.date]]) -> dict[str, int]:
     """动销SKU数 per named period: distinct non-consumable products with quantity > 0.
 
     One scan over the union of the periods (``scope`` gives stores/channels; its dates are
@@ -142,12 +156,7 @@ def active_sku_counts(
         func.max(case((and_(t.c.day >= lo, t.c.day <= hi), 1), else_=0)).label(name)
         for name, (lo, hi) in periods.items()
     ]
-    sold = (
-        select(t.c.product_id, *flags)
-        .where(*_where(t, wide), t.c.quantity > 0)
-        .group_by(t.c.product_id)
-        .subquery()
-    )
+    sold = select(t.c.product_id, *flags).where(*_where(t, wide), t.c.quantity > 0).group_by(t.c.product_id).subquery()
     query = (
         select(*[func.coalesce(func.sum(sold.c[name]), 0) for name in periods])
         .select_from(sold)

@@ -8,7 +8,9 @@ import pandas as pd
 
 from analytics.diagnosis_rules import (
     below_cost,
+    costly_delivery_orders,
     hot_skus,
+    loss_orders,
     margin_decline,
     slow_movers,
     stockout_hot_skus,
@@ -51,6 +53,7 @@ def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
         names = {int(r.id): r.name for r in queries.stores(conn).itertuples(index=False)}
         two_weeks = Scope(as_of - dt.timedelta(days=13), as_of, filters.store_ids, filters.channels, fee)
         store_days = queries.daily_totals(conn, two_weeks, by_store=True)
+        today = queries.day_orders(conn, Scope(as_of, as_of, filters.store_ids, filters.channels, fee))
         if sku_rules:
             history = Scope(as_of - dt.timedelta(days=rules.SKU_HISTORY_DAYS - 1), as_of, filters.store_ids,
                             filters.channels, fee)  # fmt: skip
@@ -58,6 +61,7 @@ def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
     urgent: list[dict] = []
     watch: list[dict] = []
     highlights: list[dict] = []
+    urgent += _order_items(today, names)
     for r in traffic_drop(store_days, as_of, rules.TRAFFIC_DROP_THRESHOLD).itertuples(index=False):
         watch.append({"rule": "单量下滑", "store": names.get(int(r.store_id), str(r.store_id)),
                       "evidence": f"近7天 {r.orders_recent:.0f} 单，前7天 {r.orders_previous:.0f} 单，"
@@ -72,6 +76,35 @@ def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
         highlights += _highlight_items(runtime, product_days, as_of, names)
     return {"as_of": as_of.isoformat(), "urgent": urgent, "watch": watch, "highlights": highlights,
             "sku_rules": sku_rules}  # fmt: skip
+
+
+def _order_items(today, names: dict[int, str]) -> list[dict]:
+    """One item per store and order rule, with the count and the worst order as evidence."""
+    items = []
+    for rule, found, worst in (
+        (
+            "穿底订单",
+            loss_orders(today),
+            lambda r: f"最多亏 ¥{-r.actual_profit:.2f}（订单 {r.platform_order_id}，{r.channel}）",
+        ),
+        (
+            "高配送成本",
+            costly_delivery_orders(today, rules.COSTLY_DELIVERY_FEE),
+            lambda r: f"配送费最高 ¥{r.delivery_fee:.2f}，利润 ¥{r.actual_profit:.2f}（订单 {r.platform_order_id}）",
+        ),
+    ):
+        for store_id, group in found.groupby("store_id", sort=False):
+            first = next(group.itertuples(index=False))
+            total = group["actual_profit"].sum()
+            items.append(
+                {
+                    "rule": rule,
+                    "store": names.get(int(store_id), ""),
+                    "evidence": f"{len(group)} 单，合计利润 ¥{total:.2f}；{worst(first)}",
+                }
+            )
+    items.sort(key=lambda i: i["rule"])
+    return items[: 3 * rules.MAX_ITEMS_PER_RULE]  # fmt: skip
 
 
 def _product_names(runtime: Runtime, product_ids) -> dict[int, str]:

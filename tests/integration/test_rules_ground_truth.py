@@ -15,7 +15,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics.diagnosis_rules import below_cost, margin_decline, slow_movers, traffic_drop
+from analytics.diagnosis_rules import below_cost, loss_orders, margin_decline, slow_movers, traffic_drop
 from analytics.formulas import order_totals
 from config import Settings
 from db.demo_data import DemoSpec, generate_orders
@@ -45,7 +45,7 @@ def demo():
     product_days = (items.groupby(["store_code", "day", "sku"])[["quantity", "revenue", "cost"]].sum().reset_index()
                     .rename(columns={"store_code": "store_id", "sku": "product_id"}))  # fmt: skip
     as_of = pd.Timestamp(truth["spec"]["end_date"]).date()
-    return truth, store_days, product_days, as_of
+    return truth, store_days, product_days, as_of, kept
 
 
 def score(kind: str, found: set, injected: set, genuine: set) -> tuple[float, float]:
@@ -58,7 +58,7 @@ def score(kind: str, found: set, injected: set, genuine: set) -> tuple[float, fl
 
 
 def test_truth001_store_level_rules(demo):
-    truth, store_days, _, as_of = demo
+    truth, store_days, _, as_of, _orders = demo
     found = set(traffic_drop(store_days, as_of)["store_id"])
     recall, precision = score("traffic_drop", found, {t["store_code"] for t in truth["traffic_drop_stores"]}, set())
     assert recall >= 0.9 and precision >= 0.9
@@ -69,7 +69,7 @@ def test_truth001_store_level_rules(demo):
 
 
 def test_truth002_sku_level_rules(demo):
-    truth, _, product_days, as_of = demo
+    truth, _, product_days, as_of, _orders = demo
     # below cost: genuine = revenue < cost over the last 3 days in the data (that is the rule)
     found_df = below_cost(product_days, as_of)
     found = set(zip(found_df["store_id"], found_df["product_id"], strict=True))
@@ -87,3 +87,17 @@ def test_truth002_sku_level_rules(demo):
     wrong_bucket = [t for t in truth["slow_movers"] if (t["store_code"], t["sku"]) in idle.index
                     and idle[(t["store_code"], t["sku"])] != t["idle_days"]]  # fmt: skip
     assert wrong_bucket == []
+
+
+def test_truth003_loss_orders_of_the_last_day(demo):
+    truth, _, _, as_of, orders = demo
+    today = orders[orders["day"] == as_of]
+    found_df = loss_orders(today)
+    found = set(zip(found_df["channel"], found_df["platform_order_id"], strict=True))
+    day = as_of.isoformat()
+    injected = {(t["channel"], t["platform_order_id"]) for t in truth["loss_far_orders"] if t["date"] == day}
+    # genuine: every loss-making order the generator reports for the day (natural ones included),
+    # except the abnormal zero-fee orders the dashboard leaves out
+    genuine = {(t["channel"], t["platform_order_id"]) for t in truth["all_loss_orders"] if t["date"] == day}
+    recall, precision = score("loss_orders", found, injected, genuine)
+    assert recall >= 0.9 and precision >= 0.9

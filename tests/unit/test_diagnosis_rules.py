@@ -126,3 +126,16 @@ def test_rules006_hot_and_top_profit_skus():
     top = top_profit_skus(frame, AS_OF, top_n=2)
     # last 7 days: product 21 → 70, product 20 → 42, product 22 → 7
     assert top["product_id"].tolist() == [21, 20] and top["profit"].tolist() == [70.0, 42.0]
+
+
+def test_rules007_order_rules():
+    from analytics.diagnosis_rules import costly_delivery_orders, loss_orders
+
+    orders = pd.DataFrame({
+        "platform_order_id": ["a", "b", "c", "d"],
+        "actual_profit": [-3.0, 5.0, 12.0, -0.5],
+        "delivery_fee": [8.0, 7.0, 7.0, 4.0],
+    })  # fmt: skip
+    assert loss_orders(orders)["platform_order_id"].tolist() == ["a", "d"]  # worst first
+    # a: 8 > 6 and −3 < 8; b: 7 > 6 and 5 < 7; c: profit 12 ≥ 7; d: fee 4 ≤ 6
+    assert costly_delivery_orders(orders)["platform_order_id"].tolist() == ["a", "b"]
