@@ -149,3 +149,14 @@ def costly_delivery_orders(orders: pd.DataFrame, fee_floor: float = 6.0) -> pd.D
     """🔴 高配送成本订单: 物流配送费 > ``fee_floor`` 元 and 实际利润 below that fee."""
     found = orders[(orders["delivery_fee"] > fee_floor) & (orders["actual_profit"] < orders["delivery_fee"])]
     return found.sort_values("delivery_fee", ascending=False).reset_index(drop=True)
+
+
+def new_skus(product_days: pd.DataFrame, as_of: dt.date, days: int = WEEK) -> pd.DataFrame:
+    """🟡 新品: SKUs first sold in a store within the last ``days`` days, when the data reaches back
+    at least twice as far (otherwise every SKU would look new)."""
+    if product_days.empty or (as_of - product_days["day"].min()).days + 1 < 2 * days:
+        return pd.DataFrame(columns=["store_id", "product_id", "first_sale", "quantity"])
+    sales = _sales(product_days)
+    per_sku = sales.groupby(["store_id", "product_id"]).agg(first_sale=("day", "min"), quantity=("quantity", "sum"))
+    found = per_sku[per_sku["first_sale"] > as_of - dt.timedelta(days=days)]
+    return found.sort_values("quantity", ascending=False).reset_index()

@@ -12,6 +12,7 @@ from analytics.diagnosis_rules import (
     hot_skus,
     loss_orders,
     margin_decline,
+    new_skus,
     slow_movers,
     stockout_hot_skus,
     top_profit_skus,
@@ -73,6 +74,7 @@ def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
     if sku_rules and len(product_days):
         urgent += _sku_items(runtime, product_days, as_of, names)
         watch += _slow_mover_items(runtime, product_days, as_of, names)
+        watch += _new_sku_items(runtime, product_days, as_of, names)
         highlights += _highlight_items(runtime, product_days, as_of, names)
     return {"as_of": as_of.isoformat(), "urgent": urgent, "watch": watch, "highlights": highlights,
             "sku_rules": sku_rules}  # fmt: skip
@@ -151,6 +153,27 @@ def _slow_mover_items(runtime: Runtime, product_days, as_of: dt.date, names: dic
         items.append({"rule": f"滞销 {bucket}", "store": names.get(int(store_id), ""),
                       "evidence": f"{len(group)} 个商品，销量较高的有：{top}"})  # fmt: skip
     return items
+
+
+def _new_sku_items(runtime: Runtime, product_days, as_of: dt.date, names: dict[int, str]) -> list[dict]:
+    fresh = new_skus(product_days, as_of)
+    if fresh.empty:
+        return []
+    products = _product_names(runtime, fresh["product_id"].head(3 * rules.MAX_ITEMS_PER_RULE))
+    items = []
+    for store_id, group in fresh.groupby("store_id", sort=False):
+        top = "、".join(
+            f"{products.get(int(p), p)}（{q:.0f} 件）"
+            for p, q in zip(group["product_id"].head(3), group["quantity"].head(3), strict=True)
+        )
+        items.append(
+            {
+                "rule": "新品",
+                "store": names.get(int(store_id), ""),
+                "evidence": f"近7天首次动销 {len(group)} 个商品：{top}",
+            }
+        )
+    return items  # fmt: skip
 
 
 def _highlight_items(runtime: Runtime, product_days, as_of: dt.date, names: dict[int, str]) -> list[dict]:

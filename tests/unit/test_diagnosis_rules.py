@@ -139,3 +139,16 @@ def test_rules007_order_rules():
     assert loss_orders(orders)["platform_order_id"].tolist() == ["a", "d"]  # worst first
     # a: 8 > 6 and −3 < 8; b: 7 > 6 and 5 < 7; c: profit 12 ≥ 7; d: fee 4 ≤ 6
     assert costly_delivery_orders(orders)["platform_order_id"].tolist() == ["a", "b"]
+
+
+def test_rules008_new_skus():
+    from analytics.diagnosis_rules import new_skus
+
+    rows = [{"store_id": 1, "day": day(o), "product_id": 30, "quantity": 1.0, "revenue": 0.0, "cost": 0.0}
+            for o in range(20)]  # sold all along
+    rows += [{"store_id": 1, "day": day(o), "product_id": 31, "quantity": 2.0, "revenue": 0.0, "cost": 0.0}
+             for o in range(3)]  # first sold 2 days ago
+    frame = pd.DataFrame(rows)
+    found = new_skus(frame, AS_OF)
+    assert found["product_id"].tolist() == [31] and found["quantity"].iloc[0] == 6.0
+    assert new_skus(frame[frame["day"] > day(10)], AS_OF).empty  # only 10 days of data: too short to tell
