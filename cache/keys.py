@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 from contextvars import ContextVar
+from pathlib import Path
 
 import orjson
 
@@ -38,8 +39,23 @@ def scope_token(scope: str | tuple[int, ...]) -> str | list[int]:
     return scope if isinstance(scope, str) else sorted(int(s) for s in scope)
 
 
-def make_key(region: str, function: str, args: tuple, kwargs: dict, version: int, scope) -> str:
+CODE_DIRS = ("analytics", "cache", "config", "db", "services")
+
+
+def code_fingerprint(root: Path) -> str:
+    """Hash of the code that computes cached values: a deploy that changes what a service returns
+    must not be served values (from disk or Redis) that the previous code computed."""
+    digest = hashlib.sha256()
+    for folder in CODE_DIRS:
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def make_key(region: str, function: str, args: tuple, kwargs: dict, version: int, scope, code: str = "") -> str:
     document = {
+        "c": code,
         "r": region,
         "f": function,
         "a": normalize(list(args)),

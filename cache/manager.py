@@ -19,11 +19,11 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from cache.keys import current_scope, make_key
+from cache.keys import code_fingerprint, current_scope, make_key
 from cache.serialize import HEADER, CorruptPayloadError, Encoded, decode, encode, estimate_size
 from cache.stats import CacheStats
 from cache.tiers import CircuitBreaker, DiskTier, MemoryTier, RedisTier
-from config import Settings
+from config import PROJECT_ROOT, Settings
 from config.cache import (
     BREAKER_COOLDOWN_S,
     BREAKER_FAILURES,
@@ -49,6 +49,7 @@ class CacheManager:
         redis_prefix: str | None = None,
         breaker_cooldown: float = BREAKER_COOLDOWN_S,
         clock: Callable[[], float] = time.monotonic,
+        code_version: str | None = None,
     ) -> None:
         self.enabled = settings.cache_enabled
         self.regions = regions or REGIONS
@@ -61,6 +62,7 @@ class CacheManager:
         redis_prefix = redis_prefix or f"{REDIS_PREFIX}{database_namespace(settings.database_url)}:"
         self.l3 = RedisTier(settings.redis_url, settings.redis_socket_timeout_ms / 1000,
                             redis_prefix, self.breaker, self.stats)  # fmt: skip
+        self.code_version = code_version if code_version is not None else code_fingerprint(PROJECT_ROOT)
         self._version_reader = version_reader
         self._version = 0
         self._version_checked: float | None = None
@@ -100,7 +102,7 @@ class CacheManager:
             return compute()
         ttl = self.regions[region]
         self.stats.request()
-        key = make_key(region, function, args, kwargs, self.data_version(), current_scope.get())
+        key = make_key(region, function, args, kwargs, self.data_version(), current_scope.get(), self.code_version)
         found, value = self._lookup(key, ttl)
         if found:
             return value

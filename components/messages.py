@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 
 DB_UNAVAILABLE = "数据库暂时无法访问，请稍后刷新页面重试。如持续出现，请联系管理员检查数据库服务。"
 NO_DATA = "当前筛选条件下没有数据。请调整门店、日期或渠道，或先导入订单明细。"
+SECTION_FAILED = "此模块暂时无法显示（已记录错误日志），其他模块不受影响。请稍后刷新或联系管理员。"
 EMPTY_DATABASE = "还没有任何订单数据。请使用 scripts/import_orders.py 导入平台订单明细，或启动时生成演示数据。"
 
 

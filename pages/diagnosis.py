@@ -10,12 +10,12 @@ from dash import Input, Output, dcc, html
 from components import ids
 from components.filter_bar import filter_bar
 from components.kpi_card import kpi_row
-from components.messages import EMPTY_DATABASE, NO_DATA, error_alert, info_alert
+from components.messages import EMPTY_DATABASE, NO_DATA, SECTION_FAILED, error_alert, info_alert
 from components.monitor_panel import monitor_panel, register_callbacks
 from components.todo_panel import health_table, todo_card, trend_chart
 from db.errors import DataLayerError
 from services.diagnosis import default_range, filter_options, store_kpis
-from services.filters import ViewFilters
+from services.filters import ViewFilters, exclusive_all
 from services.runtime import get_runtime
 from services.todo import daily_trend, store_health, todo_list
 
@@ -101,6 +101,9 @@ def _section(service, render, what: str, stores, start, end, channels):
     except DataLayerError:
         log.exception("diagnosis page: %s failed", what)
         return error_alert()
+    except Exception:  # a bug must cost one section, never the page: logged with its traceback
+        log.exception("diagnosis page: %s crashed", what)
+        return error_alert(SECTION_FAILED)
 
 
 @dash.callback(Output(ids.DIAG_TODO, "children"), *FILTER_INPUTS)
@@ -116,3 +119,15 @@ def update_trend(*values):
 @dash.callback(Output(ids.DIAG_HEALTH, "children"), *FILTER_INPUTS)
 def update_health(*values):
     return _section(store_health, health_table, "health score", *values)
+
+
+def _register_all_exclusive(component_id: str) -> None:
+    @dash.callback(Output(component_id, "value", allow_duplicate=True), Input(component_id, "value"),
+                   prevent_initial_call=True)  # fmt: skip
+    def keep_all_exclusive(values):
+        fixed = exclusive_all(values)
+        return dash.no_update if fixed == values else fixed
+
+
+_register_all_exclusive(STORE_FILTER)
+_register_all_exclusive(CHANNEL_FILTER)

@@ -56,3 +56,14 @@ def _channels(values: Iterable[str] | None) -> tuple[str, ...] | None:
     if not items or ALL in items:
         return None
     return tuple(sorted({str(v) for v in items}))
+
+
+def exclusive_all(values: list | None) -> list:
+    """Dropdown rule for 全部门店 / 全部渠道: picking a specific item drops "all"; picking "all"
+    drops the specific items; nothing left means "all". New picks are appended last."""
+    values = list(values or [])
+    if not values:
+        return [ALL]
+    if ALL in values and len(values) > 1:
+        return [ALL] if values[-1] == ALL else [v for v in values if v != ALL]
+    return values

@@ -95,18 +95,17 @@ def _order_items(today, names: dict[int, str]) -> list[dict]:
             lambda r: f"配送费最高 ¥{r.delivery_fee:.2f}，利润 ¥{r.actual_profit:.2f}（订单 {r.platform_order_id}）",
         ),
     ):
-        for store_id, group in found.groupby("store_id", sort=False):
+        groups = sorted(found.groupby("store_id", sort=False), key=lambda kv: kv[1]["actual_profit"].sum())
+        for store_id, group in groups[: rules.MAX_ITEMS_PER_RULE]:  # the stores losing most first
             first = next(group.itertuples(index=False))
             total = group["actual_profit"].sum()
-            items.append(
-                {
-                    "rule": rule,
-                    "store": names.get(int(store_id), ""),
-                    "evidence": f"{len(group)} 单，合计利润 ¥{total:.2f}；{worst(first)}",
-                }
-            )
-    items.sort(key=lambda i: i["rule"])
-    return items[: 3 * rules.MAX_ITEMS_PER_RULE]  # fmt: skip
+            items.append({"rule": rule, "store": names.get(int(store_id), ""),
+                          "evidence": f"{len(group)} 单，合计利润 ¥{total:.2f}；{worst(first)}"})
+        if len(groups) > rules.MAX_ITEMS_PER_RULE:
+            rest = groups[rules.MAX_ITEMS_PER_RULE :]
+            items.append({"rule": rule, "store": f"另有 {len(rest)} 家门店",
+                          "evidence": f"共 {sum(len(g) for _, g in rest)} 单"})
+    return items  # fmt: skip
 
 
 def _product_names(runtime: Runtime, product_ids) -> dict[int, str]:
@@ -146,9 +145,10 @@ def _slow_mover_items(runtime: Runtime, product_days, as_of: dt.date, names: dic
         return []
     sold = product_days.groupby(["store_id", "product_id"])["quantity"].sum().rename("sold")
     idle = idle.join(sold, on=["store_id", "product_id"]).sort_values("sold", ascending=False)
-    products = _product_names(runtime, idle["product_id"].head(3 * rules.MAX_ITEMS_PER_RULE))
+    groups = list(idle.groupby(["store_id", "bucket"], sort=False))
+    products = _product_names(runtime, [p for _, group in groups for p in group["product_id"].head(3)])
     items = []
-    for (store_id, bucket), group in idle.groupby(["store_id", "bucket"], sort=False):
+    for (store_id, bucket), group in groups:
         top = "、".join(products.get(int(p), str(p)) for p in group["product_id"].head(3))
         items.append({"rule": f"滞销 {bucket}", "store": names.get(int(store_id), ""),
                       "evidence": f"{len(group)} 个商品，销量较高的有：{top}"})  # fmt: skip
@@ -159,7 +159,7 @@ def _new_sku_items(runtime: Runtime, product_days, as_of: dt.date, names: dict[i
     fresh = new_skus(product_days, as_of)
     if fresh.empty:
         return []
-    products = _product_names(runtime, fresh["product_id"].head(3 * rules.MAX_ITEMS_PER_RULE))
+    products = _product_names(runtime, [p for _, g in fresh.groupby("store_id") for p in g["product_id"].head(3)])
     items = []
     for store_id, group in fresh.groupby("store_id", sort=False):
         top = "、".join(

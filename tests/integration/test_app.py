@@ -183,6 +183,9 @@ def test_app006_todo_and_trend_callbacks(engine, settings):
     one = json.dumps(call(ids.DIAG_TODO, [store]), ensure_ascii=False)
     assert f"今日必做 · 截至 {end}" in one and "请选择不超过 5 家门店" not in one
     assert "利润贡献" in one  # every store with sales has top-profit SKUs in the last 7 days
+    import re
+
+    assert not re.search(r"：\d+[、（]|、\d+[、\"]", one)  # every SKU is shown by its name, never its id
     everyone = json.dumps(call(ids.DIAG_TODO, ["all"]), ensure_ascii=False)
     assert "请选择不超过 5 家门店" in everyone
     health = json.dumps(call(ids.DIAG_HEALTH, ["all"]), ensure_ascii=False)

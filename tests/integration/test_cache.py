@@ -218,3 +218,13 @@ def test_cache011_unreachable_redis_from_the_start(tmp_path):
     cache = manager(tmp_path, "redis://127.0.0.1:1/0")
     counter = Counter()
     assert get(cache, counter) == get(cache, counter) and counter.calls == 1  # L1/L2 still serve
+
+
+def test_cache012_other_code_version_is_never_served(tmp_path, private_redis):
+    """After a deploy changes the code, values the old code left on disk and in Redis are not used."""
+    old = manager(tmp_path, private_redis.url, "a", code_version="old")
+    new = manager(tmp_path, private_redis.url, "a", code_version="new")  # same disk and Redis
+    counter = Counter()
+    assert get(old, counter)["call"] == 1
+    assert get(new, counter)["call"] == 2
+    assert len(new.code_version) and manager(tmp_path, private_redis.url, "b").code_version  # fingerprint

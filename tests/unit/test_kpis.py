@@ -51,3 +51,12 @@ def test_kpis003_chinese_formatting():
     assert fmt.change(-0.052) == "-5.2%"
     assert fmt.change(0.021, rate=True) == "+2.1个百分点"
     assert fmt.count(123456) == "12.3万"
+
+
+def test_kpis004_all_is_exclusive_in_the_dropdowns():
+    from services.filters import ALL, exclusive_all
+
+    assert exclusive_all([ALL, "3"]) == ["3"]  # a store picked while 全部门店 was on
+    assert exclusive_all(["3", "5", ALL]) == [ALL]  # 全部门店 picked last
+    assert exclusive_all([]) == [ALL] and exclusive_all(None) == [ALL]
+    assert exclusive_all(["3", "5"]) == ["3", "5"]
