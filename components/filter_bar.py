@@ -14,23 +14,24 @@ DROPDOWN_LABELS = {
 }  # fmt: skip
 
 
-def _multi_select(label: str, component_id: str, options: list[dict], width: int) -> dbc.Col:
+def _multi_select(label: str, component_id: str, options: list[dict], width: int, value: list) -> dbc.Col:
     return dbc.Col(
         [
             dbc.Label(label, html_for=component_id, className="small mb-1"),
-            dcc.Dropdown(id=component_id, options=options, value=[ALL], multi=True,
+            dcc.Dropdown(id=component_id, options=options, value=value, multi=True,
                          placeholder=f"选择{label}", clearable=False, labels=DROPDOWN_LABELS),
         ],
         md=width,
     )  # fmt: skip
 
 
-def filter_bar(options: dict, start, end, *, store_id: str, date_id: str, channel_id: str) -> dbc.Row:
+def filter_bar(options: dict, start, end, *, store_id: str, date_id: str, channel_id: str,
+               stores: list | None = None, channels: list | None = None) -> dbc.Row:  # fmt: skip
     """``options`` as returned by services.diagnosis.filter_options; ids chosen by the page."""
-    stores = [{"label": "全部门店", "value": ALL}] + [
+    store_options = [{"label": "全部门店", "value": ALL}] + [
         {"label": f"{s['city'] or ''} · {s['name']}", "value": str(s["id"])} for s in options["stores"]
     ]
-    channels = [{"label": "全部渠道", "value": ALL}] + [{"label": c, "value": c} for c in options["channels"]]
+    channel_options = [{"label": "全部渠道", "value": ALL}] + [{"label": c, "value": c} for c in options["channels"]]
     dates = dbc.Col(
         [
             dbc.Label("日期", className="small mb-1 d-block"),
@@ -44,6 +45,10 @@ def filter_bar(options: dict, start, end, *, store_id: str, date_id: str, channe
         md=4,
     )  # fmt: skip
     return dbc.Row(
-        [_multi_select("门店", store_id, stores, 5), dates, _multi_select("渠道", channel_id, channels, 3)],
+        [
+            _multi_select("门店", store_id, store_options, 5, stores or [ALL]),
+            dates,
+            _multi_select("渠道", channel_id, channel_options, 3, channels or [ALL]),
+        ],
         className="g-3 mb-3 filter-bar",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from components import ids
 from components.filter_bar import filter_bar
@@ -18,6 +18,7 @@ from services.diagnosis import default_range, filter_options, store_kpis
 from services.filters import ViewFilters, exclusive_all
 from services.runtime import get_runtime
 from services.todo import daily_trend, store_health, todo_list
+from services.url_state import from_query, to_query
 
 dash.register_page(__name__, path="/", name="门店诊断", title="门店诊断看板", order=0)
 
@@ -32,7 +33,7 @@ CHANNEL_FILTER = ids.DIAG_CHANNEL_FILTER
 KPI_CONTAINER = ids.DIAG_KPI_CONTAINER
 
 
-def layout(**_query: str) -> html.Div:
+def layout(**query: str) -> html.Div:
     header = [
         html.H2(TITLE, className="mt-3 mb-2"),
         html.Div(monitor_panel(), id=MONITOR_SLOT, className="mb-3"),
@@ -45,11 +46,21 @@ def layout(**_query: str) -> html.Div:
     window = default_range(options["last_day"])
     if window is None:
         return html.Div([*header, info_alert(EMPTY_DATABASE)])
-    start, end = window
+    state = from_query(query, options, window)
     return html.Div(
         [
             *header,
-            filter_bar(options, start, end, store_id=STORE_FILTER, date_id=DATE_FILTER, channel_id=CHANNEL_FILTER),
+            dcc.Location(id=ids.DIAG_URL, refresh=False),  # filters → query string (no reload)
+            filter_bar(
+                options,
+                state.start,
+                state.end,
+                store_id=STORE_FILTER,
+                date_id=DATE_FILTER,
+                channel_id=CHANNEL_FILTER,
+                stores=state.stores,
+                channels=state.channels,
+            ),
             dcc.Loading(html.Div(id=KPI_CONTAINER), type="dot"),
             dcc.Loading(html.Div(id=ids.DIAG_TODO), type="dot"),
             dcc.Loading(html.Div(id=ids.DIAG_HEALTH), type="dot"),
@@ -131,3 +142,11 @@ def _register_all_exclusive(component_id: str) -> None:
 
 _register_all_exclusive(STORE_FILTER)
 _register_all_exclusive(CHANNEL_FILTER)
+
+
+@dash.callback(Output(ids.DIAG_URL, "search"), *FILTER_INPUTS, State(ids.DIAG_URL, "search"),
+               prevent_initial_call=True)  # fmt: skip
+def filters_to_url(stores, start, end, channels, current):
+    """Keep the query string in step with the filters, so the link reproduces the view."""
+    search = to_query(stores, start, end, channels)
+    return dash.no_update if search == (current or "") else search

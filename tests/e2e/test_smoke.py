@@ -119,3 +119,38 @@ def test_e2e001_diagnosis_page_renders_offline(live_server, browser):
     assert console_errors == []
     assert blocked == []  # the page asked for nothing outside localhost
     context.close()
+
+
+def test_e2e002_filters_live_in_the_url(live_server, browser, engine):
+    from db.queries import stores
+
+    with engine.connect() as conn:
+        store = stores(conn).iloc[0]
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(live_server + "/", wait_until="networkidle")
+    orders = page.locator("[data-kpi=orders]")
+    orders.wait_for(timeout=15000)
+    all_stores = orders.inner_text()
+
+    page.locator(f"#{ids.DIAG_STORE_FILTER}").click()
+    page.keyboard.type(store["name"])
+    page.get_by_text(f"{store['city']} · {store['name']}").click()
+    page.keyboard.press("Escape")
+    page.wait_for_function(f"window.location.search.includes('stores={store['id']}')", timeout=20000)
+    page.wait_for_function(f"(document.querySelector('[data-kpi=orders]') || {{}}).innerText !== '{all_stores}'",
+                           timeout=20000)  # fmt: skip
+    one_store = orders.inner_text()
+
+    page.reload(wait_until="networkidle")  # the link alone restores the view
+    orders.wait_for(timeout=15000)
+    page.wait_for_function(f"(document.querySelector('[data-kpi=orders]') || {{}}).innerText === '{one_store}'",
+                           timeout=20000)  # fmt: skip
+    assert store["name"] in page.locator(f"#{ids.DIAG_STORE_FILTER}").inner_text()
+
+    page.go_back(wait_until="networkidle")  # back to the all-stores view
+    page.wait_for_function(f"(document.querySelector('[data-kpi=orders]') || {{}}).innerText === '{all_stores}'",
+                           timeout=20000)  # fmt: skip
+    assert "stores=" not in page.evaluate("window.location.search")
+    assert errors == []

@@ -1,0 +1,55 @@
+"""Filters ⇄ URL query string, so a copied link reproduces the view and back/forward work.
+
+``?stores=3,5&start=2026-11-21&end=2026-11-27&channels=美团闪购,饿了么``; "all" is the absence of
+the parameter. Values from a URL are checked against what exists; anything unknown falls back
+to the default instead of failing the page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from services.filters import ALL
+
+
+@dataclass(frozen=True)
+class FilterState:
+    stores: list[str]
+    start: dt.date
+    end: dt.date
+    channels: list[str]
+
+
+def to_query(stores: list | None, start: str | None, end: str | None, channels: list | None) -> str:
+    params = {}
+    if stores and ALL not in stores:
+        params["stores"] = ",".join(str(s) for s in stores)
+    if start:
+        params["start"] = str(start)[:10]
+    if end:
+        params["end"] = str(end)[:10]
+    if channels and ALL not in channels:
+        params["channels"] = ",".join(channels)
+    return "?" + urlencode(params, safe=",") if params else ""
+
+
+def _date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(text)[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def from_query(query: dict, options: dict, default: tuple[dt.date, dt.date]) -> FilterState:
+    """Filters from the page's query parameters, validated against ``options``."""
+    known_stores = {str(s["id"]) for s in options["stores"]}
+    stores = [s for s in str(query.get("stores", "")).split(",") if s in known_stores] or [ALL]
+    channels = [c for c in str(query.get("channels", "")).split(",") if c in set(options["channels"])] or [ALL]
+    first = _date(options["first_day"]) or default[0]
+    last = _date(options["last_day"]) or default[1]
+    start, end = _date(query.get("start")), _date(query.get("end"))
+    if start is None or end is None or start > end or end < first or start > last:
+        start, end = default
+    return FilterState(stores, max(start, first), min(end, last), channels)
