@@ -90,11 +90,6 @@ class CacheManager:
             self.l3.publish_version(version)  # mirror for other tools; each process reads the DB
         return version
 
-    def invalidate_version_cache(self) -> None:
-        """Force the next request to re-read the version (used right after an import here)."""
-        with self._version_lock:
-            self._version_checked = None
-
     # -- read path --------------------------------------------------------------------------
     def get_or_compute(self, region: str, function: str, args: tuple, kwargs: dict,
                        compute: Callable[[], object]):  # fmt: skip

@@ -71,13 +71,8 @@ BY_HEADER: dict[str, ExportColumn] = {c.header: c for c in COLUMNS}
 BY_NAME: dict[str, ExportColumn] = {c.name: c for c in COLUMNS}
 REQUIRED_HEADERS: tuple[str, ...] = tuple(c.header for c in COLUMNS if c.required)
 ORDER_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.level == "order")
-ITEM_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.level == "item")
 NUMERIC_KINDS = ("money", "quantity", "distance")
 
 # Category (一级分类名) whose products are consumables (bags etc.): kept in order money,
 # left out of product analyses and SKU counts (docs/METRICS.md).
 CONSUMABLE_CATEGORY = "耗材"
-
-# Distance bands in km: [0,1) → 0, [1,2) → 1, … [5,6) → 5, ≥6 → 6; unknown → -1.
-DISTANCE_BAND_LABELS = ("0-1km", "1-2km", "2-3km", "3-4km", "4-5km", "5-6km", "6km+")
-UNKNOWN_DISTANCE_BAND = -1

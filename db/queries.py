@@ -175,8 +175,3 @@ def _as_date(value) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value)[:10])
-
-
-def store_ids_for_codes(conn: Connection, codes: Sequence[str]) -> dict[str, int]:
-    rows = conn.execute(select(Store.code, Store.id).where(Store.code.in_(list(codes))))
-    return dict(rows.all())

@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(settings)
     if args.mode == "debug":
         step("✅", f"调试模式: http://{host}:{settings.port} (热重载)")
-        app.run(host=host, port=settings.port, debug=True)
+        # Reached only for a loopback host (checked above): the debugger executes code sent to it.
+        app.run(host=host, port=settings.port, debug=host in LOOPBACK)
         return 0
 
     import signal

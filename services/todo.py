@@ -72,10 +72,12 @@ def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
                       "evidence": f"近7天 {_pct(r.recent_margin)}，前7天 {_pct(r.previous_margin)}，"
                                   f"下降 {r.decline * 100:.1f} 个百分点"})  # fmt: skip
     if sku_rules and len(product_days):
-        urgent += _sku_items(runtime, product_days, as_of, names)
-        watch += _slow_mover_items(runtime, product_days, as_of, names)
-        watch += _new_sku_items(runtime, product_days, as_of, names)
-        highlights += _highlight_items(runtime, product_days, as_of, names)
+        found = _sku_findings(product_days, as_of)
+        with reading(runtime.engine) as conn:  # one lookup for every SKU the items will name
+            products = queries.product_names(conn, sorted({int(i) for i in _named_products(found)}))
+        sku_urgent, sku_watch, highlights = _sku_items(found, names, products)
+        urgent += sku_urgent
+        watch += sku_watch
     return {"as_of": as_of.isoformat(), "urgent": urgent, "watch": watch, "highlights": highlights,
             "sku_rules": sku_rules}  # fmt: skip
 
@@ -99,108 +101,90 @@ def _order_items(today, names: dict[int, str]) -> list[dict]:
         for store_id, group in groups[: rules.MAX_ITEMS_PER_RULE]:  # the stores losing most first
             first = next(group.itertuples(index=False))
             total = group["actual_profit"].sum()
-            items.append({"rule": rule, "store": names.get(int(store_id), ""),
-                          "evidence": f"{len(group)} 单，合计利润 ¥{total:.2f}；{worst(first)}"})
+            items.append(
+                {
+                    "rule": rule,
+                    "store": names.get(int(store_id), ""),
+                    "evidence": f"{len(group)} 单，合计利润 ¥{total:.2f}；{worst(first)}",
+                }
+            )
         if len(groups) > rules.MAX_ITEMS_PER_RULE:
             rest = groups[rules.MAX_ITEMS_PER_RULE :]
-            items.append({"rule": rule, "store": f"另有 {len(rest)} 家门店",
-                          "evidence": f"共 {sum(len(g) for _, g in rest)} 单"})
-    return items  # fmt: skip
-
-
-def _product_names(runtime: Runtime, product_ids) -> dict[int, str]:
-    with reading(runtime.engine) as conn:
-        return queries.product_names(conn, sorted({int(i) for i in product_ids}))
-
-
-def _sku_items(runtime: Runtime, product_days, as_of: dt.date, names: dict[int, str]) -> list[dict]:
-    cheap = below_cost(product_days, as_of, rules.BELOW_COST_DAYS)
-    gaps = stockout_hot_skus(product_days, as_of)
-    products = _product_names(runtime, [*cheap["product_id"], *gaps["product_id"]])
-    items = []
-    for r in cheap.head(rules.MAX_ITEMS_PER_RULE).itertuples(index=False):
-        items.append(
-            {
-                "rule": "价格异常",
-                "store": names.get(int(r.store_id), ""),
-                "evidence": f"{products.get(int(r.product_id), r.product_id)}：实收单价 ¥{r.unit_price:.2f} "
-                f"低于成本 ¥{r.unit_cost:.2f}（近{rules.BELOW_COST_DAYS}天 {r.quantity:.0f} 件）",
-            }
-        )
-    for r in gaps.head(rules.MAX_ITEMS_PER_RULE).itertuples(index=False):
-        items.append(
-            {
-                "rule": "热销缺货",
-                "store": names.get(int(r.store_id), ""),
-                "evidence": f"{products.get(int(r.product_id), r.product_id)}：已 {r.zero_days} 天无销售"
-                f"（此前14天销量第 {r.rank} 名，{r.baseline_quantity:.0f} 件）",
-            }
-        )
-    return items  # fmt: skip
-
-
-def _slow_mover_items(runtime: Runtime, product_days, as_of: dt.date, names: dict[int, str]) -> list[dict]:
-    idle = slow_movers(product_days, as_of)
-    if idle.empty:
-        return []
-    sold = product_days.groupby(["store_id", "product_id"])["quantity"].sum().rename("sold")
-    idle = idle.join(sold, on=["store_id", "product_id"]).sort_values("sold", ascending=False)
-    groups = list(idle.groupby(["store_id", "bucket"], sort=False))
-    products = _product_names(runtime, [p for _, group in groups for p in group["product_id"].head(3)])
-    items = []
-    for (store_id, bucket), group in groups:
-        top = "、".join(products.get(int(p), str(p)) for p in group["product_id"].head(3))
-        items.append({"rule": f"滞销 {bucket}", "store": names.get(int(store_id), ""),
-                      "evidence": f"{len(group)} 个商品，销量较高的有：{top}"})  # fmt: skip
+            items.append(
+                {"rule": rule, "store": f"另有 {len(rest)} 家门店", "evidence": f"共 {sum(len(g) for _, g in rest)} 单"}
+            )
     return items
 
 
-def _new_sku_items(runtime: Runtime, product_days, as_of: dt.date, names: dict[int, str]) -> list[dict]:
-    fresh = new_skus(product_days, as_of)
-    if fresh.empty:
-        return []
-    products = _product_names(runtime, [p for _, g in fresh.groupby("store_id") for p in g["product_id"].head(3)])
-    items = []
-    for store_id, group in fresh.groupby("store_id", sort=False):
-        top = "、".join(
-            f"{products.get(int(p), p)}（{q:.0f} 件）"
-            for p, q in zip(group["product_id"].head(3), group["quantity"].head(3), strict=True)
-        )
-        items.append(
-            {
-                "rule": "新品",
-                "store": names.get(int(store_id), ""),
-                "evidence": f"近7天首次动销 {len(group)} 个商品：{top}",
-            }
-        )
-    return items  # fmt: skip
+TOP_NAMED = 3  # SKUs named per store in the grouped items (滞销, 新品)
 
 
-def _highlight_items(runtime: Runtime, product_days, as_of: dt.date, names: dict[int, str]) -> list[dict]:
-    hot = hot_skus(product_days, as_of).head(rules.MAX_ITEMS_PER_RULE)
-    best = top_profit_skus(product_days, as_of, top_n=3)
-    products = _product_names(runtime, [*hot["product_id"], *best["product_id"]])
-    items = []
-    for r in hot.itertuples(index=False):
-        growth = "新上量" if pd.isna(r.growth) else f"增长 {r.growth * 100:.0f}%"
-        items.append(
-            {
-                "rule": "热销",
-                "store": names.get(int(r.store_id), ""),
-                "evidence": f"{products.get(int(r.product_id), r.product_id)}：近7天 {r.recent:.0f} 件，"
-                f"前7天 {r.previous:.0f} 件，{growth}",
-            }
-        )
-    for r in best.itertuples(index=False):
-        items.append(
-            {
-                "rule": "利润贡献",
-                "store": names.get(int(r.store_id), ""),
-                "evidence": f"{products.get(int(r.product_id), r.product_id)}：近7天利润 ¥{r.profit:,.0f}"
-                f"（{r.quantity:.0f} 件）",
-            }
-        )
-    return items  # fmt: skip
+def _sku_findings(product_days, as_of: dt.date) -> dict[str, pd.DataFrame]:
+    """Every SKU rule's findings, trimmed to what the page lists."""
+    limit = rules.MAX_ITEMS_PER_RULE
+    idle = slow_movers(product_days, as_of)
+    sold = product_days.groupby(["store_id", "product_id"])["quantity"].sum().rename("sold")
+    return {
+        "below_cost": below_cost(product_days, as_of, rules.BELOW_COST_DAYS).head(limit),
+        "stockout": stockout_hot_skus(product_days, as_of).head(limit),
+        "slow": idle.join(sold, on=["store_id", "product_id"]).sort_values("sold", ascending=False),
+        "new": new_skus(product_days, as_of),
+        "hot": hot_skus(product_days, as_of).head(limit),
+        "profit": top_profit_skus(product_days, as_of, top_n=TOP_NAMED),
+    }
+
+
+def _top_per_group(frame: pd.DataFrame, keys: list[str]):
+    """(key, group, the group's first TOP_NAMED rows) in the frame's order."""
+    for key, group in frame.groupby(keys, sort=False):
+        yield key, group, group.head(TOP_NAMED)
+
+
+def _named_products(found: dict[str, pd.DataFrame]) -> list[int]:
+    ids = [*found["below_cost"]["product_id"], *found["stockout"]["product_id"], *found["hot"]["product_id"],
+           *found["profit"]["product_id"]]  # fmt: skip
+    for name, keys in (("slow", ["store_id", "bucket"]), ("new", ["store_id"])):
+        if not found[name].empty:
+            ids += [p for _, _, top in _top_per_group(found[name], keys) for p in top["product_id"]]
+    return ids
+
+
+def _sku_items(found: dict[str, pd.DataFrame], names: dict[int, str], products: dict[int, str]):
+    """(urgent, watch, highlights) items of the SKU rules, each naming its products."""
+
+    def item(rule: str, store_id, evidence: str) -> dict:
+        return {"rule": rule, "store": names.get(int(store_id), ""), "evidence": evidence}
+
+    def product(product_id) -> str:
+        return products.get(int(product_id), str(product_id))
+
+    urgent = [
+        item("价格异常", r.store_id, f"{product(r.product_id)}：实收单价 ¥{r.unit_price:.2f} 低于成本 "
+             f"¥{r.unit_cost:.2f}（近{rules.BELOW_COST_DAYS}天 {r.quantity:.0f} 件）")
+        for r in found["below_cost"].itertuples(index=False)
+    ] + [
+        item("热销缺货", r.store_id, f"{product(r.product_id)}：已 {r.zero_days} 天无销售"
+             f"（此前14天销量第 {r.rank} 名，{r.baseline_quantity:.0f} 件）")
+        for r in found["stockout"].itertuples(index=False)
+    ]  # fmt: skip
+    watch = []
+    if not found["slow"].empty:
+        for (store_id, bucket), group, top in _top_per_group(found["slow"], ["store_id", "bucket"]):
+            listed = "、".join(product(p) for p in top["product_id"])
+            watch.append(item(f"滞销 {bucket}", store_id, f"{len(group)} 个商品，销量较高的有：{listed}"))
+    if not found["new"].empty:
+        for (store_id,), group, top in _top_per_group(found["new"], ["store_id"]):
+            listed = "、".join(f"{product(r.product_id)}（{r.quantity:.0f} 件）" for r in top.itertuples(index=False))
+            watch.append(item("新品", store_id, f"近7天首次动销 {len(group)} 个商品：{listed}"))
+    highlights = [
+        item("热销", r.store_id, f"{product(r.product_id)}：近7天 {r.recent:.0f} 件，前7天 {r.previous:.0f} 件，"
+             + ("新上量" if pd.isna(r.growth) else f"增长 {r.growth * 100:.0f}%"))
+        for r in found["hot"].itertuples(index=False)
+    ] + [
+        item("利润贡献", r.store_id, f"{product(r.product_id)}：近7天利润 ¥{r.profit:,.0f}（{r.quantity:.0f} 件）")
+        for r in found["profit"].itertuples(index=False)
+    ]  # fmt: skip
+    return urgent, watch, highlights
 
 
 @cached("diagnosis")
