@@ -1,5 +1,9 @@
 """Component ids, one constant each (pages and tests import them from here, never retype)."""
 
+from dataclasses import dataclass
+
+from dash import Input
+
 # 门店诊断 (/)
 MONITOR_SLOT = "monitor-panel-slot"
 DIAG_STORE_FILTER = "diagnosis-store-filter"
@@ -22,3 +26,54 @@ DIAG_TODO = "diagnosis-todo"
 DIAG_TREND = "diagnosis-trend"
 DIAG_HEALTH = "diagnosis-health"
 DIAG_URL = "diagnosis-url"
+
+
+@dataclass(frozen=True)
+class PageIds:
+    """Component ids of one page's filter bar, derived from the page's short name."""
+
+    page: str
+
+    @property
+    def store(self) -> str:
+        return f"{self.page}-store-filter"
+
+    @property
+    def date(self) -> str:
+        return f"{self.page}-date-filter"
+
+    @property
+    def channel(self) -> str:
+        return f"{self.page}-channel-filter"
+
+    @property
+    def url(self) -> str:
+        return f"{self.page}-url"
+
+    def inputs(self) -> tuple[Input, ...]:
+        return (Input(self.store, "value"), Input(self.date, "start_date"), Input(self.date, "end_date"),
+                Input(self.channel, "value"))  # fmt: skip
+
+
+# Analysis pages: filter bars (PageIds) and their sections
+OVERVIEW = PageIds("overview")
+OVERVIEW_BODY = "overview-body"
+PRODUCTS = PageIds("products")
+PRODUCTS_SELL_SPLIT = "products-sell-split"
+PRODUCTS_MARGIN_SPLIT = "products-margin-split"
+PRODUCTS_BODY = "products-body"
+TIME = PageIds("time")
+TIME_MEASURE = "time-measure"
+TIME_BODY = "time-body"
+CHANNELS = PageIds("channels")
+CHANNELS_BODY = "channels-body"
+CHANNELS_DRILL_CHANNEL = "channels-drill-channel"  # dcc.Store of the drill-down path (channel → SKU → order)
+CHANNELS_DRILL_PRODUCT = "channels-drill-product"
+CHANNELS_DRILL_ORDER = "channels-drill-order"
+CHANNELS_SKUS = "channels-skus"
+CHANNELS_ORDERS = "channels-orders"
+CHANNELS_ORDER = "channels-order-detail"
+CHANNELS_ABNORMAL = "channels-abnormal"
+DISTANCE = PageIds("distance")
+DISTANCE_BODY = "distance-body"
+DIAG_ABNORMAL = "diagnosis-abnormal"

@@ -15,7 +15,16 @@ from sqlalchemy import Connection, and_, case, func, not_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.errors import DataLayerError
-from db.models import AggStoreDayChannel, AggStoreDayProduct, Order, Product, Store
+from db.models import (
+    AggStoreDayChannel,
+    AggStoreDayDistance,
+    AggStoreDayHour,
+    AggStoreDayProduct,
+    Order,
+    OrderItem,
+    Product,
+    Store,
+)
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,184 @@ def active_sku_counts(conn: Connection, scope: Scope, periods: dict[str, tuple[d
     )
     row = conn.execute(query).one()
     return {name: int(value) for name, value in zip(periods, row, strict=True)}
+
+
+def _sums(table, scope: Scope, keys: list, measures: Sequence[str]):
+    """SELECT of SUM(``measures``) grouped and ordered by ``keys`` over one aggregate table."""
+    query = select(*keys, *[func.sum(table.c[m]).label(m) for m in measures]).where(*_where(table, scope))
+    return query.group_by(*keys).order_by(*keys)
+
+
+def _frame(conn: Connection, query, columns: Sequence[str], floats: Sequence[str] = ()) -> pd.DataFrame:
+    frame = pd.DataFrame([tuple(r) for r in conn.execute(query).all()], columns=list(columns))
+    return frame.astype({c: float for c in floats})
+
+
+CHANNEL_MEASURES = ("orders", "loss_orders", "revenue", "actual_profit", "platform_fee", "marketing_cost",
+                    "delivery_fee", "delivery_net_cost")  # fmt: skip
+
+
+@_guard
+def channel_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per channel: orders, loss_orders, 实收, 实际利润 and the cost sums."""
+    t = AggStoreDayChannel.__table__
+    query = _sums(t, scope, [t.c.channel], CHANNEL_MEASURES)
+    return _frame(conn, query, ["channel", *CHANNEL_MEASURES], CHANNEL_MEASURES)
+
+
+@_guard
+def hourly_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per day and hour: orders, 实收, 实际利润."""
+    t = AggStoreDayHour.__table__
+    measures = ("orders", "revenue", "actual_profit")
+    frame = _frame(conn, _sums(t, scope, [t.c.day, t.c.hour], measures), ["day", "hour", *measures], measures)
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return frame.astype({"hour": int})
+
+
+@_guard
+def distance_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per distance band: orders, 实收, 实际利润, 配送费, 配送净成本."""
+    t = AggStoreDayDistance.__table__
+    measures = ("orders", "revenue", "actual_profit", "delivery_fee", "delivery_net_cost")
+    query = _sums(t, scope, [t.c.distance_band], measures)
+    return _frame(conn, query, ["distance_band", *measures], measures).astype({"distance_band": int})
+
+
+@_guard
+def product_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """One row per non-耗材 product sold in the scope: name, category, quantity, 实收, cost, profit,
+    sales_days (store-days with quantity > 0) and stores (stores that sold it)."""
+    t = AggStoreDayProduct.__table__
+    measures = ("quantity", "revenue", "cost", "profit")
+    per_day = (
+        select(t.c.store_id, t.c.day, t.c.product_id, *[func.sum(t.c[m]).label(m) for m in measures])
+        .where(*_where(t, scope))
+        .group_by(t.c.store_id, t.c.day, t.c.product_id)
+        .subquery()
+    )
+    p = Product.__table__.c
+    query = (
+        select(
+            per_day.c.product_id, p.name, p.category_l1,
+            *[func.sum(per_day.c[m]).label(m) for m in measures],
+            func.sum(case((per_day.c.quantity > 0, 1), else_=0)).label("sales_days"),
+            func.count(func.distinct(per_day.c.store_id)).label("stores"),
+        )
+        .join(Product.__table__, p.id == per_day.c.product_id)
+        .where(not_(p.is_consumable))
+        .group_by(per_day.c.product_id, p.name, p.category_l1)
+    )  # fmt: skip
+    columns = ["product_id", "name", "category", *measures, "sales_days", "stores"]
+    frame = _frame(conn, query, columns, measures)
+    return frame.astype({"product_id": int, "sales_days": int, "stores": int})
+
+
+@_guard
+def category_days(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """实收 per 一级分类 and day (non-耗材)."""
+    t = AggStoreDayProduct.__table__
+    p = Product.__table__.c
+    category = func.coalesce(p.category_l1, "未分类").label("category")
+    query = (
+        select(category, t.c.day, func.sum(t.c.revenue).label("revenue"))
+        .join(Product.__table__, p.id == t.c.product_id)
+        .where(*_where(t, scope), not_(p.is_consumable))
+        .group_by(category, t.c.day)
+    )
+    frame = _frame(conn, query, ["category", "day", "revenue"], ["revenue"])
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return frame
+
+
+def _order_clauses(o, scope: Scope) -> list:
+    clauses = [o.business_date >= scope.start, o.business_date <= scope.end]
+    if scope.store_ids is not None:
+        clauses.append(o.store_id.in_(scope.store_ids))
+    if scope.channels is not None:
+        clauses.append(o.channel.in_(scope.channels))
+    return clauses
+
+
+def _normal(o, scope: Scope) -> list:
+    return [not_(and_(o.platform_fee_zero, o.channel.in_(scope.fee_channels)))] if scope.fee_channels else []
+
+
+@_guard
+def basket_depths(conn: Connection, scope: Scope) -> pd.DataFrame:
+    """Orders and 实收 by basket depth (non-耗材 lines per order)."""
+    o = Order.__table__.c
+    i = OrderItem.__table__.c
+    p = Product.__table__.c
+    per_order = (
+        select(o.id, o.items_revenue, func.count().label("depth"))
+        .join(OrderItem.__table__, i.order_id == o.id)
+        .join(Product.__table__, p.id == i.product_id)
+        .where(*_order_clauses(o, scope), *_normal(o, scope), not_(p.is_consumable))
+        .group_by(o.id, o.items_revenue)
+        .subquery()
+    )
+    query = select(per_order.c.depth, func.count(), func.sum(per_order.c.items_revenue)).group_by(per_order.c.depth)
+    return _frame(conn, query, ["depth", "orders", "revenue"], ["orders", "revenue"]).astype({"depth": int})
+
+
+ORDER_COLUMNS = (
+    "id", "store_id", "channel", "platform_order_id", "ordered_at", "business_date", "distance_km", "line_count",
+    "items_revenue", "items_profit", "platform_fee", "delivery_fee", "user_delivery_fee", "delivery_fee_discount",
+    "corporate_rebate", "marketing_cost", "delivery_net_cost", "actual_profit",
+)  # fmt: skip
+ORDER_MONEY = tuple(c for c in ORDER_COLUMNS[8:])
+
+
+def _orders(conn: Connection, query) -> pd.DataFrame:
+    frame = _frame(conn, query, ORDER_COLUMNS, ORDER_MONEY)
+    return frame.astype({"id": int, "store_id": int})
+
+
+@_guard
+def abnormal_orders(conn: Connection, scope: Scope, limit: int) -> tuple[int, pd.DataFrame]:
+    """异常订单: orders on a fee channel whose platform fee is 0 (excluded from every KPI).
+    Returns (count, the first ``limit`` of them, newest first)."""
+    o = Order.__table__.c
+    if not scope.fee_channels:
+        return 0, _frame(conn, select(*[o[c] for c in ORDER_COLUMNS]).where(False), ORDER_COLUMNS)
+    clauses = [*_order_clauses(o, scope), o.platform_fee_zero, o.channel.in_(scope.fee_channels)]
+    total = conn.execute(select(func.count()).where(*clauses)).scalar_one()
+    query = select(*[o[c] for c in ORDER_COLUMNS]).where(*clauses).order_by(o.ordered_at.desc()).limit(limit)
+    return int(total), _orders(conn, query)
+
+
+@_guard
+def orders_with_product(conn: Connection, scope: Scope, product_id: int, limit: int) -> tuple[int, pd.DataFrame]:
+    """Orders in the scope (abnormal excluded) that contain ``product_id``: (count, newest first)."""
+    o = Order.__table__.c
+    i = OrderItem.__table__.c
+    has = select(i.order_id).where(i.product_id == int(product_id), i.order_id == o.id).exists()
+    clauses = [*_order_clauses(o, scope), *_normal(o, scope), has]
+    total = conn.execute(select(func.count()).where(*clauses)).scalar_one()
+    query = select(*[o[c] for c in ORDER_COLUMNS]).where(*clauses).order_by(o.ordered_at.desc()).limit(limit)
+    return int(total), _orders(conn, query)
+
+
+LINE_COLUMNS = ("line_no", "product_id", "name", "category", "quantity", "list_price", "received_price", "cost",
+                "profit", "item_discount")  # fmt: skip
+
+
+@_guard
+def order_detail(conn: Connection, order_id: int) -> tuple[dict | None, pd.DataFrame]:
+    """One order with all its fees (every column of ``orders``) and its lines."""
+    row = conn.execute(select(Order.__table__).where(Order.__table__.c.id == int(order_id))).mappings().first()
+    i = OrderItem.__table__.c
+    p = Product.__table__.c
+    query = (
+        select(i.line_no, i.product_id, p.name, p.category_l1, i.quantity, i.list_price, i.received_price, i.cost,
+               i.profit, i.item_discount)
+        .join(Product.__table__, p.id == i.product_id)
+        .where(i.order_id == int(order_id))
+        .order_by(i.line_no)
+    )  # fmt: skip
+    lines = _frame(conn, query, LINE_COLUMNS, ("quantity", "received_price", "cost", "profit", "item_discount"))
+    return (dict(row) if row else None), lines
 
 
 def _as_date(value) -> dt.date | None:

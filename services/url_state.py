@@ -22,7 +22,10 @@ class FilterState:
     channels: list[str]
 
 
-def to_query(stores: list | None, start: str | None, end: str | None, channels: list | None) -> str:
+def to_query(
+    stores: list | None, start: str | None, end: str | None, channels: list | None, extra: dict | None = None
+) -> str:
+    """The query string of the filters plus page-specific ``extra`` parameters (None/"" omitted)."""
     params = {}
     if stores and ALL not in stores:
         params["stores"] = ",".join(str(s) for s in stores)
@@ -32,6 +35,9 @@ def to_query(stores: list | None, start: str | None, end: str | None, channels: 
         params["end"] = str(end)[:10]
     if channels and ALL not in channels:
         params["channels"] = ",".join(channels)
+    for key, value in (extra or {}).items():
+        if value is not None and value != "":
+            params[key] = str(value)
     return "?" + urlencode(params, safe=",") if params else ""
 
 

@@ -1,0 +1,114 @@
+"""Breakdowns of the analysis pages (docs/METRICS.md §6): money ratios of any grouping, time
+slots and the weekday × hour heatmap, channel economics with a rating, distance bands.
+
+Inputs are sums over the daily aggregates (one row per group); every ratio is computed from
+sums, never averaged from per-day ratios.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# (label, first hour, end hour exclusive); 深夜 wraps past midnight
+TIME_SLOTS = (
+    ("清晨", 6, 9), ("上午", 9, 11), ("正午", 11, 14), ("下午", 14, 17),
+    ("傍晚", 17, 20), ("晚间", 20, 23), ("深夜", 23, 2), ("凌晨", 2, 6),
+)  # fmt: skip
+WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+DISTANCE_LABELS = {-1: "未知", 0: "0–1km", 1: "1–2km", 2: "2–3km", 3: "3–4km", 4: "4–5km", 5: "5–6km", 6: "6km+"}
+# Channel rating (渠道健康度): points for margin and the three cost rates, see channel_table.
+RATING_LABELS = ((75, "优"), (50, "良"), (25, "中"), (0, "差"))
+
+
+def _safe_div(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    """Element-wise ratio; NaN (shown as —) where the denominator is 0."""
+    denominator = denominator.astype(float)
+    return numerator.astype(float) / denominator.where(denominator != 0)
+
+
+def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add 客单价, 利润率 and, where their sums are present, 佣金率 / 营销成本率 / 配送成本率."""
+    out = frame.copy()
+    out["avg_order_value"] = _safe_div(out["revenue"], out["orders"])
+    out["profit_margin"] = _safe_div(out["actual_profit"], out["revenue"])
+    for source, rate in (("platform_fee", "commission_rate"), ("marketing_cost", "marketing_rate"),
+                         ("delivery_net_cost", "delivery_rate")):  # fmt: skip
+        if source in out:
+            out[rate] = _safe_div(out[source], out["revenue"])
+    return out
+
+
+def time_slot(hours: pd.Series) -> pd.Series:
+    """Slot label of each hour (0–23)."""
+    lookup = {}
+    for label, first, end in TIME_SLOTS:
+        hour = first
+        while hour != end:
+            lookup[hour] = label
+            hour = (hour + 1) % 24
+    return hours.astype(int).map(lookup)
+
+
+def slot_table(hourly: pd.DataFrame) -> pd.DataFrame:
+    """``hourly``: hour, orders, revenue, actual_profit (any number of rows per hour).
+    One row per slot in TIME_SLOTS order, with 客单价 and 利润率; slots without orders show 0."""
+    frame = hourly.assign(slot=time_slot(hourly["hour"])) if len(hourly) else hourly.assign(slot=[])
+    sums = frame.groupby("slot")[["orders", "revenue", "actual_profit"]].sum()
+    order = [label for label, _, _ in TIME_SLOTS]
+    sums = sums.reindex(order, fill_value=0).rename_axis("slot").reset_index()
+    sums["hours"] = [f"{first}:00–{end}:00" for _, first, end in TIME_SLOTS]
+    return with_ratios(sums)
+
+
+def weekday_hour_matrix(hourly: pd.DataFrame, measure: str = "orders") -> pd.DataFrame:
+    """``hourly``: day (date), hour, ``measure``. A 7 × 24 frame (周一…周日 × 0–23) of the
+    measure's daily average per weekday: totals divided by how many such weekdays the data spans."""
+    matrix = pd.DataFrame(0.0, index=list(WEEKDAYS), columns=list(range(24)))
+    if hourly.empty:
+        return matrix
+    frame = hourly.assign(weekday=pd.to_datetime(hourly["day"]).dt.weekday)
+    totals = frame.groupby(["weekday", "hour"])[measure].sum()
+    days = pd.Series(pd.to_datetime(hourly["day"]).unique())
+    per_weekday = days.dt.weekday.value_counts()
+    for (weekday, hour), value in totals.items():
+        matrix.iloc[int(weekday), int(hour)] = value / per_weekday.get(weekday, 1)
+    return matrix
+
+
+def _points(values: pd.Series, good: float, bad: float) -> pd.Series:
+    """Linear 0–100 between ``bad`` and ``good`` (either direction), clipped; NaN → 0."""
+    scaled = (values.astype(float) - bad) / (good - bad) * 100
+    return scaled.clip(0, 100).fillna(0)
+
+
+def channel_table(channels: pd.DataFrame, thresholds: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """``channels``: channel, orders, revenue, actual_profit, platform_fee, marketing_cost,
+    delivery_net_cost. Adds the ratios, a 0–100 ``rating_score`` and ``rating`` (优/良/中/差).
+
+    ``thresholds`` maps profit_margin, commission_rate, marketing_rate, delivery_rate to
+    (good, bad): each ratio earns 0 points at ``bad`` and 100 at ``good``, linearly; the score is
+    40% margin and 20% each cost rate (the health score's weights).
+    """
+    out = with_ratios(channels)
+    weights = {"profit_margin": 0.4, "commission_rate": 0.2, "marketing_rate": 0.2, "delivery_rate": 0.2}
+    out["rating_score"] = sum(weight * _points(out[name], *thresholds[name]) for name, weight in weights.items())
+    out["rating"] = out["rating_score"].map(lambda s: next(label for floor, label in RATING_LABELS if s >= floor))
+    return out.sort_values("revenue", ascending=False).reset_index(drop=True)
+
+
+def distance_table(bands: pd.DataFrame) -> pd.DataFrame:
+    """``bands``: distance_band, orders, revenue, actual_profit, delivery_net_cost. One row per band
+    0–6 (6 = 6 km+; −1 unknown only when present) with 利润率, 配送成本率, 客单价, 单均配送成本."""
+    sums = bands.groupby("distance_band")[["orders", "revenue", "actual_profit", "delivery_net_cost"]].sum()
+    index = list(range(7)) + ([-1] if -1 in sums.index else [])
+    sums = sums.reindex(index, fill_value=0).rename_axis("distance_band").reset_index()
+    sums.insert(1, "band", sums["distance_band"].map(DISTANCE_LABELS))
+    out = with_ratios(sums)
+    out["delivery_cost_per_order"] = _safe_div(out["delivery_net_cost"], out["orders"])
+    return out
+
+
+def share(values: pd.Series) -> pd.Series:
+    total = float(values.sum())
+    return values / total if total else pd.Series(np.nan, index=values.index)

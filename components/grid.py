@@ -1,0 +1,120 @@
+"""Sortable, filterable tables (dash-ag-grid) with CSV / XLSX downloads.
+
+Columns carry their kind in ``type`` (money, percent, change, points, count, number, text,
+link); the browser formats numbers for Chinese readers (¥, %, 个百分点) while sorting on the raw
+values, and the download callback writes the same columns (components/export.py). Ids are
+pattern-matching dicts keyed by page and table, so each page registers one download callback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dash
+import dash_ag_grid as dag
+import dash_bootstrap_components as dbc
+from dash import MATCH, Input, Output, State, dcc, html
+
+from components.export import csv_bytes, xlsx_bytes
+
+NULL = "params.value == null ? '—' : "
+FORMATTERS = {
+    "money": NULL + "(params.value < 0 ? '-¥' : '¥') + d3.format(',.2f')(Math.abs(params.value))",
+    "score": NULL + "d3.format('.0f')(params.value)",
+    "percent": NULL + "d3.format('.1%')(params.value)",
+    "change": NULL + "d3.format('+.1%')(params.value)",
+    "points": NULL + "d3.format('+.1f')(params.value * 100) + ' 个百分点'",
+    "count": NULL + "d3.format(',.0f')(params.value)",
+    "number": NULL + "d3.format(',.2f')(params.value)",
+}
+NUMERIC = set(FORMATTERS)
+# AG Grid's own texts in Chinese (filter menus, empty grid)
+LOCALE = {
+    "noRowsToShow": "暂无数据", "loadingOoo": "加载中…", "searchOoo": "搜索…", "selectAll": "全选",
+    "filterOoo": "筛选…", "applyFilter": "应用", "resetFilter": "重置", "clearFilter": "清除",
+    "equals": "等于", "notEqual": "不等于", "lessThan": "小于", "greaterThan": "大于",
+    "lessThanOrEqual": "小于等于", "greaterThanOrEqual": "大于等于", "inRange": "介于",
+    "inRangeStart": "从", "inRangeEnd": "到", "contains": "包含", "notContains": "不包含",
+    "startsWith": "开头是", "endsWith": "结尾是", "blank": "为空", "notBlank": "不为空",
+    "andCondition": "并且", "orCondition": "或者", "page": "页", "of": "共", "to": "至",
+}  # fmt: skip
+
+
+def column(field: str, header: str, kind: str = "text", **extra) -> dict:
+    """One column definition; numeric kinds are right-aligned and formatted."""
+    spec = {"field": field, "headerName": header, "type": kind, **extra}
+    if kind in NUMERIC:
+        spec["valueFormatter"] = {"function": FORMATTERS[kind]}
+        spec["cellClass"] = "text-end"
+        spec["filter"] = "agNumberColumnFilter"
+    elif kind == "link":
+        spec["cellRenderer"] = "markdown"
+    return spec
+
+
+def _ids(page: str, table: str) -> dict[str, dict]:
+    return {kind: {"type": kind, "page": page, "table": table}
+            for kind in ("grid", "title", "csv", "xlsx", "download")}  # fmt: skip
+
+
+AUTO_HEIGHT_ROWS = 12  # up to this many rows the grid grows to fit them, beyond it scrolls
+
+
+def data_grid(page: str, table: str, title: str, rows: list[dict], columns: list[dict], *, height: int = 420,
+              note: str | None = None, clickable: bool = False) -> html.Div:  # fmt: skip
+    """A titled grid with 下载 CSV / 下载 Excel buttons. ``clickable`` rows (drill-downs) select on click."""
+    ids = _ids(page, table)
+    options = {
+        "theme": "themeQuartz",
+        "localeText": LOCALE,
+        "columnTypes": {kind: {} for kind in (*NUMERIC, "text", "link")},
+        "animateRows": False,
+        "enableCellTextSelection": True,
+    }
+    style = {"height": f"{height}px"}
+    if len(rows) <= AUTO_HEIGHT_ROWS:
+        options["domLayout"] = "autoHeight"
+        style = {}
+    if clickable:
+        options["rowSelection"] = {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}
+    grid = dag.AgGrid(
+        id=ids["grid"], rowData=rows, columnDefs=columns,
+        defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 110},
+        dashGridOptions=options, columnSize="responsiveSizeToFit", style=style,
+        className="o2o-grid",
+    )  # fmt: skip
+    buttons = html.Div(
+        [
+            dbc.Button("下载 CSV", id=ids["csv"], size="sm", color="secondary", outline=True, className="me-2"),
+            dbc.Button("下载 Excel", id=ids["xlsx"], size="sm", color="secondary", outline=True),
+            dcc.Download(id=ids["download"]),
+        ],
+        className="ms-auto",
+    )
+    header = html.Div([html.H6(title, id=ids["title"], className="mb-0 align-self-center"), buttons],
+                      className="d-flex mb-2")  # fmt: skip
+    extra = [html.Div(note, className="small text-muted mb-2")] if note else []
+    return html.Div([header, *extra, grid], className="mb-4")
+
+
+def register_export(page: str) -> None:
+    """The page's download callback: the rows as the grid shows them (after the user's sorting
+    and filtering), every column, in the chosen format."""
+
+    @dash.callback(
+        Output({"type": "download", "page": page, "table": MATCH}, "data"),
+        Input({"type": "csv", "page": page, "table": MATCH}, "n_clicks"),
+        Input({"type": "xlsx", "page": page, "table": MATCH}, "n_clicks"),
+        State({"type": "grid", "page": page, "table": MATCH}, "virtualRowData"),
+        State({"type": "grid", "page": page, "table": MATCH}, "rowData"),
+        State({"type": "grid", "page": page, "table": MATCH}, "columnDefs"),
+        State({"type": "title", "page": page, "table": MATCH}, "children"),
+        prevent_initial_call=True,
+    )
+    def download(_csv, _xlsx, shown, rows, columns, title):
+        fmt = (dash.ctx.triggered_id or {}).get("type")
+        data = shown if shown is not None else (rows or [])
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        if fmt == "xlsx":
+            return dcc.send_bytes(xlsx_bytes(data, columns or [], title or page), f"{title}_{stamp}.xlsx")
+        return dcc.send_bytes(csv_bytes(data, columns or []), f"{title}_{stamp}.csv")

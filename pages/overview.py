@@ -1,0 +1,95 @@
+"""经营总览 — every store in one sortable grid, city comparison and the health-score distribution."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Output, dcc, html
+
+from components import ids
+from components.charts import bar_chart, figure_layout, graph
+from components.grid import column, data_grid, register_export
+from components.messages import NO_DATA, info_alert
+from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
+from services.analysis import store_overview
+from services.url_state import to_query
+
+dash.register_page(__name__, path="/overview", name="经营总览", title="经营总览 · 门店诊断看板", order=1)
+
+PAGE = ids.OVERVIEW
+register_frame_callbacks(PAGE)
+register_export(PAGE.page)
+
+STORE_COLUMNS = [
+    column("store_link", "门店", "link", pinned="left", minWidth=200),
+    column("city", "城市"),
+    column("score", "健康分", "score", sort="asc"),
+    column("orders", "订单数", "count"),
+    column("orders_change", "单量环比", "change"),
+    column("revenue", "实收", "money"),
+    column("revenue_change", "实收环比", "change"),
+    column("actual_profit", "实际利润", "money"),
+    column("profit_margin", "利润率", "percent"),
+    column("margin_change", "利润率环比", "points"),
+    column("avg_order_value", "客单价", "money"),
+    column("marketing_rate", "营销成本率", "percent"),
+    column("delivery_rate", "配送成本率", "percent"),
+    column("loss_orders", "穿底订单", "count"),
+]
+CITY_COLUMNS = [
+    column("city", "城市"), column("stores", "门店数", "count"), column("orders", "订单数", "count"),
+    column("revenue", "实收", "money"), column("actual_profit", "实际利润", "money"),
+    column("profit_margin", "利润率", "percent"), column("avg_order_value", "客单价", "money"),
+    column("score", "平均健康分", "score"),
+]  # fmt: skip
+
+
+def layout(**query: str) -> html.Div:
+    frame = frame_layout(PAGE, "经营总览", query)
+    if frame.state is None:
+        return html.Div(frame.children)
+    return html.Div([*frame.children, dcc.Loading(html.Div(id=ids.OVERVIEW_BODY), type="dot")])
+
+
+@dash.callback(Output(ids.OVERVIEW_BODY, "children"), *PAGE.inputs())
+def update_overview(*values):
+    return filtered_section("overview", values, store_overview, lambda result: _render(result, values))
+
+
+def _render(result: dict, values: tuple) -> list:
+    stores = result["stores"]
+    if not result["with_data"]:
+        return [info_alert(NO_DATA)]
+    _, start, end, channels = values
+    for row in stores:  # a store's row opens its diagnosis with the same period and channels
+        link = "/" + to_query([row["store_id"]], start, end, channels)
+        row["store_link"] = f"[{row['store']}]({link})"
+    scored = [r["score"] for r in stores if r["score"] is not None]
+    summary = html.Div(
+        f"共 {len(stores)} 家门店，{result['with_data']} 家有订单；健康分低的排在前面，点击门店名查看诊断。",
+        className="small text-muted mb-2",
+    )
+    cities = result["cities"]
+    city_chart = bar_chart([c["city"] for c in cities], {"实收": [c["revenue"] for c in cities],
+                                                        "实际利润": [c["actual_profit"] for c in cities]},
+                           "城市对比", "金额 (¥)")  # fmt: skip
+    histogram = go.Figure(go.Histogram(x=scored, xbins={"start": 0, "end": 100, "size": 10}, name="门店数"))
+    figure_layout(
+        histogram,
+        "健康分分布",
+        "门店数",
+        xaxis={"title": "健康分", "range": [0, 100]},
+        yaxis={"title": "门店数", "tickformat": ",d"},
+    )
+    return [
+        summary,
+        data_grid(PAGE.page, "stores", "门店一览", stores, STORE_COLUMNS, height=520),
+        dbc.Row(
+            [
+                dbc.Col(graph(city_chart, "overview-cities"), lg=7),
+                dbc.Col(graph(histogram, "overview-scores"), lg=5),
+            ]
+        ),
+        data_grid(PAGE.page, "cities", "城市对比", cities, CITY_COLUMNS, height=300),
+    ]

@@ -1,0 +1,137 @@
+"""商品分析 — ABC, 动销 × 利润率 quadrant, price bands, basket depth, category trends, loss-making
+and slow-moving SKUs (耗材 left out)."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Input, Output, dcc, html
+
+from components import ids
+from components.charts import bar_chart, figure_layout, graph
+from components.grid import column, data_grid, register_export
+from components.messages import NO_DATA, info_alert
+from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
+from config import analysis as defaults
+from config import diagnosis as rules
+from services.analysis import product_analysis
+
+dash.register_page(__name__, path="/products", name="商品分析", title="商品分析 · 门店诊断看板", order=2)
+
+PAGE = ids.PRODUCTS
+SPLITS = {"sell": (ids.PRODUCTS_SELL_SPLIT, "value"), "margin": (ids.PRODUCTS_MARGIN_SPLIT, "value")}
+register_frame_callbacks(PAGE, SPLITS)
+register_export(PAGE.page)
+
+PRODUCT_COLUMNS = [
+    column("name", "商品", pinned="left", minWidth=180), column("category", "一级分类"), column("abc", "ABC"),
+    column("quadrant", "象限"), column("price_band", "价格带"), column("quantity", "销量", "count"),
+    column("revenue", "实收", "money"), column("revenue_share", "实收占比", "percent"),
+    column("profit", "利润", "money"), column("margin", "毛利率", "percent"),
+    column("unit_price", "平均单价", "money"), column("sell_through", "动销率", "percent"),
+    column("stores", "动销门店", "count"),
+]  # fmt: skip
+SLOW_COLUMNS = [
+    column("store", "门店", minWidth=160), column("name", "商品", minWidth=180), column("bucket", "滞销档"),
+    column("idle_days", "无销售天数", "count"), column("last_sale", "最后销售日"),
+    column("selling_days", "此前动销天数", "count"),
+]  # fmt: skip
+QUADRANT_COLOURS = {"明星": "#198754", "引流": "#0d6efd", "潜力": "#fd7e14", "问题": "#dc3545"}
+
+
+def _percent_input(label: str, component_id: str, value: float) -> dbc.Col:
+    return dbc.Col(
+        [dbc.Label(label, html_for=component_id, className="small mb-1"),
+         dbc.InputGroup([dbc.Input(id=component_id, type="number", min=0, max=100, step=1, value=value,
+                                   debounce=True), dbc.InputGroupText("%")], size="sm")],
+        md=3,
+    )  # fmt: skip
+
+
+def _split(query: dict, key: str, default: float) -> float:
+    try:
+        value = float(query.get(key, ""))
+    except ValueError:
+        return default * 100
+    return value if 0 <= value <= 100 else default * 100
+
+
+def layout(**query: str) -> html.Div:
+    frame = frame_layout(PAGE, "商品分析", query)
+    if frame.state is None:
+        return html.Div(frame.children)
+    controls = dbc.Row(
+        [
+            _percent_input("象限分界：动销率", ids.PRODUCTS_SELL_SPLIT,
+                           _split(query, "sell", defaults.QUADRANT_SELL_THROUGH_SPLIT)),
+            _percent_input("象限分界：毛利率", ids.PRODUCTS_MARGIN_SPLIT,
+                           _split(query, "margin", defaults.QUADRANT_MARGIN_SPLIT)),
+        ],
+        className="g-3 mb-3",
+    )  # fmt: skip
+    return html.Div([*frame.children, controls, dcc.Loading(html.Div(id=ids.PRODUCTS_BODY), type="dot")])
+
+
+@dash.callback(Output(ids.PRODUCTS_BODY, "children"), *PAGE.inputs(),
+               Input(ids.PRODUCTS_SELL_SPLIT, "value"), Input(ids.PRODUCTS_MARGIN_SPLIT, "value"))  # fmt: skip
+def update_products(stores, start, end, channels, sell, margin):
+    sell_split = (sell if sell is not None else defaults.QUADRANT_SELL_THROUGH_SPLIT * 100) / 100
+    margin_split = (margin if margin is not None else defaults.QUADRANT_MARGIN_SPLIT * 100) / 100
+    return filtered_section("products", (stores, start, end, channels), product_analysis, _render,
+                            round(sell_split, 4), round(margin_split, 4))  # fmt: skip
+
+
+def _render(result: dict) -> list:
+    if result["empty"]:
+        return [info_alert(NO_DATA)]
+    abc = result["abc"]
+    abc_chart = bar_chart([f"{r['abc']} 类（{r['skus']} 个）" for r in abc], {"实收": [r["revenue"] for r in abc]},
+                          "ABC 分类（按实收：A 80% / B 15% / C 5%）", "实收 (¥)")  # fmt: skip
+    bands = result["price_bands"]
+    band_chart = bar_chart([f"{r['band']}（{r['group']}）" for r in bands], {"实收": [r["revenue"] for r in bands]},
+                           "价格带", "实收 (¥)")  # fmt: skip
+    depth = result["depth"]
+    depth_chart = bar_chart([f"{r['bucket']} 件" for r in depth], {"订单数": [r["orders"] for r in depth]},
+                            "购物篮深度（每单商品数，不含耗材）", "订单数")  # fmt: skip
+    products = result["products"]
+    quadrant_counts = "，".join(f"{q['quadrant']} {q['skus']} 个" for q in result["quadrants"])
+    return [
+        html.Div(f"共 {result['skus']} 个动销商品（不含耗材）；象限：{quadrant_counts}。",
+                 className="small text-muted mb-2"),
+        dbc.Row([dbc.Col(graph(_quadrant_chart(products)), lg=7), dbc.Col(graph(abc_chart), lg=5)]),
+        dbc.Row([dbc.Col(graph(band_chart), lg=6), dbc.Col(graph(depth_chart), lg=6)]),
+        graph(_category_chart(result["category_trend"])),
+        data_grid(PAGE.page, "products", "商品明细", products, PRODUCT_COLUMNS,
+                  note=f"按实收排序，最多 {defaults.PRODUCT_ROWS} 个商品。"),
+        data_grid(PAGE.page, "losing", "亏损商品（利润 < 0）", result["losing"], PRODUCT_COLUMNS, height=300),
+        _slow(result["slow"]),
+    ]  # fmt: skip
+
+
+def _quadrant_chart(products: list[dict]) -> go.Figure:
+    figure = go.Figure()
+    for name, colour in QUADRANT_COLOURS.items():
+        rows = [p for p in products if p["quadrant"] == name]
+        figure.add_scatter(
+            x=[p["sell_through"] for p in rows], y=[p["margin"] for p in rows], mode="markers", name=name,
+            text=[p["name"] for p in rows], marker={"color": colour, "size": 8, "opacity": 0.7},
+            hovertemplate="%{text}<br>动销率 %{x:.0%}<br>毛利率 %{y:.1%}<extra></extra>",
+        )  # fmt: skip
+    return figure_layout(figure, "动销 × 毛利率 象限", "毛利率", xaxis={"title": "动销率", "tickformat": ".0%"},
+                         yaxis={"title": "毛利率", "tickformat": ".0%"})  # fmt: skip
+
+
+def _category_chart(rows: list[dict]) -> go.Figure:
+    figure = go.Figure()
+    for category in dict.fromkeys(r["category"] for r in rows):
+        points = [r for r in rows if r["category"] == category]
+        figure.add_scatter(x=[r["day"] for r in points], y=[r["revenue"] for r in points], mode="lines",
+                           name=category)  # fmt: skip
+    return figure_layout(figure, "品类趋势（每日实收）", "实收 (¥)")
+
+
+def _slow(rows: list[dict] | None):
+    if rows is None:
+        return info_alert(f"滞销商品（3 / 7 / 15 天以上无销售）请选择不超过 {rules.SKU_RULES_MAX_STORES} 家门店查看。")
+    return data_grid(PAGE.page, "slow", "滞销商品（3 / 7 / 15 天以上无销售）", rows, SLOW_COLUMNS, height=300)

@@ -1,0 +1,73 @@
+"""时段分析 — weekday × hour heatmap and the eight time slots (清晨 … 凌晨)."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Input, Output, dcc, html
+
+from components import ids
+from components.charts import bar_chart, figure_layout, graph
+from components.grid import column, data_grid, register_export
+from components.messages import NO_DATA, info_alert
+from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
+from services.analysis import time_analysis
+
+dash.register_page(__name__, path="/time", name="时段分析", title="时段分析 · 门店诊断看板", order=3)
+
+PAGE = ids.TIME
+MEASURES = {"orders": "订单数", "revenue": "实收"}
+register_frame_callbacks(PAGE, {"measure": (ids.TIME_MEASURE, "value")})
+register_export(PAGE.page)
+
+SLOT_COLUMNS = [
+    column("slot", "时段", pinned="left"), column("hours", "时间"), column("orders", "订单数", "count"),
+    column("revenue", "实收", "money"), column("avg_order_value", "客单价", "money"),
+    column("actual_profit", "实际利润", "money"), column("profit_margin", "利润率", "percent"),
+]  # fmt: skip
+HOUR_COLUMNS = [column("hour", "小时", "count"), *SLOT_COLUMNS[2:]]
+
+
+def layout(**query: str) -> html.Div:
+    frame = frame_layout(PAGE, "时段分析", query)
+    if frame.state is None:
+        return html.Div(frame.children)
+    measure = query.get("measure") if query.get("measure") in MEASURES else "orders"
+    picker = dbc.Row(
+        dbc.Col(
+            [dbc.Label("热力图指标", className="small mb-1 d-block"),
+             dbc.RadioItems(id=ids.TIME_MEASURE, options=[{"label": v, "value": k} for k, v in MEASURES.items()],
+                            value=measure, inline=True)],
+            md=4,
+        ),
+        className="mb-2",
+    )  # fmt: skip
+    return html.Div([*frame.children, picker, dcc.Loading(html.Div(id=ids.TIME_BODY), type="dot")])
+
+
+@dash.callback(Output(ids.TIME_BODY, "children"), *PAGE.inputs(), Input(ids.TIME_MEASURE, "value"))
+def update_time(stores, start, end, channels, measure):
+    return filtered_section("time", (stores, start, end, channels), time_analysis,
+                            lambda result: _render(result, measure if measure in MEASURES else "orders"))  # fmt: skip
+
+
+def _render(result: dict, measure: str) -> list:
+    if result["empty"]:
+        return [info_alert(NO_DATA)]
+    label = MEASURES[measure]
+    heatmap = go.Figure(go.Heatmap(
+        z=result["matrix"][measure], x=[f"{h}时" for h in range(24)], y=result["weekdays"], colorscale="YlOrRd",
+        hovertemplate="%{y} %{x}<br>日均" + label + " %{z:,.1f}<extra></extra>", colorbar={"title": "日均"},
+    ))  # fmt: skip
+    figure_layout(heatmap, f"星期 × 小时 日均{label}", "", height=360, yaxis={"autorange": "reversed"})
+    slots = result["slots"]
+    slot_chart = bar_chart([s["slot"] for s in slots], {"实收": [s["revenue"] for s in slots],
+                                                      "实际利润": [s["actual_profit"] for s in slots]},
+                           "各时段实收与利润", "金额 (¥)")  # fmt: skip
+    return [
+        graph(heatmap, "time-heatmap"),
+        graph(slot_chart),
+        data_grid(PAGE.page, "slots", "时段汇总", slots, SLOT_COLUMNS, height=330),
+        data_grid(PAGE.page, "hours", "分小时明细", result["hours"], HOUR_COLUMNS, height=420),
+    ]

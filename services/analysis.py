@@ -1,0 +1,208 @@
+"""View-models of the analysis pages: 经营总览, 商品分析, 时段分析, 渠道分析 (with drill-down), 配送分析.
+
+Each function reads sums from the daily aggregates (or, for drill-downs, the orders of one
+channel / product / order), runs the pure analytics and returns JSON-native dicts, so every
+result goes through the cache's tiers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from analytics import breakdowns, products
+from analytics.diagnosis_rules import slow_movers
+from analytics.health import health_scores
+from analytics.kpis import comparison_periods
+from cache import cached
+from config import analysis as limits
+from config import diagnosis as rules
+from db import queries
+from db.engine import reading
+from db.queries import Scope
+from services.filters import ViewFilters
+from services.runtime import Runtime
+from services.tables import records
+
+STORE_MEASURES = ["orders", "loss_orders", "revenue", "actual_profit", "platform_fee", "marketing_cost",
+                  "delivery_net_cost"]  # fmt: skip
+
+
+def _scope(runtime: Runtime, filters: ViewFilters, **changes) -> Scope:
+    scope = Scope(filters.start, filters.end, filters.store_ids, filters.channels, runtime.settings.fee_channels)
+    return Scope(**{**scope.__dict__, **changes})
+
+
+def _store_names(conn) -> pd.DataFrame:
+    return queries.stores(conn).rename(columns={"id": "store_id", "name": "store"})[["store_id", "store", "city"]]
+
+
+@cached("kpis")
+def store_overview(runtime: Runtime, filters: ViewFilters) -> dict:
+    """Every selected store: KPIs, 环比 changes, 健康分 (scored against all stores); per city; the
+    stores without orders in the period are listed with zeros and no score."""
+    previous = comparison_periods(filters.start, filters.end)["previous"]
+    wide = _scope(runtime, filters, start=previous.start, store_ids=None)
+    with reading(runtime.engine) as conn:
+        names = _store_names(conn)
+        per_day = queries.daily_totals(conn, wide, by_store=True)
+    current_days = per_day[per_day["day"] >= filters.start]
+    now = current_days.groupby("store_id")[STORE_MEASURES].sum()
+    before = per_day[per_day["day"] < filters.start].groupby("store_id")[["orders", "revenue", "actual_profit"]].sum()
+    grid = names.set_index("store_id").join(now, how="left").fillna({m: 0.0 for m in STORE_MEASURES})
+    grid = breakdowns.with_ratios(grid.reset_index())
+    base = breakdowns.with_ratios(before.reset_index()).set_index("store_id")
+    grid["orders_change"] = _relative(grid, base, "orders")
+    grid["revenue_change"] = _relative(grid, base, "revenue")
+    grid["margin_change"] = grid["profit_margin"] - grid["store_id"].map(base["profit_margin"])
+    scores = health_scores(now.reset_index())[["store_id", "score"]]
+    grid = grid.merge(scores, on="store_id", how="left")
+    if filters.store_ids is not None:
+        grid = grid[grid["store_id"].isin(filters.store_ids)]
+    grid = grid.sort_values(["score", "store_id"], na_position="last").reset_index(drop=True)
+    cities = grid.groupby(grid["city"].fillna("未知城市"))[STORE_MEASURES].sum()
+    cities["stores"] = grid.groupby(grid["city"].fillna("未知城市")).size()
+    cities["score"] = grid.groupby(grid["city"].fillna("未知城市"))["score"].mean()
+    cities = breakdowns.with_ratios(cities.rename_axis("city").reset_index()).sort_values("revenue", ascending=False)
+    return {"stores": records(grid), "cities": records(cities), "with_data": int((grid["orders"] > 0).sum())}
+
+
+def _relative(grid: pd.DataFrame, base: pd.DataFrame, column: str) -> pd.Series:
+    previous = grid["store_id"].map(base[column]) if len(base) else pd.Series(float("nan"), index=grid.index)
+    return (grid[column] - previous) / previous.abs().where(previous != 0)
+
+
+@cached("products")
+def product_analysis(runtime: Runtime, filters: ViewFilters, sell_split: float, margin_split: float) -> dict:
+    """ABC, quadrant, price bands, basket depth, category trend and loss-making / slow SKUs."""
+    days = (filters.end - filters.start).days + 1
+    scope = _scope(runtime, filters)
+    few_stores = filters.store_ids is not None and len(filters.store_ids) <= rules.SKU_RULES_MAX_STORES
+    with reading(runtime.engine) as conn:
+        totals = queries.product_totals(conn, scope)
+        depths = queries.basket_depths(conn, scope)
+        categories = queries.category_days(conn, scope)
+        history = None
+        if few_stores:
+            history = queries.product_days(conn, _scope(runtime, filters, start=filters.end - dt.timedelta(
+                days=rules.SKU_HISTORY_DAYS - 1)))  # fmt: skip
+            names = _store_names(conn)
+    if totals.empty:
+        return {"empty": True}
+    metrics = products.product_metrics(totals, days)
+    classified = products.abc_classes(metrics)
+    classified["quadrant"] = products.quadrant(classified, sell_split, margin_split)
+    classified["price_band"] = products.price_band(classified["unit_price"])
+    quadrants = classified.groupby("quadrant").agg(skus=("product_id", "size"), revenue=("revenue", "sum"),
+                                                   profit=("profit", "sum"))  # fmt: skip
+    quadrants = quadrants.reindex(list(products.QUADRANTS.values()), fill_value=0).rename_axis("quadrant")
+    losing = classified[classified["profit"] < 0].sort_values("profit")
+    trend = products.category_trend(categories)
+    result = {
+        "empty": False,
+        "skus": len(classified),
+        "abc": records(products.abc_summary(classified)),
+        "quadrants": records(quadrants.reset_index()),
+        "price_bands": records(products.price_band_table(metrics)),
+        "depth": records(products.basket_depth(depths)),
+        "category_trend": records(trend),
+        "products": records(classified.head(limits.PRODUCT_ROWS)),
+        "losing": records(losing.head(limits.PRODUCT_ROWS)),
+        "slow": None,
+    }
+    if history is not None:
+        idle = slow_movers(history, filters.end)
+        if len(idle):
+            name_of = dict(zip(totals["product_id"], totals["name"], strict=True))
+            with reading(runtime.engine) as conn:
+                missing = sorted(set(idle["product_id"]) - set(name_of))
+                name_of.update(queries.product_names(conn, missing))
+            idle = idle.assign(name=idle["product_id"].map(name_of)).merge(names, on="store_id", how="left")
+        result["slow"] = records(idle.head(limits.PRODUCT_ROWS))
+    return result
+
+
+@cached("timeseries")
+def time_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
+    """Time slots, per-hour totals and the weekday × hour matrices (daily averages)."""
+    with reading(runtime.engine) as conn:
+        hourly = queries.hourly_totals(conn, _scope(runtime, filters))
+    if hourly.empty:
+        return {"empty": True}
+    hours = hourly.groupby("hour")[["orders", "revenue", "actual_profit"]].sum().reindex(range(24), fill_value=0)
+    matrices = {m: breakdowns.weekday_hour_matrix(hourly, m).values.tolist() for m in ("orders", "revenue")}
+    return {
+        "empty": False,
+        "slots": records(breakdowns.slot_table(hourly)),
+        "hours": records(breakdowns.with_ratios(hours.rename_axis("hour").reset_index())),
+        "matrix": matrices,
+        "weekdays": list(breakdowns.WEEKDAYS),
+    }
+
+
+@cached("kpis")
+def channel_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
+    """Per channel: 实收, orders, 客单价, 佣金率, 营销成本率, 配送成本率, 利润率, rating; and the
+    count of abnormal orders (excluded) in the selection."""
+    scope = _scope(runtime, filters)
+    with reading(runtime.engine) as conn:
+        totals = queries.channel_totals(conn, scope)
+        abnormal, _ = queries.abnormal_orders(conn, scope, limit=0)
+    table = breakdowns.channel_table(totals, limits.CHANNEL_RATING) if len(totals) else totals
+    return {"channels": records(table), "abnormal": abnormal}
+
+
+@cached("products")
+def channel_skus(runtime: Runtime, filters: ViewFilters, channel: str) -> list[dict]:
+    """Drill-down level 2: the SKUs of one channel in the selection, by 实收."""
+    days = (filters.end - filters.start).days + 1
+    with reading(runtime.engine) as conn:
+        totals = queries.product_totals(conn, _scope(runtime, filters, channels=(channel,)))
+    if totals.empty:
+        return []
+    ranked = products.product_metrics(totals, days).sort_values(["revenue", "product_id"], ascending=[False, True])
+    return records(ranked.head(limits.PRODUCT_ROWS))
+
+
+def _with_store_names(conn, orders: pd.DataFrame) -> pd.DataFrame:
+    return orders.merge(_store_names(conn)[["store_id", "store"]], on="store_id", how="left")
+
+
+@cached("diagnosis")
+def product_orders(runtime: Runtime, filters: ViewFilters, channel: str, product_id: int) -> dict:
+    """Drill-down level 3: orders of one channel containing one SKU (newest first)."""
+    scope = _scope(runtime, filters, channels=(channel,))
+    with reading(runtime.engine) as conn:
+        total, orders = queries.orders_with_product(conn, scope, product_id, limits.DRILL_ORDER_ROWS)
+        orders = _with_store_names(conn, orders)
+    return {"total": total, "orders": records(orders)}
+
+
+@cached("diagnosis")
+def order_detail(runtime: Runtime, order_id: int) -> dict:
+    """Drill-down level 4: one order with every fee and all its lines."""
+    with reading(runtime.engine) as conn:
+        header, lines = queries.order_detail(conn, order_id)
+    if header is None:
+        return {"found": False}
+    return {"found": True, "order": {k: records(pd.DataFrame([header]))[0][k] for k in header}, "lines": records(lines)}
+
+
+@cached("diagnosis")
+def abnormal_orders(runtime: Runtime, filters: ViewFilters) -> dict:
+    """异常订单 of the selection (fee channel, platform fee 0), newest first."""
+    with reading(runtime.engine) as conn:
+        total, orders = queries.abnormal_orders(conn, _scope(runtime, filters), limits.ABNORMAL_ORDER_ROWS)
+        orders = _with_store_names(conn, orders)
+    return {"total": total, "orders": records(orders)}
+
+
+@cached("kpis")
+def distance_analysis(runtime: Runtime, filters: ViewFilters) -> list[dict]:
+    """Distance bands 0–1 … 6+ km: orders, profit, 利润率, 配送成本率, 客单价."""
+    with reading(runtime.engine) as conn:
+        bands = queries.distance_totals(conn, _scope(runtime, filters))
+    if bands.empty:
+        return []
+    return records(breakdowns.distance_table(bands))
