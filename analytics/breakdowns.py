@@ -67,10 +67,10 @@ def weekday_hour_matrix(hourly: pd.DataFrame, measure: str = "orders") -> pd.Dat
     matrix = pd.DataFrame(0.0, index=list(WEEKDAYS), columns=list(range(24)))
     if hourly.empty:
         return matrix
-    frame = hourly.assign(weekday=pd.to_datetime(hourly["day"]).dt.weekday)
+    frame = hourly.assign(weekday=pd.to_datetime(hourly["day"]).dt.day_of_week)
     totals = frame.groupby(["weekday", "hour"])[measure].sum()
     days = pd.Series(pd.to_datetime(hourly["day"]).unique())
-    per_weekday = days.dt.weekday.value_counts()
+    per_weekday = days.dt.day_of_week.value_counts()
     for (weekday, hour), value in totals.items():
         matrix.iloc[int(weekday), int(hour)] = value / per_weekday.get(weekday, 1)
     return matrix

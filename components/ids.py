@@ -55,7 +55,8 @@ class PageIds:
                 Input(self.channel, "value"))  # fmt: skip
 
 
-# Analysis pages: filter bars (PageIds) and their sections
+# Filter bars (PageIds: store/date/channel/url ids) and sections
+DIAGNOSIS = PageIds("diagnosis")  # same ids as DIAG_*_FILTER / DIAG_URL above
 OVERVIEW = PageIds("overview")
 OVERVIEW_BODY = "overview-body"
 PRODUCTS = PageIds("products")

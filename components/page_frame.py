@@ -75,15 +75,15 @@ def section(what: str, compute: Callable[[], object], render: Callable[[object],
         return error_alert(SECTION_FAILED)
 
 
-def filtered_section(what: str, values: tuple, service: Callable, render: Callable, *args):
+def filtered_section(what: str, values: tuple, service: Callable, render: Callable, *args, quiet: bool = False):
     """``section`` for a service taking (runtime, filters, *args); an incomplete selection
-    shows what is missing."""
+    shows what is missing (or nothing when ``quiet``: another section of the page says it)."""
     try:
         filters = view_filters(*values)
     except ValueError:
         return info_alert("筛选条件无效，请重新选择。")
     if filters is None:
-        return info_alert(INCOMPLETE)
+        return None if quiet else info_alert(INCOMPLETE)
     return section(what, lambda: service(get_runtime(), filters, *args), render)
 
 
