@@ -1,136 +1,214 @@
-"""Cross-platform launcher: ``python scripts/launch.py production|debug``.
+"""Cross-platform launcher: ``python scripts/launch.py production|debug [options]``.
 
-Every step prints one line with ✅ / ⚠️ / ❌. Production serves with Waitress on the
-configured host/port; debug runs the Dash dev server with reload on 127.0.0.1 only.
+Steps, one line each (✅ / ⚠️ / ❌): virtual environment, pinned dependencies, earlier instance
+(PID file) and port, Redis, database (migrate, demo data on first start). Then production serves
+with Waitress (access log on stdout) and debug runs the Dash dev server with hot reload on
+127.0.0.1 only. Ctrl+C / SIGTERM stop cleanly and remove the PID file. Exit codes: 0 clean stop,
+1 a step failed, 2 bad configuration or arguments.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import dataclasses
+import logging
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from config import Settings, SettingsError
+from scripts import _launch_steps as steps
+from scripts._launch_steps import step
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def step(icon: str, text: str) -> None:
-    print(f"{icon} {text}", flush=True)
+# Werkzeug's reloader re-runs this script in a child with this variable set; the parent did the
+# checks, owns the PID file and holds the socket, so the child only builds the app and serves.
+RELOADER_CHILD = "WERKZEUG_RUN_MAIN"
+# Dash silences Werkzeug's request lines in debug mode; a debug session wants them.
+DEBUG_RUN_OPTIONS = {"dev_tools_silence_routes_logging": False}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="启动门店诊断看板")
     parser.add_argument("mode", choices=["production", "debug"])
-    parser.add_argument("--host", help="监听地址 (默认: production 0.0.0.0, debug 127.0.0.1)")
+    parser.add_argument("--host", help="监听地址 (默认: production 为 O2O_HOST/0.0.0.0, debug 为 127.0.0.1)")
     parser.add_argument("--port", type=int, help="端口 (默认 O2O_PORT 或 8051)")
     parser.add_argument("--no-seed", action="store_true", help="数据库为空时不生成演示数据")
+    parser.add_argument("--skip-deps-check", action="store_true", help="不检查依赖版本")
+    parser.add_argument("--start-redis", action="store_true", help="Redis 连不上时启动本机 redis-server")
     args = parser.parse_args(argv)
 
-    from config import Settings, SettingsError
-
     try:
-        overrides = {"port": args.port} if args.port else {}
-        settings = Settings.from_env(**overrides)
+        settings = Settings.from_env(**({"port": args.port} if args.port else {}))
     except SettingsError as exc:
         step("❌", f"配置错误: {exc}")
         return 2
     host = args.host or (settings.host if args.mode == "production" else "127.0.0.1")
-    if args.mode == "debug" and host not in LOOPBACK:
-        step("❌", f"调试模式只允许绑定 127.0.0.1，拒绝 {host} (调试器可执行任意代码)")
-        return 2
+    if args.mode == "debug":
+        if host not in LOOPBACK:
+            step("❌", f"调试模式只允许绑定 127.0.0.1，拒绝 {host} (调试器可执行任意代码)")
+            return 2
+        if not os.environ.get("O2O_LOG_LEVEL"):
+            settings = dataclasses.replace(settings, log_level="DEBUG")
+        if os.environ.get(RELOADER_CHILD) == "true":
+            return _serve_debug_child(settings, host)
 
-    in_venv = sys.prefix != getattr(sys, "base_prefix", sys.prefix)
-    step(
-        "✅" if in_venv else "⚠️",
-        f"Python {sys.version.split()[0]} "
-        f"({'虚拟环境' if in_venv else '未使用虚拟环境，请先运行: python3 scripts/bootstrap.py run'})",
-    )
-
-    if not _prepare_database(settings, seed=not args.no_seed):
+    steps.check_venv()
+    if not steps.check_dependencies(skip=args.skip_deps_check):
         return 1
-    _check_redis(settings)
+    from scripts import _pidfile
 
-    from app import create_app
+    pid_file = _pidfile.pid_file_path(settings.data_dir)
+    if not steps.check_processes(pid_file, host, settings.port):
+        return 1
+    steps.check_redis(settings, start=args.start_redis)
+    if not steps.prepare_database(settings, seed=not args.no_seed):
+        return 1
+    if args.mode == "debug":
+        return _serve_debug(settings, host, pid_file)
+    return _serve_production(settings, host, pid_file)
+
+
+def _serve_production(settings: Settings, host: str, pid_file: Path) -> int:
+    from waitress import create_server
+
+    from app import create_app, stop_app
+    from scripts import _pidfile
 
     app = create_app(settings)
-    if args.mode == "debug":
-        step("✅", f"调试模式: http://{host}:{settings.port} (热重载)")
-        # Reached only for a loopback host (checked above): the debugger executes code sent to it.
-        app.run(host=host, port=settings.port, debug=host in LOOPBACK)
-        return 0
-
-    import signal
-
-    from waitress import serve
-
-    # SIGTERM (service managers, `kill`) exits like Ctrl+C, so the samplers stop and atexit runs.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-
+    try:
+        server = create_server(
+            AccessLog(app.server, settings.log_level),
+            host=host,
+            port=settings.port,
+            threads=settings.waitress_threads,
+            connection_limit=settings.waitress_connection_limit,
+            ident="o2o-dashboard",
+        )
+    except OSError as exc:
+        stop_app(app)
+        step("❌", f"无法监听 {host}:{settings.port}: {exc}")
+        return 1
+    _pidfile.write(pid_file, host=host, port=settings.port, mode="production")
+    atexit.register(_pidfile.remove_if_ours, pid_file)
+    # SIGTERM (service managers, `kill`) stops like Ctrl+C: Waitress returns from run() on it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     step(
         "✅",
-        f"生产模式 (Waitress): http://{host}:{settings.port} "
-        f"线程 {settings.waitress_threads} / 连接上限 {settings.waitress_connection_limit}",
+        f"生产模式 (Waitress): http://{host}:{settings.port} 线程 {settings.waitress_threads} / "
+        f"连接上限 {settings.waitress_connection_limit}; PID 文件 {pid_file}; Ctrl+C 停止",
     )
-    serve(
-        app.server,
-        host=host,
-        port=settings.port,
-        threads=settings.waitress_threads,
-        connection_limit=settings.waitress_connection_limit,
-        ident="o2o-dashboard",
-    )
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass  # Ctrl+C / SIGTERM arriving outside Waitress's loop
+    finally:
+        server.close()
+        stop_app(app)
+        _pidfile.remove_if_ours(pid_file)
+    step("✅", f"已停止 (pid {os.getpid()})")
     return 0
 
 
-def _prepare_database(settings, seed: bool) -> bool:
-    from sqlalchemy.exc import SQLAlchemyError
+def _serve_debug(settings: Settings, host: str, pid_file: Path) -> int:
+    """Reloader parent: watches files and restarts the serving child; owns the PID file."""
+    from app import create_app
+    from scripts import _pidfile
 
-    from db.engine import describe_url, make_engine
-    from db.migrate import upgrade
-
-    engine = make_engine(settings.database_url)
-    where = describe_url(settings.database_url)
+    app = create_app(settings, start_monitors=False)  # the parent never serves a request
+    _pidfile.write(pid_file, host=host, port=settings.port, mode="debug")
+    atexit.register(_pidfile.remove_if_ours, pid_file)
+    step("✅", f"调试模式: http://{host}:{settings.port} (热重载, DEBUG 日志; PID 文件 {pid_file}; Ctrl+C 停止)")
+    code = 0
     try:
-        upgrade(engine)
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        step("❌", f"数据库不可用 ({where}): {reason}")
-        return False
-    step("✅", f"数据库 {where} 已迁移到最新版本")
-    if seed:
-        from tqdm import tqdm
-
-        from db.seed import database_is_empty, seed_demo
-
-        if database_is_empty(engine):
-            step("⏳", f"首次启动: 生成演示数据 ({settings.demo_stores} 家门店 × {settings.demo_days} 天)")
-            bar = tqdm(total=1, unit="文件", ncols=90)
-
-            def progress(label: str, done: int, total: int) -> None:
-                bar.total = total
-                bar.n = done
-                bar.set_description(label)
-                bar.refresh()
-
-            seed_demo(engine, settings, progress=progress)
-            bar.close()
-            step("✅", "演示数据已导入")
-    engine.dispose()
-    return True
+        # Werkzeug turns SIGTERM into sys.exit(0), killing the child first; a crashed child's
+        # exit code comes back as SystemExit too.
+        app.run(host=host, port=settings.port, debug=True, dev_tools_hot_reload=True, **DEBUG_RUN_OPTIONS)
+    except KeyboardInterrupt:
+        pass
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        _pidfile.remove_if_ours(pid_file)
+    step("✅" if code == 0 else "❌", f"已停止 (pid {os.getpid()}, 退出码 {code})")
+    return code
 
 
-def _check_redis(settings) -> None:
-    import redis
+def _serve_debug_child(settings: Settings, host: str) -> int:
+    from app import create_app
 
-    try:
-        client = redis.Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-        info = client.info("server")
-        step("✅", f"Redis {info.get('redis_version')} 可用 ({settings.redis_url})")
-    except redis.RedisError as exc:
-        step("⚠️", f"Redis 不可用 ({settings.redis_url}): {exc}; 以本地缓存层运行")
+    app = create_app(settings)
+    logging.getLogger("o2o.launch").debug("热重载子进程 pid %s 开始服务 (父进程 pid %s)", os.getpid(), os.getppid())
+    app.run(host=host, port=settings.port, debug=True, dev_tools_hot_reload=True, **DEBUG_RUN_OPTIONS)
+    return 0
+
+
+class AccessLog:
+    """WSGI middleware: one stdout line per request, ``127.0.0.1 "GET /path" 200 12.3ms``
+    (time until the response body is finished or, for files, handed to the server)."""
+
+    def __init__(self, app, level: str = "INFO") -> None:
+        self.app = app
+        self.log = logging.getLogger("o2o.access")
+        if not self.log.handlers:
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            self.log.addHandler(handler)
+        self.log.setLevel(level)
+        self.log.propagate = False
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        status = ["-"]
+
+        def recording_start_response(status_line, headers, exc_info=None):
+            status[0] = status_line.split(" ", 1)[0]
+            return start_response(status_line, headers, exc_info)
+
+        try:
+            body = self.app(environ, recording_start_response)
+        except BaseException:
+            self._write(environ, "500", started)
+            raise
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
+            self._write(environ, status[0], started)  # keep Waitress's fast path for files
+            return body
+        return _LoggedBody(body, lambda: self._write(environ, status[0], started))
+
+    def _write(self, environ, status: str, started: float) -> None:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("QUERY_STRING"):
+            path += "?" + environ["QUERY_STRING"]
+        elapsed = (time.perf_counter() - started) * 1000
+        self.log.info('%s "%s %s" %s %.1fms', environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD"),
+                      path, status, elapsed)  # fmt: skip
+
+
+class _LoggedBody:
+    def __init__(self, body, on_close) -> None:
+        self.body, self.on_close = body, on_close
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.on_close()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl+C during a step (e.g. seeding), before anything serves
+        step("⚠️", "已中断")
+        sys.exit(130)

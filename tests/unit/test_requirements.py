@@ -1,4 +1,5 @@
-"""requirements.txt pins every third-party package the application imports."""
+"""requirements.txt pins every third-party package the application imports; the test tools
+(load test) are pinned in requirements-test.txt."""
 
 import ast
 import importlib.metadata
@@ -10,12 +11,17 @@ from config import PROJECT_ROOT
 APP_DIRS = ("analytics", "cache", "components", "config", "db", "migrations", "monitoring", "pages",
             "scripts", "services")  # fmt: skip
 FIRST_PARTY = {*APP_DIRS, "app", "tests"}
+TEST_TOOLS = (PROJECT_ROOT / "scripts" / "load_test.py",)  # run with requirements-test.txt installed
 
 
-def _imported_top_levels() -> set[str]:
+def _app_files() -> list:
     files = [PROJECT_ROOT / "app.py"]
     for folder in APP_DIRS:
         files += list((PROJECT_ROOT / folder).rglob("*.py")) if (PROJECT_ROOT / folder).exists() else []
+    return [f for f in files if f not in TEST_TOOLS]
+
+
+def _imported_top_levels(files: list) -> set[str]:
     names = set()
     for path in files:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -30,17 +36,32 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def test_reqs001_every_imported_package_is_pinned():
+def _pins(*files: str) -> dict[str, str]:
     pinned = {}
-    for line in (PROJECT_ROOT / "requirements.txt").read_text().splitlines():
-        if line.strip() and not line.startswith(("#", "-")):
-            name, _, version = line.partition("==")
-            assert version, f"not pinned exactly: {line}"
-            pinned[_canonical(name)] = version
+    for file in files:
+        for line in (PROJECT_ROOT / file).read_text().splitlines():
+            if line.strip() and not line.startswith(("#", "-")):
+                name, _, version = line.partition("==")
+                assert version, f"not pinned exactly: {line}"
+                pinned[_canonical(name)] = version
+    return pinned
+
+
+def _unpinned(files: list, pinned: dict[str, str]) -> list[str]:
     distributions = importlib.metadata.packages_distributions()
     missing = []
-    for module in sorted(_imported_top_levels()):
+    for module in sorted(_imported_top_levels(files)):
         dists = {_canonical(d) for d in distributions.get(module, [module])}
         if not dists & set(pinned):
             missing.append(f"{module} ({', '.join(sorted(dists))})")
-    assert missing == []
+    return missing
+
+
+def test_reqs001_every_imported_package_is_pinned():
+    assert _unpinned(_app_files(), _pins("requirements.txt")) == []
+
+
+def test_reqs002_test_tools_are_pinned_in_the_test_requirements():
+    pinned = _pins("requirements.txt", "requirements-test.txt")
+    tests = list((PROJECT_ROOT / "tests").rglob("*.py"))
+    assert _unpinned([*TEST_TOOLS, *tests], pinned) == []
