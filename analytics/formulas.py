@@ -71,14 +71,17 @@ def order_totals(lines: pd.DataFrame, order_key: list[str]) -> pd.DataFrame:
     """Roll lines up to one row per order and derive the order-level figures.
 
     ``lines`` carries English column names (db.export_format); order-level columns repeat on
-    each line and are taken from the first line of the order.
+    each line and are taken from the first line of the order. An optional boolean ``is_goods``
+    (False for 耗材 lines) gives ``goods_lines``, the basket depth; without it every line counts.
     """
     revenue = line_revenue(lines["received_price"], lines["quantity"])
     list_amount = lines["list_price"].fillna(lines["received_price"]) * lines["quantity"]
-    work = lines.assign(_revenue=revenue, _list_amount=list_amount)
+    goods = lines["is_goods"] if "is_goods" in lines else pd.Series(True, index=lines.index)
+    work = lines.assign(_revenue=revenue, _list_amount=list_amount, _goods=goods.astype(int))
     grouped = work.groupby(order_key, sort=False)
     items = grouped.agg(
         line_count=("quantity", "size"),
+        goods_lines=("_goods", "sum"),
         items_quantity=("quantity", "sum"),
         items_revenue=("_revenue", "sum"),
         items_list_amount=("_list_amount", "sum"),

@@ -145,6 +145,7 @@ class Order(Base):
     corporate_rebate: Mapped[float] = mapped_column(Money())
     # roll-ups of this order's lines and derived figures (analytics/formulas.py)
     line_count: Mapped[int] = mapped_column(Integer)
+    goods_lines: Mapped[int] = mapped_column(Integer, server_default="0")  # lines that are not 耗材
     items_quantity: Mapped[float] = mapped_column(Quantity())
     items_revenue: Mapped[float] = mapped_column(Money())
     items_list_amount: Mapped[float] = mapped_column(Money())

@@ -279,19 +279,13 @@ def _normal(o, scope: Scope) -> list:
 
 @_guard
 def basket_depths(conn: Connection, scope: Scope) -> pd.DataFrame:
-    """Orders and 实收 by basket depth (non-耗材 lines per order)."""
+    """Orders and 实收 by basket depth (orders.goods_lines: non-耗材 lines per order)."""
     o = Order.__table__.c
-    i = OrderItem.__table__.c
-    p = Product.__table__.c
-    per_order = (
-        select(o.id, o.items_revenue, func.count().label("depth"))
-        .join(OrderItem.__table__, i.order_id == o.id)
-        .join(Product.__table__, p.id == i.product_id)
-        .where(*_order_clauses(o, scope), *_normal(o, scope), not_(p.is_consumable))
-        .group_by(o.id, o.items_revenue)
-        .subquery()
+    query = (
+        select(o.goods_lines, func.count(), func.sum(o.items_revenue))
+        .where(*_order_clauses(o, scope), *_normal(o, scope))
+        .group_by(o.goods_lines)
     )
-    query = select(per_order.c.depth, func.count(), func.sum(per_order.c.items_revenue)).group_by(per_order.c.depth)
     return _frame(conn, query, ["depth", "orders", "revenue"], ["orders", "revenue"]).astype({"depth": int})
 
 

@@ -82,6 +82,7 @@ STG_ORDERS = Table(
     # NUMERIC like the target: a float8 → numeric cast per cell cost seconds per file
     *[Column(name, Numeric(16, 3)) for name in ORDER_MONEY + ORDER_DERIVED],
     Column("line_count", Integer),
+    Column("goods_lines", Integer),
     Column("platform_fee_zero", Boolean),
     prefixes=["TEMPORARY"],
 )
@@ -211,7 +212,10 @@ def _upsert_products(conn: Connection, lines: pd.DataFrame) -> dict[str, int]:
 def _order_frame(lines: pd.DataFrame, salt: str) -> pd.DataFrame:
     order_cols = [c for c in ORDER_COLUMNS if c in lines.columns] + ["store_id"]
     item_cols = ["received_price", "quantity", "list_price", "cost", "profit", "item_discount"]
-    orders = order_totals(lines[order_cols + item_cols], ORDER_KEY)
+    work = lines[order_cols + item_cols]
+    if "category_l1" in lines:
+        work = work.assign(is_goods=lines["category_l1"] != CONSUMABLE_CATEGORY)
+    orders = order_totals(work, ORDER_KEY)
     orders["business_date"] = orders["ordered_at"].dt.date
     orders["hour"] = orders["ordered_at"].dt.hour.astype(int)
     orders["distance_band"] = distance_band(orders["distance_km"])
