@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, and_, case, func, not_, select
+from sqlalchemy import Connection, Float, and_, case, cast, func, not_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.errors import DataLayerError
@@ -36,6 +36,12 @@ class Scope:
     store_ids: tuple[int, ...] | None = None
     channels: tuple[str, ...] | None = None
     fee_channels: tuple[str, ...] = ()
+
+
+def _sum(column, label: str):
+    """SUM as double precision: the driver hands back floats instead of Decimals that would be
+    converted one value at a time (a third of a query's time on tens of thousands of rows)."""
+    return cast(func.sum(column), Float).label(label)
 
 
 def _where(table, scope: Scope) -> list:
@@ -84,18 +90,21 @@ def channels(conn: Connection) -> list[str]:
     return [r[0] for r in conn.execute(select(t.c.channel).distinct().order_by(t.c.channel))]
 
 
+DAILY_MEASURES = (
+    "orders", "loss_orders", "revenue", "actual_profit", "item_profit", "platform_fee",
+    "delivery_fee", "marketing_cost", "delivery_net_cost", "corporate_rebate",
+)  # fmt: skip
+
+
 @_guard
 def daily_totals(conn: Connection, scope: Scope, by_store: bool = False) -> pd.DataFrame:
     """One row per day (per store and day with ``by_store``): orders, revenue (实收),
     actual_profit and the cost components."""
     t = AggStoreDayChannel.__table__
-    measures = (
-        "orders", "loss_orders", "revenue", "actual_profit", "item_profit", "platform_fee",
-        "delivery_fee", "marketing_cost", "delivery_net_cost", "corporate_rebate",
-    )  # fmt: skip
+    measures = DAILY_MEASURES
     keys = [t.c.store_id, t.c.day] if by_store else [t.c.day]
     query = (
-        select(*keys, *[func.sum(t.c[m]).label(m) for m in measures])
+        select(*keys, *[_sum(t.c[m], m) for m in measures])
         .where(*_where(t, scope))
         .group_by(*keys)
         .order_by(*keys)
@@ -107,6 +116,22 @@ def daily_totals(conn: Connection, scope: Scope, by_store: bool = False) -> pd.D
 
 
 @_guard
+def store_totals(conn: Connection, scope: Scope, split: dt.date | None = None) -> pd.DataFrame:
+    """One row per store (and per side of ``split``: period "current" for days ≥ split, else
+    "previous"): the sums of daily_totals' measures, grouped in the database."""
+    t = AggStoreDayChannel.__table__
+    keys = [t.c.store_id]
+    if split is not None:
+        keys.append(case((t.c.day >= split, "current"), else_="previous").label("period"))
+    query = select(*keys, *[_sum(t.c[m], m) for m in DAILY_MEASURES]).where(*_where(t, scope))
+    names = ["store_id", "period"][: len(keys)]
+    frame = _frame(conn, query.group_by(*keys), [*names, *DAILY_MEASURES], DAILY_MEASURES)
+    if split is None:
+        frame.insert(1, "period", "current")
+    return frame.astype({"store_id": int})
+
+
+@_guard
 def product_days(conn: Connection, scope: Scope) -> pd.DataFrame:
     """Store × day × product sales of non-consumable products (all channels in the scope summed):
     store_id, day, product_id, quantity, revenue, cost, profit."""
@@ -114,7 +139,7 @@ def product_days(conn: Connection, scope: Scope) -> pd.DataFrame:
     keys = [t.c.store_id, t.c.day, t.c.product_id]
     measures = ("quantity", "revenue", "cost", "profit")
     query = (
-        select(*keys, *[func.sum(t.c[m]).label(m) for m in measures])
+        select(*keys, *[_sum(t.c[m], m) for m in measures])
         .join(Product.__table__, Product.id == t.c.product_id)
         .where(*_where(t, scope), not_(Product.is_consumable))
         .group_by(*keys)
@@ -178,7 +203,7 @@ def active_sku_counts(conn: Connection, scope: Scope, periods: dict[str, tuple[d
 
 def _sums(table, scope: Scope, keys: list, measures: Sequence[str]):
     """SELECT of SUM(``measures``) grouped and ordered by ``keys`` over one aggregate table."""
-    query = select(*keys, *[func.sum(table.c[m]).label(m) for m in measures]).where(*_where(table, scope))
+    query = select(*keys, *[_sum(table.c[m], m) for m in measures]).where(*_where(table, scope))
     return query.group_by(*keys).order_by(*keys)
 
 
@@ -225,7 +250,7 @@ def product_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
     t = AggStoreDayProduct.__table__
     measures = ("quantity", "revenue", "cost", "profit")
     per_day = (
-        select(t.c.store_id, t.c.day, t.c.product_id, *[func.sum(t.c[m]).label(m) for m in measures])
+        select(t.c.store_id, t.c.day, t.c.product_id, *[_sum(t.c[m], m) for m in measures])
         .where(*_where(t, scope))
         .group_by(t.c.store_id, t.c.day, t.c.product_id)
         .subquery()
@@ -234,7 +259,7 @@ def product_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
     query = (
         select(
             per_day.c.product_id, p.name, p.category_l1,
-            *[func.sum(per_day.c[m]).label(m) for m in measures],
+            *[_sum(per_day.c[m], m) for m in measures],
             func.sum(case((per_day.c.quantity > 0, 1), else_=0)).label("sales_days"),
             func.count(func.distinct(per_day.c.store_id)).label("stores"),
         )
@@ -254,7 +279,7 @@ def category_days(conn: Connection, scope: Scope) -> pd.DataFrame:
     p = Product.__table__.c
     category = func.coalesce(p.category_l1, "未分类").label("category")
     query = (
-        select(category, t.c.day, func.sum(t.c.revenue).label("revenue"))
+        select(category, t.c.day, _sum(t.c.revenue, "revenue"))
         .join(Product.__table__, p.id == t.c.product_id)
         .where(*_where(t, scope), not_(p.is_consumable))
         .group_by(category, t.c.day)
@@ -282,7 +307,7 @@ def basket_depths(conn: Connection, scope: Scope) -> pd.DataFrame:
     """Orders and 实收 by basket depth (orders.goods_lines: non-耗材 lines per order)."""
     o = Order.__table__.c
     query = (
-        select(o.goods_lines, func.count(), func.sum(o.items_revenue))
+        select(o.goods_lines, func.count(), _sum(o.items_revenue, "revenue"))
         .where(*_order_clauses(o, scope), *_normal(o, scope))
         .group_by(o.goods_lines)
     )

@@ -46,10 +46,9 @@ def store_overview(runtime: Runtime, filters: ViewFilters) -> dict:
     wide = _scope(runtime, filters, start=previous.start, store_ids=None)
     with reading(runtime.engine) as conn:
         names = _store_names(conn)
-        per_day = queries.daily_totals(conn, wide, by_store=True)
-    current_days = per_day[per_day["day"] >= filters.start]
-    now = current_days.groupby("store_id")[STORE_MEASURES].sum()
-    before = per_day[per_day["day"] < filters.start].groupby("store_id")[["orders", "revenue", "actual_profit"]].sum()
+        totals = queries.store_totals(conn, wide, split=filters.start)
+    now = totals[totals["period"] == "current"].set_index("store_id")[STORE_MEASURES]
+    before = totals[totals["period"] == "previous"].set_index("store_id")[["orders", "revenue", "actual_profit"]]
     grid = names.set_index("store_id").join(now, how="left").fillna({m: 0.0 for m in STORE_MEASURES})
     grid = breakdowns.with_ratios(grid.reset_index())
     base = breakdowns.with_ratios(before.reset_index()).set_index("store_id")

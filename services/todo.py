@@ -193,11 +193,10 @@ def store_health(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     scope = Scope(filters.start, filters.end, None, filters.channels, runtime.settings.fee_channels)
     with reading(runtime.engine) as conn:
         names = {int(r.id): r.name for r in queries.stores(conn).itertuples(index=False)}
-        per_day = queries.daily_totals(conn, scope, by_store=True)
-    if per_day.empty:
+        totals = queries.store_totals(conn, scope)
+    if totals.empty:
         return []
-    columns = ["orders", "revenue", "actual_profit", "marketing_cost", "delivery_net_cost"]
-    scores = health_scores(per_day.groupby("store_id")[columns].sum().reset_index())
+    scores = health_scores(totals)
     if filters.store_ids is not None:
         scores = scores[scores["store_id"].isin(filters.store_ids)]
     return [
