@@ -328,6 +328,19 @@ def _orders(conn: Connection, query) -> pd.DataFrame:
 
 
 @_guard
+def abnormal_count(conn: Connection, scope: Scope) -> int:
+    """Number of abnormal orders (fee channel, platform fee 0) in the scope, from the aggregates."""
+    if not scope.fee_channels:
+        return 0
+    t = AggStoreDayChannel.__table__
+    unfiltered = Scope(scope.start, scope.end, scope.store_ids, scope.channels)
+    query = select(func.coalesce(func.sum(t.c.orders), 0)).where(
+        *_where(t, unfiltered), t.c.platform_fee_zero, t.c.channel.in_(scope.fee_channels)
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+@_guard
 def abnormal_orders(conn: Connection, scope: Scope, limit: int) -> tuple[int, pd.DataFrame]:
     """异常订单: orders on a fee channel whose platform fee is 0 (excluded from every KPI).
     Returns (count, the first ``limit`` of them, newest first)."""

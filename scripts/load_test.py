@@ -3,7 +3,9 @@
 Simulated users behave like people with a browser: open a page (the HTML, /_dash-layout,
 /_dash-dependencies, then the pages router callback that returns the page's layout), let the
 page fire its initial callbacks, then change filters (stores, dates, channels — values picked
-from the dropdowns' options and the date pickers' allowed range), click buttons, wait 1–3 s,
+from the dropdowns' options and the date pickers' allowed range, with an operator's habits: a
+few favourite stores each, mostly the default 7-day view ending on the last day), click
+buttons, wait 1–3 s,
 keep the page's dcc.Interval callbacks running at their own rate, and move to another page.
 Nothing is hard-coded per page: pages come from the navbar links, callbacks from
 /_dash-dependencies, request bodies from the layouts the server returns (scripts/_dash_protocol).
@@ -53,7 +55,8 @@ CALLBACK_PATH = "/_dash-update-component"
 # What a page shows when a section failed (components/messages.py): a 200 that is a failure.
 ERROR_MARKERS = ("数据库暂时无法访问", "此模块暂时无法显示")
 ALL_VALUES = ("all", "ALL", "全部")
-WINDOW_DAYS = (1, 7, 7, 14, 30, 30, 90)
+WINDOW_DAYS = (1, 7, 14, 30, 90)  # window lengths a person picks, and how often
+WINDOW_WEIGHTS = (10, 60, 10, 15, 5)
 METRICS_EVERY_S = 2.0
 
 log = logging.getLogger("load_test")
@@ -114,10 +117,11 @@ def discover(host: str, only: list[str] | None) -> Site:
 class Visit:
     """The state of one open page in one simulated browser."""
 
-    def __init__(self, site: Site, path: str, rng: random.Random) -> None:
+    def __init__(self, site: Site, path: str, rng: random.Random, habits: Habits | None = None) -> None:
         self.site = site
         self.path = path
         self.rng = rng
+        self.habits = habits or Habits(rng)
         self.state = dp.PageState()
         self.content_keys: set[str] = set()
         self.fired: set[str] = set()
@@ -210,7 +214,7 @@ class Visit:
         """Change one control like a person would; the props that changed."""
         props = self.state.components[key].props
         if kind == "options":
-            props["value"] = pick_options(props, self.rng)
+            props["value"] = pick_options(props, self.rng, self.habits)
             return [dp.Trigger(key, "value")]
         if kind == "range":
             props["start_date"], props["end_date"] = pick_range(props, self.rng)
@@ -247,13 +251,41 @@ def option_values(options) -> list:
     return values
 
 
-def pick_options(props: dict, rng: random.Random):
-    """A new dropdown/checklist value from its options; 'all' alone about a third of the time."""
+class Habits:
+    """What one operator keeps coming back to: for every option list (the store dropdowns of all
+    pages share one) a few favourite values, drawn with a Zipf-like weight so that some stores are
+    everybody's concern; picks come from the favourites. Without habits every pick would be a
+    view nobody else asks for, which is not how an office uses a dashboard."""
+
+    FAVOURITES = 3
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.known: dict[tuple, list] = {}
+
+    def favourites(self, values: list) -> list:
+        key = tuple(map(str, values))
+        if key not in self.known:
+            weights = [1 / (rank + 1) for rank in range(len(values))]
+            chosen: list = []
+            while len(chosen) < min(self.FAVOURITES, len(values)):
+                pick = self.rng.choices(values, weights=weights)[0]
+                if pick not in chosen:
+                    chosen.append(pick)
+            self.known[key] = chosen
+        return self.known[key]
+
+
+def pick_options(props: dict, rng: random.Random, habits: Habits | None = None):
+    """A new dropdown/checklist value from its options (from the user's favourites when
+    ``habits`` are given); 'all' alone about a third of the time."""
     values = option_values(props.get("options"))
     if not values:
         return props.get("value")
     everything = [v for v in values if v in ALL_VALUES]
     specific = [v for v in values if v not in ALL_VALUES] or values
+    if habits is not None and len(specific) > Habits.FAVOURITES:
+        specific = habits.favourites(specific)
     multi = bool(props.get("multi")) or isinstance(props.get("value"), list)
     if everything and rng.random() < 0.35:
         return [everything[0]] if multi else everything[0]
@@ -270,12 +302,14 @@ def _day(value) -> dt.date | None:
 
 
 def pick_range(props: dict, rng: random.Random) -> tuple[str, str]:
-    """A window of 1–90 days inside min/max_date_allowed, most often ending near the last day."""
+    """A window of 1–90 days inside min/max_date_allowed: mostly the last 7 days (the default
+    view), ending on the last day of data four times in five, else a few days earlier."""
     last = _day(props.get("max_date_allowed")) or _day(props.get("end_date")) or dt.date.today()
     first = _day(props.get("min_date_allowed")) or last - dt.timedelta(days=365)
     span = (last - first).days
-    end = last - dt.timedelta(days=min(span, int(rng.expovariate(1 / 4))))
-    start = max(first, end - dt.timedelta(days=rng.choice(WINDOW_DAYS) - 1))
+    back = 0 if rng.random() < 0.8 else 1 + int(rng.expovariate(1 / 3))
+    end = last - dt.timedelta(days=min(span, back))
+    start = max(first, end - dt.timedelta(days=rng.choices(WINDOW_DAYS, weights=WINDOW_WEIGHTS)[0] - 1))
     return start.isoformat(), end.isoformat()
 
 
@@ -292,6 +326,7 @@ class DashUser(FastHttpUser):
 
     def on_start(self) -> None:
         self.rng = random.Random(self.seed * 100_003 + next(DashUser._users))
+        self.habits = Habits(self.rng)
         self.visit: Visit | None = None
         self.ticker = None
         self.open(self.next_page(), full=True)
@@ -324,7 +359,7 @@ class DashUser(FastHttpUser):
         answer = self.post(dp.router_body(self.site.router, path), f"layout:{path}")
         if answer is None:
             return
-        visit = Visit(self.site, path, self.rng)
+        visit = Visit(self.site, path, self.rng, self.habits)
         visit.load(answer)
         self.visit = visit
         self.ticker = gevent.spawn(self.tick, visit)

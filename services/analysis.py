@@ -147,7 +147,7 @@ def channel_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
     scope = _scope(runtime, filters)
     with reading(runtime.engine) as conn:
         totals = queries.channel_totals(conn, scope)
-        abnormal, _ = queries.abnormal_orders(conn, scope, limit=0)
+        abnormal = queries.abnormal_count(conn, scope)
     table = breakdowns.channel_table(totals, limits.CHANNEL_RATING) if len(totals) else totals
     return {"channels": records(table), "abnormal": abnormal}
 
