@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 
 from analytics.health import COMPONENTS, LABELS
+from components.charts import DATE_AXIS, figure, graph
 from components.messages import info_alert
 
 LEVELS = (("urgent", "🔴 紧急", "danger"), ("watch", "🟡 关注", "warning"), ("highlights", "🟢 亮点", "success"))
@@ -39,16 +39,14 @@ def trend_chart(rows: list[dict]) -> dcc.Graph | dbc.Alert:
     if not rows:
         return info_alert("所选范围内没有订单，无法绘制趋势。")
     days = [r["day"] for r in rows]
-    figure = go.Figure()
-    figure.add_bar(x=days, y=[r["orders"] for r in rows], name="订单数", yaxis="y2", opacity=0.35)
-    figure.add_scatter(x=days, y=[r["revenue"] for r in rows], name="实收", mode="lines+markers")
-    figure.add_scatter(x=days, y=[r["actual_profit"] for r in rows], name="实际利润", mode="lines+markers")
-    figure.update_layout(
-        title="每日趋势", height=320, template="plotly_white", margin={"l": 50, "r": 50, "t": 40, "b": 30},
-        yaxis={"title": "金额 (¥)"}, yaxis2={"title": "订单数", "overlaying": "y", "side": "right"},
-        legend={"orientation": "h"},
-    )  # fmt: skip
-    return dcc.Graph(figure=figure, config={"displaylogo": False})
+    traces = [
+        {"type": "bar", "x": days, "y": [r["orders"] for r in rows], "name": "订单数", "yaxis": "y2", "opacity": 0.35},
+        {"type": "scatter", "mode": "lines+markers", "x": days, "y": [r["revenue"] for r in rows], "name": "实收"},
+        {"type": "scatter", "mode": "lines+markers", "x": days, "y": [r["actual_profit"] for r in rows],
+         "name": "实际利润"},
+    ]  # fmt: skip
+    return graph(figure(traces, "每日趋势", "金额 (¥)", yaxis2={"title": "订单数", "overlaying": "y", "side": "right",
+                                                               "showgrid": False}, xaxis=DATE_AXIS))  # fmt: skip
 
 
 def health_table(rows: list[dict], limit: int = 10) -> dbc.Card:

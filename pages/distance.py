@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import dash
 from dash import Output, dcc, html
-from plotly.subplots import make_subplots
 
 from components import ids
-from components.charts import figure_layout, graph
+from components.charts import figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
@@ -43,10 +42,15 @@ def _render(rows: list[dict]) -> list:
     if not rows or not any(r["orders"] for r in rows):
         return [info_alert(NO_DATA)]
     bands = [r["band"] for r in rows]
-    figure = make_subplots(specs=[[{"secondary_y": True}]])
-    figure.add_bar(x=bands, y=[r["orders"] for r in rows], name="订单数", opacity=0.5)
-    for field, name in (("profit_margin", "利润率"), ("delivery_rate", "配送成本率")):
-        figure.add_scatter(x=bands, y=[r[field] for r in rows], name=name, mode="lines+markers", secondary_y=True)
-    figure_layout(figure, "距离段：订单、利润率与配送成本率", "订单数")
-    figure.update_yaxes(title_text="比率", tickformat=".0%", secondary_y=True)
-    return [graph(figure, "distance-chart"), data_grid(PAGE.page, "bands", "距离段汇总", rows, COLUMNS, height=360)]
+    traces = [{"type": "bar", "x": bands, "y": [r["orders"] for r in rows], "name": "订单数", "opacity": 0.5}] + [
+        {"type": "scatter", "mode": "lines+markers", "x": bands, "y": [r[field] for r in rows], "name": name,
+         "yaxis": "y2"}
+        for field, name in (("profit_margin", "利润率"), ("delivery_rate", "配送成本率"))
+    ]  # fmt: skip
+    chart = figure(
+        traces,
+        "距离段：订单、利润率与配送成本率",
+        "订单数",
+        yaxis2={"title": "比率", "tickformat": ".0%", "overlaying": "y", "side": "right", "showgrid": False},
+    )
+    return [graph(chart, "distance-chart"), data_grid(PAGE.page, "bands", "距离段汇总", rows, COLUMNS, height=360)]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import Output, dcc, html
 
 from components import ids
-from components.charts import bar_chart, figure_layout, graph
+from components.charts import bar_chart, figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
@@ -74,14 +73,9 @@ def _render(result: dict, values: tuple) -> list:
     city_chart = bar_chart([c["city"] for c in cities], {"实收": [c["revenue"] for c in cities],
                                                         "实际利润": [c["actual_profit"] for c in cities]},
                            "城市对比", "金额 (¥)")  # fmt: skip
-    histogram = go.Figure(go.Histogram(x=scored, xbins={"start": 0, "end": 100, "size": 10}, name="门店数"))
-    figure_layout(
-        histogram,
-        "健康分分布",
-        "门店数",
-        xaxis={"title": "健康分", "range": [0, 100]},
-        yaxis={"title": "门店数", "tickformat": ",d"},
-    )
+    histogram = figure([{"type": "histogram", "x": scored, "xbins": {"start": 0, "end": 100, "size": 10},
+                         "name": "门店数"}], "健康分分布", "门店数", xaxis={"title": "健康分", "range": [0, 100]},
+                       yaxis={"tickformat": ",d"})  # fmt: skip
     return [
         summary,
         data_grid(PAGE.page, "stores", "门店一览", stores, STORE_COLUMNS, height=520),

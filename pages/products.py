@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
 from components import ids
-from components.charts import bar_chart, figure_layout, graph
+from components.charts import DATE_AXIS, bar_chart, figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
@@ -109,26 +108,27 @@ def _render(result: dict) -> list:
     ]  # fmt: skip
 
 
-def _quadrant_chart(products: list[dict]) -> go.Figure:
-    figure = go.Figure()
+def _quadrant_chart(products: list[dict]) -> dict:
+    traces = []
     for name, colour in QUADRANT_COLOURS.items():
         rows = [p for p in products if p["quadrant"] == name]
-        figure.add_scatter(
-            x=[p["sell_through"] for p in rows], y=[p["margin"] for p in rows], mode="markers", name=name,
-            text=[p["name"] for p in rows], marker={"color": colour, "size": 8, "opacity": 0.7},
-            hovertemplate="%{text}<br>动销率 %{x:.0%}<br>毛利率 %{y:.1%}<extra></extra>",
-        )  # fmt: skip
-    return figure_layout(figure, "动销 × 毛利率 象限", "毛利率", xaxis={"title": "动销率", "tickformat": ".0%"},
-                         yaxis={"title": "毛利率", "tickformat": ".0%"})  # fmt: skip
+        traces.append({
+            "type": "scatter", "mode": "markers", "name": name, "x": [p["sell_through"] for p in rows],
+            "y": [p["margin"] for p in rows], "text": [p["name"] for p in rows],
+            "marker": {"color": colour, "size": 8, "opacity": 0.7},
+            "hovertemplate": "%{text}<br>动销率 %{x:.0%}<br>毛利率 %{y:.1%}<extra></extra>",
+        })  # fmt: skip
+    return figure(traces, "动销 × 毛利率 象限", "毛利率", xaxis={"title": "动销率", "tickformat": ".0%"},
+                  yaxis={"tickformat": ".0%"})  # fmt: skip
 
 
-def _category_chart(rows: list[dict]) -> go.Figure:
-    figure = go.Figure()
+def _category_chart(rows: list[dict]) -> dict:
+    traces = []
     for category in dict.fromkeys(r["category"] for r in rows):
         points = [r for r in rows if r["category"] == category]
-        figure.add_scatter(x=[r["day"] for r in points], y=[r["revenue"] for r in points], mode="lines",
-                           name=category)  # fmt: skip
-    return figure_layout(figure, "品类趋势（每日实收）", "实收 (¥)")
+        traces.append({"type": "scatter", "mode": "lines", "name": category, "x": [r["day"] for r in points],
+                       "y": [r["revenue"] for r in points]})  # fmt: skip
+    return figure(traces, "品类趋势（每日实收）", "实收 (¥)", xaxis=DATE_AXIS)
 
 
 def _slow(rows: list[dict] | None):

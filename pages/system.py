@@ -6,10 +6,10 @@ import datetime as dt
 
 import dash
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
 from components import ids
+from components.charts import figure, graph
 from components.monitor_panel import panel_view
 from services.runtime import get_runtime
 
@@ -32,12 +32,8 @@ def layout(**_query: str) -> html.Div:
 
 
 def _figure(title: str, series: dict[str, tuple[list, list]], unit: str) -> dcc.Graph:
-    figure = go.Figure()
-    for name, (xs, ys) in series.items():
-        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name))
-    figure.update_layout(title=title, height=260, margin={"l": 40, "r": 10, "t": 40, "b": 30},
-                         yaxis_title=unit, legend={"orientation": "h"}, template="plotly_white")  # fmt: skip
-    return dcc.Graph(figure=figure, config={"displaylogo": False})
+    traces = [{"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name} for name, (xs, ys) in series.items()]
+    return graph(figure(traces, title, unit, height=260, margin={"l": 40, "r": 10, "t": 40, "b": 30}))
 
 
 def _times(stamps) -> list[dt.datetime]:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
 from components import ids
-from components.charts import bar_chart, figure_layout, graph
+from components.charts import bar_chart, figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
@@ -56,11 +55,11 @@ def _render(result: dict, measure: str) -> list:
     if result["empty"]:
         return [info_alert(NO_DATA)]
     label = MEASURES[measure]
-    heatmap = go.Figure(go.Heatmap(
-        z=result["matrix"][measure], x=[f"{h}时" for h in range(24)], y=result["weekdays"], colorscale="YlOrRd",
-        hovertemplate="%{y} %{x}<br>日均" + label + " %{z:,.1f}<extra></extra>", colorbar={"title": "日均"},
-    ))  # fmt: skip
-    figure_layout(heatmap, f"星期 × 小时 日均{label}", "", height=360, yaxis={"autorange": "reversed"})
+    heatmap = figure([{
+        "type": "heatmap", "z": result["matrix"][measure], "x": [f"{h}时" for h in range(24)],
+        "y": result["weekdays"], "colorscale": "YlOrRd", "colorbar": {"title": {"text": "日均"}},
+        "hovertemplate": "%{y} %{x}<br>日均" + label + " %{z:,.1f}<extra></extra>",
+    }], f"星期 × 小时 日均{label}", "", height=360, yaxis={"autorange": "reversed"})  # fmt: skip
     slots = result["slots"]
     slot_chart = bar_chart([s["slot"] for s in slots], {"实收": [s["revenue"] for s in slots],
                                                       "实际利润": [s["actual_profit"] for s in slots]},
