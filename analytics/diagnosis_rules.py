@@ -110,6 +110,23 @@ def stockout_hot_skus(
     return pd.DataFrame(rows, columns=columns)
 
 
+def confirm_stockouts(candidates: pd.DataFrame, last_stock: pd.DataFrame, baseline_days: int = 14,
+                      days_of_cover: float = 1.0) -> pd.DataFrame:  # fmt: skip
+    """Keep the 热销缺货 candidates that the exported stock confirms or cannot contradict.
+
+    ``last_stock`` holds, per (store_id, product_id), the 剩余库存 reported with the SKU's last
+    sale (NaN when the export has no stock columns). A candidate whose remaining stock was at
+    least ``days_of_cover`` days of its baseline sales is not out of stock (it just did not sell)
+    and is dropped; unknown stock keeps the candidate on the sales evidence alone. Adds
+    ``remaining_stock``."""
+    stock = last_stock.set_index(["store_id", "product_id"])["remaining_stock"] if len(last_stock) else None
+    keys = pd.MultiIndex.from_frame(candidates[["store_id", "product_id"]])
+    remaining = stock.reindex(keys).to_numpy(dtype=float) if stock is not None else np.full(len(candidates), np.nan)
+    daily = candidates["baseline_quantity"].to_numpy(dtype=float) / baseline_days
+    keep = np.isnan(remaining) | (remaining < days_of_cover * daily)
+    return candidates.assign(remaining_stock=remaining)[keep].reset_index(drop=True)
+
+
 def below_cost(product_days: pd.DataFrame, as_of: dt.date, days: int = 3) -> pd.DataFrame:
     """🔴 价格异常: SKUs whose received revenue was below their purchase cost over the last
     ``days`` days (unit received price < unit cost), with the unit figures as evidence."""

@@ -176,6 +176,34 @@ def product_names(conn: Connection, product_ids: Sequence[int]) -> dict[int, str
 
 
 @_guard
+def last_stock(conn: Connection, pairs: Sequence[tuple[int, int]], start: dt.date, end: dt.date) -> pd.DataFrame:
+    """剩余库存 reported with the latest sale (any channel) of each (store_id, product_id) pair
+    between ``start`` and ``end``: store_id, product_id, remaining_stock (NaN when not exported).
+    Reaches the lines through orders (store, day), the index the drill-downs use."""
+    columns = ["store_id", "product_id", "remaining_stock"]
+    if not pairs:
+        return pd.DataFrame(columns=columns)
+    o, i = Order.__table__.c, OrderItem.__table__.c
+    latest = func.row_number().over(partition_by=[o.store_id, i.product_id],
+                                    order_by=[o.ordered_at.desc(), o.id.desc(), i.line_no.desc()])  # fmt: skip
+    ranked = (
+        select(o.store_id, i.product_id, i.remaining_stock, latest.label("latest"))
+        .select_from(Order.__table__.join(OrderItem.__table__, OrderItem.order_id == Order.id))
+        .where(
+            o.store_id.in_(sorted({int(s) for s, _ in pairs})),
+            o.business_date.between(start, end),
+            i.product_id.in_(sorted({int(p) for _, p in pairs})),
+            i.quantity > 0,
+        )
+        .subquery()
+    )
+    query = select(ranked.c.store_id, ranked.c.product_id, ranked.c.remaining_stock).where(ranked.c.latest == 1)
+    frame = _frame(conn, query, columns, ["remaining_stock"])
+    wanted = {(int(s), int(p)) for s, p in pairs}
+    return frame[[(int(s), int(p)) in wanted for s, p in zip(frame["store_id"], frame["product_id"], strict=True)]]
+
+
+@_guard
 def active_sku_counts(conn: Connection, scope: Scope, periods: dict[str, tuple[dt.date, dt.date]]) -> dict[str, int]:
     """动销SKU数 per named period: distinct non-consumable products with quantity > 0.
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 from analytics.diagnosis_rules import (
     below_cost,
+    confirm_stockouts,
     costly_delivery_orders,
     hot_skus,
     loss_orders,
@@ -73,7 +74,9 @@ def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
                                   f"下降 {r.decline * 100:.1f} 个百分点"})  # fmt: skip
     if sku_rules and len(product_days):
         found = _sku_findings(product_days, as_of)
-        with reading(runtime.engine) as conn:  # one lookup for every SKU the items will name
+        with reading(runtime.engine) as conn:
+            found["stockout"] = _confirmed_stockouts(conn, found["stockout"], as_of)
+            # one lookup for every SKU the items will name
             products = queries.product_names(conn, sorted({int(i) for i in _named_products(found)}))
         sku_urgent, sku_watch, highlights = _sku_items(found, names, products)
         urgent += sku_urgent
@@ -126,12 +129,23 @@ def _sku_findings(product_days, as_of: dt.date) -> dict[str, pd.DataFrame]:
     sold = product_days.groupby(["store_id", "product_id"])["quantity"].sum().rename("sold")
     return {
         "below_cost": below_cost(product_days, as_of, rules.BELOW_COST_DAYS).head(limit),
-        "stockout": stockout_hot_skus(product_days, as_of).head(limit),
+        "stockout": stockout_hot_skus(product_days, as_of),  # confirmed by stock, then trimmed
         "slow": idle.join(sold, on=["store_id", "product_id"]).sort_values("sold", ascending=False),
         "new": new_skus(product_days, as_of),
         "hot": hot_skus(product_days, as_of).head(limit),
         "profit": top_profit_skus(product_days, as_of, top_n=TOP_NAMED),
     }
+
+
+def _confirmed_stockouts(conn, candidates: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """热销缺货 candidates whose last reported 剩余库存 does not contradict a stock-out."""
+    if candidates.empty:
+        return candidates.assign(remaining_stock=pd.Series(dtype=float))
+    pairs = list(zip(candidates["store_id"], candidates["product_id"], strict=True))
+    since = as_of - dt.timedelta(days=int(candidates["zero_days"].max()))  # the earliest last sale
+    stock = queries.last_stock(conn, pairs, since, as_of)
+    confirmed = confirm_stockouts(candidates, stock, days_of_cover=rules.STOCKOUT_DAYS_OF_COVER)
+    return confirmed.head(rules.MAX_ITEMS_PER_RULE)
 
 
 def _top_per_group(frame: pd.DataFrame, keys: list[str]):
@@ -164,7 +178,8 @@ def _sku_items(found: dict[str, pd.DataFrame], names: dict[int, str], products: 
         for r in found["below_cost"].itertuples(index=False)
     ] + [
         item("热销缺货", r.store_id, f"{product(r.product_id)}：已 {r.zero_days} 天无销售"
-             f"（此前14天销量第 {r.rank} 名，{r.baseline_quantity:.0f} 件）")
+             f"（此前14天销量第 {r.rank} 名，{r.baseline_quantity:.0f} 件；"
+             + ("无库存数据）" if pd.isna(r.remaining_stock) else f"最后剩余库存 {r.remaining_stock:.0f}）"))
         for r in found["stockout"].itertuples(index=False)
     ]  # fmt: skip
     watch = []

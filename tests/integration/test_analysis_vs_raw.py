@@ -9,10 +9,12 @@ import math
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 from db.demo_data import DemoSpec, generate_orders, write_exports
 from db.importer import import_file
-from db.queries import stores
+from db.models import Product
+from db.queries import last_stock, stores
 from services import analysis
 from services.filters import ViewFilters
 from services.runtime import Runtime
@@ -169,3 +171,24 @@ def test_ana005_overview_rows_per_store(loaded, engine):
         assert row["revenue"] == pytest.approx(mine["revenue"].sum(), abs=0.02)
         assert 0 <= row["score"] <= 100
     assert sum(c["orders"] for c in result["cities"]) == len(orders)
+
+
+def test_ana006_last_reported_stock(loaded, engine):
+    """queries.last_stock (热销缺货 evidence) = 剩余库存 of the latest sold line per store and SKU."""
+    lines, _runtime, _filters, period = loaded
+    day = pd.to_datetime(lines["下单时间"]).dt.date
+    part = lines[(day >= period[0]) & (day <= period[1]) & (lines["月售"] > 0)]
+    part = part.assign(sku_key=part["条码"].astype("string").fillna("code:" + part["店内码"].astype("string")))
+    # the last line of a store-SKU pair; ties in 下单时间 broken as the query does (later line wins)
+    expected = part.groupby(["门店ID", "sku_key"]).tail(1).sort_values("下单时间")
+    expected = expected.groupby(["门店ID", "sku_key"]).tail(1).set_index(["门店ID", "sku_key"])["剩余库存"]
+    with engine.connect() as conn:
+        store_ids = {code: i for i, code in stores(conn).set_index("id")["code"].items()}
+        product_ids = dict(conn.execute(select(Product.sku_key, Product.id)).all())
+        keys = list(expected.index[:: max(1, len(expected) // 40)])  # ~40 pairs across stores
+        pairs = [(store_ids[str(s)], product_ids[k]) for s, k in keys]
+        got = last_stock(conn, pairs, *period)
+    assert len(got) == len(pairs)
+    by_pair = got.set_index(["store_id", "product_id"])["remaining_stock"]
+    for (store, key), pair in zip(keys, pairs, strict=True):
+        assert by_pair[pair] == pytest.approx(float(expected[(store, key)])), (store, key)

@@ -114,7 +114,8 @@ def test_launch001_production_serves_and_stops_cleanly(empty_database_url, tmp_p
     demo data seeded, /healthz over HTTP, access log, PID file written and removed on SIGTERM."""
     port, data_dir = free_port(), tmp_path / "var"
     env = launcher_env(data_dir, O2O_DATABASE_URL=empty_database_url, O2O_REDIS_URL=shared_redis_url(),
-                       O2O_DEMO_STORES="2", O2O_DEMO_DAYS="14")  # fmt: skip
+                       O2O_DEMO_STORES="2", O2O_DEMO_DAYS="14", O2O_WAITRESS_THREADS="5",
+                       O2O_WAITRESS_CONNECTION_LIMIT="123")  # fmt: skip
     launcher = Launcher("production", ["--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "out.log")
     try:
         health = launcher.wait_healthy(port)
@@ -133,7 +134,7 @@ def test_launch001_production_serves_and_stops_cleanly(empty_database_url, tmp_p
     assert "✅ 依赖 " in ok and "与 requirements.txt 一致" in ok
     assert f"✅ 端口 127.0.0.1:{port} 空闲" in ok
     assert f"✅ 数据库 {describe_url(empty_database_url)} 已迁移到最新版本" in ok
-    assert "✅ 演示数据已导入" in ok and "✅ 生产模式 (Waitress)" in ok and "线程 8 / 连接上限 100" in ok
+    assert "✅ 演示数据已导入" in ok and "✅ 生产模式 (Waitress)" in ok and "线程 5 / 连接上限 123" in ok
     assert f"✅ 已停止 (pid {launcher.proc.pid})" in ok
     redis_line = next(line for line in output.splitlines() if "可用 (redis://127.0.0.1:6379/0): maxmemory" in line)
     assert redis_line.startswith(("✅ Redis ", "⚠️ Redis "))

@@ -5,7 +5,14 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from analytics.diagnosis_rules import below_cost, margin_decline, slow_movers, stockout_hot_skus, traffic_drop
+from analytics.diagnosis_rules import (
+    below_cost,
+    confirm_stockouts,
+    margin_decline,
+    slow_movers,
+    stockout_hot_skus,
+    traffic_drop,
+)
 
 AS_OF = dt.date(2026, 11, 27)
 
@@ -93,6 +100,22 @@ def test_rules004_stockout_of_a_hot_sku():
     found = stockout_hot_skus(product_days(), AS_OF, top_n=2, min_zero_days=2)
     assert found["product_id"].tolist() == [10]
     assert found["zero_days"].iloc[0] == 3 and found["rank"].iloc[0] == 1
+
+
+def test_rules004b_stockout_confirmed_by_remaining_stock():
+    # product 10 sold 5/day over the 14-day baseline (70 units): one day of cover is 5 units
+    candidates = stockout_hot_skus(product_days(), AS_OF, top_n=2, min_zero_days=2)
+    assert candidates["baseline_quantity"].iloc[0] == 70
+
+    def confirmed(remaining):
+        stock = pd.DataFrame({"store_id": [1], "product_id": [10], "remaining_stock": [remaining]})
+        return confirm_stockouts(candidates, stock)
+
+    assert confirmed(0.0)["remaining_stock"].tolist() == [0.0]  # sold out: kept, stock as evidence
+    assert len(confirmed(4.0)) == 1  # less than a day of sales left
+    assert confirmed(5.0).empty  # a full day of stock left: silent, not out of stock
+    unknown = confirm_stockouts(candidates, pd.DataFrame(columns=["store_id", "product_id", "remaining_stock"]))
+    assert len(unknown) == 1 and unknown["remaining_stock"].isna().all()  # no stock data: sales evidence only
 
 
 def test_rules005_below_cost():
