@@ -12,9 +12,11 @@ from dash import Dash, html
 from config import PROJECT_ROOT, Settings
 from monitoring.endpoints import register_endpoints
 from services.runtime import EXTENSION_KEY, build_runtime, install
+from services.warmup import CacheWarmer
 
 APP_TITLE = "门店诊断看板"
 NAVBAR = "main-navbar"
+WARMER_KEY = "o2o_cache_warmer"
 
 
 def _navbar() -> dbc.Navbar:
@@ -33,7 +35,7 @@ def _navbar() -> dbc.Navbar:
 
 def create_app(settings: Settings | None = None, *, start_monitors: bool = True) -> Dash:
     """Build the Dash app for ``settings`` (default: from the environment). Starts the samplers
-    (Redis health, psutil) unless told not to; ``stop_app`` stops them."""
+    (Redis health, psutil) and the cache warmer unless told not to; ``stop_app`` stops them."""
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Dash(
@@ -55,12 +57,20 @@ def create_app(settings: Settings | None = None, *, start_monitors: bool = True)
         runtime.monitors.start()
         atexit.register(runtime.monitors.stop)
         logging.getLogger(__name__).info("系统监控面板组件已加载")
+    if start_monitors and settings.cache_warm and runtime.cache is not None and runtime.cache.enabled:
+        warmer = CacheWarmer(runtime)
+        app.server.extensions[WARMER_KEY] = warmer
+        warmer.start()
+        atexit.register(warmer.stop)
     return app
 
 
 def stop_app(app: Dash) -> None:
     """Stop the app's background threads and close its database pool."""
     runtime = app.server.extensions[EXTENSION_KEY]
+    warmer = app.server.extensions.get(WARMER_KEY)
+    if warmer is not None:
+        warmer.stop()
     if runtime.monitors is not None:
         runtime.monitors.stop()
     runtime.engine.dispose()

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
 
 TIERS = ("l1", "l2", "l3")
 WINDOW = 2048
+# Set while the cache warmer computes: its lookups and computations are not users' requests and
+# stay out of the hit rate (they are counted as ``warmed`` instead).
+_background: ContextVar[bool] = ContextVar("cache_background", default=False)
+
+
+@contextmanager
+def background():
+    """Run the block as background work: cache statistics ignore its lookups."""
+    token = _background.set(True)
+    try:
+        yield
+    finally:
+        _background.reset(token)
 
 
 @dataclass
@@ -47,9 +62,12 @@ class CacheStats:
         self.tiers = {name: TierStats() for name in TIERS}
         self.requests = 0
         self.computed = 0
+        self.warmed = 0  # values computed in the background by the warmer
         self.compute_ms: deque = deque(maxlen=WINDOW)
 
     def lookup(self, tier: str, hit: bool, elapsed_ms: float) -> None:
+        if _background.get():
+            return
         with self._lock:
             stats = self.tiers[tier]
             if hit:
@@ -70,10 +88,16 @@ class CacheStats:
             stats.bytes_stored += stored
 
     def request(self) -> None:
+        if _background.get():
+            return
         with self._lock:
             self.requests += 1
 
     def compute(self, elapsed_ms: float) -> None:
+        if _background.get():
+            with self._lock:
+                self.warmed += 1
+            return
         with self._lock:
             self.computed += 1
             self.compute_ms.append(elapsed_ms)
@@ -84,6 +108,7 @@ class CacheStats:
             return {
                 "requests": self.requests,
                 "computed": self.computed,
+                "warmed": self.warmed,
                 "hit_rate": answered / self.requests if self.requests else None,
                 "tiers": {name: t.snapshot() for name, t in self.tiers.items()},
             }

@@ -60,6 +60,8 @@ class DashboardCollector(Collector):
         yield CounterMetricFamily("o2o_cache_requests", "Requests through the cache", value=snap["requests"])
         yield CounterMetricFamily("o2o_cache_computed", "Requests computed from the database",
                                   value=snap["computed"])  # fmt: skip
+        yield CounterMetricFamily("o2o_cache_warmed", "Values computed in the background by the cache warmer",
+                                  value=snap["warmed"])  # fmt: skip
         if snap["hit_rate"] is not None:
             yield GaugeMetricFamily("o2o_cache_hit_ratio", "Requests answered without computing",
                                     value=snap["hit_rate"])  # fmt: skip

@@ -56,7 +56,9 @@ def kpi_values(response_json: dict) -> dict[str, str]:
 @pytest.fixture
 def loaded_app(engine, settings, tmp_path):
     assert import_file(engine, write_csv(small_sheet(), tmp_path / "o.csv"), settings).ok
-    return create_app(settings)
+    app = create_app(settings)
+    yield app
+    stop_app(app)  # samplers and cache warmer must not outlive the test's database
 
 
 def test_app001_pages_and_local_assets(loaded_app):
