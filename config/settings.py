@@ -31,7 +31,8 @@ class Settings:
     host: str = "0.0.0.0"
     port: int = 8051
     waitress_threads: int = 8
-    waitress_connection_limit: int = 500  # a browser keeps up to 6 connections open: 100 served ~16 users
+    # a browser keeps up to 6 connections open: 200 operators need ~1,200 (the default 100 served ~16)
+    waitress_connection_limit: int = 2000
     log_level: str = "INFO"
     max_import_bytes: int = 200 * 1024 * 1024
     max_xlsx_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
@@ -143,7 +144,7 @@ _SPECS = (
     _Spec("host", "O2O_HOST", "str"),
     _Spec("port", "O2O_PORT", "int", 1, 65535),
     _Spec("waitress_threads", "O2O_WAITRESS_THREADS", "int", 1, 256),
-    _Spec("waitress_connection_limit", "O2O_WAITRESS_CONNECTION_LIMIT", "int", 1, 1000),  # select(): < FD_SETSIZE
+    _Spec("waitress_connection_limit", "O2O_WAITRESS_CONNECTION_LIMIT", "int", 1, 50_000),  # poll(): no FD_SETSIZE
     _Spec("log_level", "O2O_LOG_LEVEL", "log_level"),
     _Spec("max_import_bytes", "O2O_MAX_IMPORT_BYTES", "int", 1, None),
     _Spec("address_salt", "O2O_ADDRESS_SALT", "str"),

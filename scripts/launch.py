@@ -75,12 +75,28 @@ def main(argv: list[str] | None = None) -> int:
     return _serve_production(settings, host, pid_file)
 
 
+def _raise_open_file_limit(needed: int) -> None:
+    """Each connection is a file descriptor: lift the soft limit towards ``needed`` (POSIX)."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        steps.step("⚠️", f"打开文件数上限 {target} (硬上限) 低于连接上限所需的 {needed}; 请调高 ulimit -n")
+
+
 def _serve_production(settings: Settings, host: str, pid_file: Path) -> int:
     from waitress import create_server
 
     from app import create_app, stop_app
     from scripts import _pidfile
 
+    _raise_open_file_limit(settings.waitress_connection_limit + 256)
     app = create_app(settings)
     try:
         server = create_server(
@@ -89,6 +105,8 @@ def _serve_production(settings: Settings, host: str, pid_file: Path) -> int:
             port=settings.port,
             threads=settings.waitress_threads,
             connection_limit=settings.waitress_connection_limit,
+            # poll() instead of select(): select() cannot watch more than 1,024 descriptors
+            asyncore_use_poll=True,
             ident="o2o-dashboard",
         )
     except OSError as exc:

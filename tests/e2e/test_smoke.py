@@ -49,6 +49,7 @@ def live_server(engine, settings):
     server.close()
     thread.join(timeout=5)
     stop_app(app)
+    stop_app(app)
 
 
 @pytest.fixture

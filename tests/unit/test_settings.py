@@ -9,7 +9,7 @@ from config import ENV_VARS, PROJECT_ROOT, Settings, SettingsError
 
 def test_settings001_defaults():
     s = Settings.from_env({})
-    assert (s.port, s.waitress_threads, s.waitress_connection_limit) == (8051, 8, 500)
+    assert (s.port, s.waitress_threads, s.waitress_connection_limit) == (8051, 8, 2000)
     assert s.redis_url == "redis://127.0.0.1:6379/0"
     assert s.database_url == f"sqlite:///{PROJECT_ROOT / 'var' / 'o2o.sqlite3'}"
     assert s.is_sqlite
