@@ -75,6 +75,14 @@ def section(what: str, compute: Callable[[], object], render: Callable[[object],
         return error_alert(SECTION_FAILED)
 
 
+def single_body_layout(ids: PageIds, title: str, query: dict, body_id: str) -> html.Div:
+    """A page that is its filter frame plus one body its callback fills."""
+    frame = frame_layout(ids, title, query)
+    if frame.state is None:
+        return html.Div(frame.children)
+    return html.Div([*frame.children, dcc.Loading(html.Div(id=body_id), type="dot")])
+
+
 def filtered_section(what: str, values: tuple, service: Callable, render: Callable, *args, quiet: bool = False):
     """``section`` for a service taking (runtime, filters, *args); an incomplete selection
     shows what is missing (or nothing when ``quiet``: another section of the page says it)."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dash
-from dash import Output, dcc, html
+from dash import Output, html
 
 from components import ids
 from components.charts import figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
-from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
+from components.page_frame import filtered_section, register_frame_callbacks, single_body_layout
 from services.analysis import distance_analysis
 
 dash.register_page(__name__, path="/distance", name="配送分析", title="配送分析 · 门店诊断看板", order=5)
@@ -27,10 +27,7 @@ COLUMNS = [
 
 
 def layout(**query: str) -> html.Div:
-    frame = frame_layout(PAGE, "配送分析", query)
-    if frame.state is None:
-        return html.Div(frame.children)
-    return html.Div([*frame.children, dcc.Loading(html.Div(id=ids.DISTANCE_BODY), type="dot")])
+    return single_body_layout(PAGE, "配送分析", query, ids.DISTANCE_BODY)
 
 
 @dash.callback(Output(ids.DISTANCE_BODY, "children"), *PAGE.inputs())

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Output, dcc, html
+from dash import Output, html
 
 from components import ids
 from components.charts import bar_chart, figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
-from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
+from components.page_frame import filtered_section, register_frame_callbacks, single_body_layout
 from services.analysis import store_overview
 from services.url_state import to_query
 
@@ -45,10 +45,7 @@ CITY_COLUMNS = [
 
 
 def layout(**query: str) -> html.Div:
-    frame = frame_layout(PAGE, "经营总览", query)
-    if frame.state is None:
-        return html.Div(frame.children)
-    return html.Div([*frame.children, dcc.Loading(html.Div(id=ids.OVERVIEW_BODY), type="dot")])
+    return single_body_layout(PAGE, "经营总览", query, ids.OVERVIEW_BODY)
 
 
 @dash.callback(Output(ids.OVERVIEW_BODY, "children"), *PAGE.inputs())
