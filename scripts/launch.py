@@ -147,7 +147,7 @@ def _serve_debug(settings: Settings, host: str, pid_file: Path) -> int:
     try:
         # Werkzeug turns SIGTERM into sys.exit(0), killing the child first; a crashed child's
         # exit code comes back as SystemExit too.
-        app.run(host=host, port=settings.port, debug=True, dev_tools_hot_reload=True, **DEBUG_RUN_OPTIONS)
+        _run_debug_server(app, host, settings.port)
     except KeyboardInterrupt:
         pass
     except SystemExit as exc:
@@ -158,12 +158,19 @@ def _serve_debug(settings: Settings, host: str, pid_file: Path) -> int:
     return code
 
 
+def _run_debug_server(app, host: str, port: int) -> None:
+    """The Dash dev server (debugger, hot reload) — only ever on a loopback address."""
+    if host not in LOOPBACK:
+        raise SystemExit(f"调试模式只能绑定本机地址 (127.0.0.1), 不能绑定 {host}")
+    app.run(host=host, port=port, debug=True, dev_tools_hot_reload=True, **DEBUG_RUN_OPTIONS)
+
+
 def _serve_debug_child(settings: Settings, host: str) -> int:
     from app import create_app
 
     app = create_app(settings)
     logging.getLogger("o2o.launch").debug("热重载子进程 pid %s 开始服务 (父进程 pid %s)", os.getpid(), os.getppid())
-    app.run(host=host, port=settings.port, debug=True, dev_tools_hot_reload=True, **DEBUG_RUN_OPTIONS)
+    _run_debug_server(app, host, settings.port)
     return 0
 
 

@@ -1,0 +1,81 @@
+"""The load test's view of the server: /metrics scraped (Prometheus text), the cache counters'
+change over a run, and the server's peak RSS sampled while it runs."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+
+import gevent
+
+METRICS_EVERY_S = 2.0
+log = logging.getLogger("load_test")
+
+
+def scrape(host: str) -> dict[tuple[str, str], float]:
+    """/metrics samples by (name, tier label)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{host}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    values = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            values[(sample.name, sample.labels.get("tier", ""))] = sample.value
+    return values
+
+
+def cache_delta(before: dict, after: dict) -> dict | None:
+    def delta(name: str, tier: str = "") -> float:
+        return after.get((name, tier), 0.0) - before.get((name, tier), 0.0)
+
+    requests = delta("o2o_cache_requests_total")
+    if ("o2o_cache_requests_total", "") not in after:
+        return None
+    computed = delta("o2o_cache_computed_total")
+    tiers = {}
+    for tier in sorted({t for (n, t) in after if n == "o2o_cache_hits_total"}):
+        hits, misses = delta("o2o_cache_hits_total", tier), delta("o2o_cache_misses_total", tier)
+        lookups = hits + misses
+        tiers[tier] = {"hits": hits, "lookups": lookups, "hit_rate": hits / lookups if lookups else None}
+    return {"requests": requests, "computed": computed,
+            "hit_rate": (requests - computed) / requests if requests else None, "tiers": tiers}  # fmt: skip
+
+
+class MetricsWatcher:
+    """Samples the server's RSS during the run."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.peak_rss: float | None = None
+        self.errors = 0
+        self._greenlet = None
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                rss = scrape(self.host).get(("o2o_process_rss_bytes", ""))
+                if rss is not None:
+                    self.peak_rss = max(self.peak_rss or 0.0, rss)
+            except (OSError, ValueError):
+                self.errors += 1
+            gevent.sleep(METRICS_EVERY_S)
+
+    def start(self) -> None:
+        self._greenlet = gevent.spawn(self._loop)
+
+    def stop(self) -> None:
+        if self._greenlet is not None:
+            self._greenlet.kill()
+
+
+
+def scrape_quietly(host: str, tries: int = 3) -> dict | None:
+    """/metrics, retried: right after the run the server may still be answering queued requests."""
+    for attempt in range(tries):
+        try:
+            return scrape(host)
+        except (OSError, ValueError) as exc:
+            log.warning("/metrics 读取失败 (%d/%d): %s", attempt + 1, tries, exc)
+            gevent.sleep(2)
+    return None
