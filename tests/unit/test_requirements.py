@@ -11,7 +11,7 @@ from config import PROJECT_ROOT
 APP_DIRS = ("analytics", "cache", "components", "config", "db", "migrations", "monitoring", "pages",
             "scripts", "services")  # fmt: skip
 FIRST_PARTY = {*APP_DIRS, "app", "tests"}
-TEST_TOOLS = (PROJECT_ROOT / "scripts" / "load_test.py",)  # run with requirements-test.txt installed
+TEST_TOOLS = tuple(PROJECT_ROOT / "scripts" / n for n in ("load_test.py", "_load_metrics.py"))  # requirements-test.txt
 
 
 def _app_files() -> list:
