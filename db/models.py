@@ -218,7 +218,13 @@ class AggStoreDayChannel(Base):
 
 class AggStoreDayProduct(Base):
     __tablename__ = "agg_store_day_product"
-    __table_args__ = (Index("ix_agg_store_day_product_day", "day"),)
+    __table_args__ = (
+        Index("ix_agg_store_day_product_day", "day"),
+        # one store's days read from the index alone (PostgreSQL index-only scan): the rows of a
+        # store lie on a page each, since imports write every store of a day together
+        Index("ix_agg_store_day_product_store", "store_id", "day", "product_id",
+              postgresql_include=["channel", "platform_fee_zero", "quantity", "revenue", "cost", "profit"]),
+    )  # fmt: skip
 
     store_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
@@ -236,7 +242,11 @@ class AggStoreDayProduct(Base):
 
 class AggStoreDayHour(Base):
     __tablename__ = "agg_store_day_hour"
-    __table_args__ = (Index("ix_agg_store_day_hour_day", "day"),)
+    __table_args__ = (
+        Index("ix_agg_store_day_hour_day", "day"),
+        Index("ix_agg_store_day_hour_store", "store_id", "day", "hour",
+              postgresql_include=["channel", "platform_fee_zero", "orders", "revenue", "actual_profit"]),
+    )  # fmt: skip
 
     store_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)

@@ -40,8 +40,17 @@ class Scope:
 
 def _sum(column, label: str):
     """SUM as double precision: the driver hands back floats instead of Decimals that would be
-    converted one value at a time (a third of a query's time on tens of thousands of rows)."""
+    converted one value at a time (a third of a query's time on tens of thousands of rows).
+    The cast comes after the sum: casting every numeric to float8 first costs more than the
+    numeric additions (健康分 over all stores: 42 → 85 ms)."""
     return cast(func.sum(column), Float).label(label)
+
+
+def _float_sum(column, label: str):
+    """SUM of values cast to double precision one by one: cheaper than _sum when the grouping
+    barely reduces the rows (a numeric running sum per group is allocated; a float's is not).
+    A store's 60 product-days (3,600 rows → 2,800 groups): 9.6 → 5.3 ms in PostgreSQL."""
+    return func.sum(cast(column, Float)).label(label)
 
 
 def _where(table, scope: Scope) -> list:
@@ -81,7 +90,7 @@ def data_date_bounds(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
 def stores(conn: Connection) -> pd.DataFrame:
     """All stores: id, code, name, city, franchise_type (ordered by city, name)."""
     query = select(Store.id, Store.code, Store.name, Store.city, Store.franchise_type).order_by(Store.city, Store.name)
-    return pd.DataFrame(conn.execute(query).all(), columns=["id", "code", "name", "city", "franchise_type"])
+    return _frame(conn, query, ["id", "code", "name", "city", "franchise_type"])
 
 
 @_guard
@@ -103,16 +112,8 @@ def daily_totals(conn: Connection, scope: Scope, by_store: bool = False) -> pd.D
     t = AggStoreDayChannel.__table__
     measures = DAILY_MEASURES
     keys = [t.c.store_id, t.c.day] if by_store else [t.c.day]
-    query = (
-        select(*keys, *[_sum(t.c[m], m) for m in measures])
-        .where(*_where(t, scope))
-        .group_by(*keys)
-        .order_by(*keys)
-    )
-    names = [k.name for k in keys]
-    frame = pd.DataFrame(conn.execute(query).all(), columns=[*names, *measures])
-    frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    return frame.astype({m: float for m in measures})
+    query = select(*keys, *[_sum(t.c[m], m) for m in measures]).where(*_where(t, scope)).group_by(*keys).order_by(*keys)
+    return _frame(conn, query, [*[k.name for k in keys], *measures], measures, dates=["day"])
 
 
 @_guard
@@ -139,14 +140,12 @@ def product_days(conn: Connection, scope: Scope) -> pd.DataFrame:
     keys = [t.c.store_id, t.c.day, t.c.product_id]
     measures = ("quantity", "revenue", "cost", "profit")
     query = (
-        select(*keys, *[_sum(t.c[m], m) for m in measures])
+        select(*keys, *[_float_sum(t.c[m], m) for m in measures])
         .join(Product.__table__, Product.id == t.c.product_id)
         .where(*_where(t, scope), not_(Product.is_consumable))
         .group_by(*keys)
     )
-    frame = pd.DataFrame(conn.execute(query).all(), columns=["store_id", "day", "product_id", *measures])
-    frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    return frame.astype({m: float for m in measures})
+    return _frame(conn, query, ["store_id", "day", "product_id", *measures], measures, dates=["day"])
 
 
 @_guard
@@ -162,9 +161,8 @@ def day_orders(conn: Connection, scope: Scope) -> pd.DataFrame:
         clauses.append(not_(and_(o.platform_fee_zero, o.channel.in_(scope.fee_channels))))
     columns = ("store_id", "channel", "platform_order_id", "ordered_at", "distance_km", "items_revenue",
                "delivery_fee", "actual_profit")  # fmt: skip
-    rows = conn.execute(select(*[o[c] for c in columns]).where(*clauses)).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(columns))
-    return frame.astype({"items_revenue": float, "delivery_fee": float, "actual_profit": float})
+    return _frame(conn, select(*[o[c] for c in columns]).where(*clauses), columns,
+                  ["items_revenue", "delivery_fee", "actual_profit"])  # fmt: skip
 
 
 @_guard
@@ -235,8 +233,16 @@ def _sums(table, scope: Scope, keys: list, measures: Sequence[str]):
     return query.group_by(*keys).order_by(*keys)
 
 
-def _frame(conn: Connection, query, columns: Sequence[str], floats: Sequence[str] = ()) -> pd.DataFrame:
-    frame = pd.DataFrame([tuple(r) for r in conn.execute(query).all()], columns=list(columns))
+def _frame(conn: Connection, query, columns: Sequence[str], floats: Sequence[str] = (),
+           dates: Sequence[str] = ()) -> pd.DataFrame:  # fmt: skip
+    """The query's rows as a frame, built column by column (a frame built from Row objects probes
+    every row for a mapping interface: a third of a 20,000-row read); ``dates`` become datetime.date
+    whatever the driver returned (SQLite gives strings)."""
+    rows = conn.execute(query).all()
+    values = zip(*rows, strict=True) if rows else ([] for _ in columns)
+    frame = pd.DataFrame(dict(zip(columns, values, strict=True)), columns=list(columns))
+    for c in dates:
+        frame[c] = pd.to_datetime(frame[c]).dt.date
     return frame.astype({c: float for c in floats})
 
 
@@ -257,9 +263,8 @@ def hourly_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per day and hour: orders, 实收, 实际利润."""
     t = AggStoreDayHour.__table__
     measures = ("orders", "revenue", "actual_profit")
-    frame = _frame(conn, _sums(t, scope, [t.c.day, t.c.hour], measures), ["day", "hour", *measures], measures)
-    frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    return frame.astype({"hour": int})
+    query = _sums(t, scope, [t.c.day, t.c.hour], measures)
+    return _frame(conn, query, ["day", "hour", *measures], measures, dates=["day"]).astype({"hour": int})
 
 
 @_guard
@@ -312,9 +317,7 @@ def category_days(conn: Connection, scope: Scope) -> pd.DataFrame:
         .where(*_where(t, scope), not_(p.is_consumable))
         .group_by(category, t.c.day)
     )
-    frame = _frame(conn, query, ["category", "day", "revenue"], ["revenue"])
-    frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    return frame
+    return _frame(conn, query, ["category", "day", "revenue"], ["revenue"], dates=["day"])
 
 
 def _order_clauses(o, scope: Scope) -> list:

@@ -175,3 +175,17 @@ def test_rules008_new_skus():
     found = new_skus(frame, AS_OF)
     assert found["product_id"].tolist() == [31] and found["quantity"].iloc[0] == 6.0
     assert new_skus(frame[frame["day"] > day(10)], AS_OF).empty  # only 10 days of data: too short to tell
+
+
+def test_rules009_sku_rules_on_empty_and_string_keyed_frames():
+    """A store with no sales gives empty findings with their columns; keys need not be integers
+    (the ground-truth test keys by store code and SKU) and the dates come back as dates."""
+    from analytics.diagnosis_rules import new_skus
+
+    empty = product_days().iloc[0:0]
+    assert slow_movers(empty, AS_OF).empty and "bucket" in slow_movers(empty, AS_OF).columns
+    assert new_skus(empty, AS_OF).empty
+    coded = product_days().assign(store_id="S001", product_id=lambda f: "SKU" + f["product_id"].astype(str))
+    found = slow_movers(coded, AS_OF).set_index("product_id")
+    assert set(found.index) == {"SKU10", "SKU11"} and set(found["store_id"]) == {"S001"}
+    assert found.at["SKU11", "last_sale"] == day(8)
