@@ -69,6 +69,8 @@ class CacheManager:
         self._version_lock = threading.Lock()
         self._flights: dict[str, threading.Lock] = {}
         self._flights_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(settings.cache_compute_slots)
+        self._holder = threading.local()
 
     # -- data version ---------------------------------------------------------------------
     def data_version(self) -> int:
@@ -94,7 +96,8 @@ class CacheManager:
     def get_or_compute(self, region: str, function: str, args: tuple, kwargs: dict,
                        compute: Callable[[], object]):  # fmt: skip
         if not self.enabled:
-            return compute()
+            with self.compute_slot():
+                return compute()
         ttl = self.regions[region]
         self.stats.request()
         key = make_key(region, function, args, kwargs, self.data_version(), current_scope.get(), self.code_version)
@@ -111,14 +114,29 @@ class CacheManager:
                 if found:
                     return value
             try:
-                started = time.perf_counter()
-                value = compute()
+                with self.compute_slot():
+                    started = time.perf_counter()
+                    value = compute()
                 self.stats.compute((time.perf_counter() - started) * 1000)
                 self._store(key, value, ttl)
             finally:
                 if lock:
                     self.l3.release_lock(key)
             return value
+
+    @contextmanager
+    def compute_slot(self):
+        """Hold one of the compute slots (re-entrant: a computation calling another cached
+        function keeps the slot it has)."""
+        if getattr(self._holder, "held", False):
+            yield
+            return
+        with self._slots:
+            self._holder.held = True
+            try:
+                yield
+            finally:
+                self._holder.held = False
 
     @contextmanager
     def _flight(self, key: str):

@@ -48,6 +48,8 @@ class Settings:
     cache_l1_max_mb: int = 128
     cache_l2_threshold: int = 5000  # files in the disk tier before it prunes
     cache_warm: bool = True  # precompute the default views after start and after every import
+    # views computed at once (cache misses); the other request threads keep serving hits
+    cache_compute_slots: int = 2
     redis_socket_timeout_ms: int = 250
     redis_check_interval_s: float = 30.0
     system_poll_interval_s: float = 5.0
@@ -157,6 +159,7 @@ _SPECS = (
     _Spec("cache_l1_max_mb", "O2O_CACHE_L1_MAX_MB", "int", 1, None),
     _Spec("cache_l2_threshold", "O2O_CACHE_L2_THRESHOLD", "int", 10, None),
     _Spec("cache_warm", "O2O_CACHE_WARM", "bool"),
+    _Spec("cache_compute_slots", "O2O_CACHE_COMPUTE_SLOTS", "int", 1, 256),
     _Spec("redis_socket_timeout_ms", "O2O_REDIS_SOCKET_TIMEOUT_MS", "int", 10, 10000),
     _Spec("redis_check_interval_s", "O2O_REDIS_CHECK_INTERVAL_S", "float"),
     _Spec("system_poll_interval_s", "O2O_SYSTEM_POLL_INTERVAL_S", "float"),

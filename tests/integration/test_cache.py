@@ -39,9 +39,10 @@ class Version:
         return self.value
 
 
-def manager(tmp_path, redis_url: str, name: str = "a", version=None, **kwargs) -> CacheManager:
+def manager(tmp_path, redis_url: str, name: str = "a", version=None, settings: dict | None = None,
+            **kwargs) -> CacheManager:  # fmt: skip
     settings = Settings.from_env({}, data_dir=tmp_path / name, redis_url=redis_url,
-                                 database_url="sqlite:////shared/o2o.sqlite3")  # fmt: skip
+                                 database_url="sqlite:////shared/o2o.sqlite3", **(settings or {}))  # fmt: skip
     return CacheManager(settings, version or Version(), regions=kwargs.pop("regions", FAST), **kwargs)
 
 
@@ -228,3 +229,59 @@ def test_cache012_other_code_version_is_never_served(tmp_path, private_redis):
     assert get(old, counter)["call"] == 1
     assert get(new, counter)["call"] == 2
     assert len(new.code_version) and manager(tmp_path, private_redis.url, "b").code_version  # fingerprint
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_cache013_compute_slots_bound_misses_but_not_hits(tmp_path, private_redis, enabled):
+    """With 2 slots, 6 concurrent misses of different keys never compute more than 2 at once,
+    and while both slots are taken a cached key is still answered (and a disabled cache obeys
+    the same bound)."""
+    cache = manager(tmp_path, private_redis.url, name=f"slots-{enabled}",
+                    settings={"cache_compute_slots": 2, "cache_enabled": enabled})  # fmt: skip
+    if enabled:
+        assert get(cache, Counter(), "cached")["tag"] == "cached"
+    release, lock = threading.Event(), threading.Lock()
+    running, peak = [0], [0]
+
+    def slow(tag: str):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        release.wait(timeout=20)
+        with lock:
+            running[0] -= 1
+        return tag
+
+    threads = [threading.Thread(target=cache.get_or_compute, args=("kpis", "tests.slow", (f"k{i}",), {},
+                                                                    lambda i=i: slow(f"k{i}")))
+               for i in range(6)]  # fmt: skip
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while running[0] < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if enabled:  # both slots busy: a hit must not wait for them
+        answer: list = []
+        hit = threading.Thread(target=lambda: answer.append(get(cache, Counter(), "cached")))
+        hit.start()
+        hit.join(timeout=5)
+        assert answer and answer[0]["call"] == 1
+    assert running[0] == 2
+    release.set()
+    for t in threads:
+        t.join(timeout=20)
+    assert peak[0] == 2
+
+
+def test_cache014_nested_computation_keeps_its_slot(tmp_path, private_redis):
+    cache = manager(tmp_path, private_redis.url, settings={"cache_compute_slots": 1})
+    inner = Counter()
+
+    def outer():
+        return {"inner": get(cache, inner, "inner")["tag"]}
+
+    done: list = []
+    t = threading.Thread(target=lambda: done.append(cache.get_or_compute("kpis", "tests.outer", (), {}, outer)))
+    t.start()
+    t.join(timeout=10)
+    assert done == [{"inner": "inner"}] and inner.calls == 1
