@@ -8,6 +8,7 @@ result goes through the cache's tiers.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pandas as pd
 
@@ -38,10 +39,24 @@ def _store_names(conn) -> pd.DataFrame:
     return queries.stores(conn).rename(columns={"id": "store_id", "name": "store"})[["store_id", "store", "city"]]
 
 
-@cached("kpis")
 def store_overview(runtime: Runtime, filters: ViewFilters) -> dict:
     """Every selected store: KPIs, 环比 changes, 健康分 (scored against all stores); per city; the
-    stores without orders in the period are listed with zeros and no score."""
+    stores without orders in the period are listed with zeros and no score. The grid of all
+    stores is cached per period and channels, so every store selection shares it."""
+    grid = _store_grid(runtime, replace(filters, store_ids=None))
+    if filters.store_ids is not None:
+        grid = grid[grid["store_id"].isin(filters.store_ids)]
+    city = grid["city"].fillna("未知城市")
+    cities = grid.groupby(city)[STORE_MEASURES].sum()
+    cities["stores"] = grid.groupby(city).size()
+    cities["score"] = grid.groupby(city)["score"].mean()
+    cities = breakdowns.with_ratios(cities.rename_axis("city").reset_index()).sort_values("revenue", ascending=False)
+    return {"stores": records(grid), "cities": records(cities), "with_data": int((grid["orders"] > 0).sum())}
+
+
+@cached("kpis")
+def _store_grid(runtime: Runtime, filters: ViewFilters) -> pd.DataFrame:
+    """All stores' row of 经营总览 (ordered by score), whatever stores ``filters`` name."""
     previous = comparison_periods(filters.start, filters.end)["previous"]
     wide = _scope(runtime, filters, start=previous.start, store_ids=None)
     with reading(runtime.engine) as conn:
@@ -57,14 +72,7 @@ def store_overview(runtime: Runtime, filters: ViewFilters) -> dict:
     grid["margin_change"] = grid["profit_margin"] - grid["store_id"].map(base["profit_margin"])
     scores = health_scores(now.reset_index())[["store_id", "score"]]
     grid = grid.merge(scores, on="store_id", how="left")
-    if filters.store_ids is not None:
-        grid = grid[grid["store_id"].isin(filters.store_ids)]
-    grid = grid.sort_values(["score", "store_id"], na_position="last").reset_index(drop=True)
-    cities = grid.groupby(grid["city"].fillna("未知城市"))[STORE_MEASURES].sum()
-    cities["stores"] = grid.groupby(grid["city"].fillna("未知城市")).size()
-    cities["score"] = grid.groupby(grid["city"].fillna("未知城市"))["score"].mean()
-    cities = breakdowns.with_ratios(cities.rename_axis("city").reset_index()).sort_values("revenue", ascending=False)
-    return {"stores": records(grid), "cities": records(cities), "with_data": int((grid["orders"] > 0).sum())}
+    return grid.sort_values(["score", "store_id"], na_position="last").reset_index(drop=True)
 
 
 def _relative(grid: pd.DataFrame, base: pd.DataFrame, column: str) -> pd.Series:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pandas as pd
 
@@ -45,9 +46,15 @@ def daily_trend(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     ]
 
 
-@cached("diagnosis")
 def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
-    """🔴 紧急 / 🟡 关注 items for the last day of the selected range, each with its evidence."""
+    """🔴 紧急 / 🟡 关注 / 🟢 亮点 items for the last day of the selected range, each with its
+    evidence. They depend on that day only (each rule reads its own history before it), so
+    they are cached per last day, stores and channels: every window ending that day shares them."""
+    return _todo_as_of(runtime, replace(filters, start=filters.end))
+
+
+@cached("diagnosis")
+def _todo_as_of(runtime: Runtime, filters: ViewFilters) -> dict:
     as_of = filters.end
     fee = runtime.settings.fee_channels
     sku_rules = filters.store_ids is not None and len(filters.store_ids) <= rules.SKU_RULES_MAX_STORES
@@ -202,9 +209,18 @@ def _sku_items(found: dict[str, pd.DataFrame], names: dict[int, str], products: 
     return urgent, watch, highlights
 
 
-@cached("diagnosis")
 def store_health(runtime: Runtime, filters: ViewFilters) -> list[dict]:
-    """健康分 of the selected stores, each scored against all stores over the same period."""
+    """健康分 of the selected stores, each scored against all stores over the same period (the
+    scores of all stores are cached once per period and channels and shared by every selection)."""
+    scores = _all_store_health(runtime, replace(filters, store_ids=None))
+    if filters.store_ids is None:
+        return scores
+    wanted = set(filters.store_ids)
+    return [row for row in scores if row["store_id"] in wanted]
+
+
+@cached("diagnosis")
+def _all_store_health(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     scope = Scope(filters.start, filters.end, None, filters.channels, runtime.settings.fee_channels)
     with reading(runtime.engine) as conn:
         names = {int(r.id): r.name for r in queries.stores(conn).itertuples(index=False)}
@@ -212,8 +228,6 @@ def store_health(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     if totals.empty:
         return []
     scores = health_scores(totals)
-    if filters.store_ids is not None:
-        scores = scores[scores["store_id"].isin(filters.store_ids)]
     return [
         {"store_id": int(r["store_id"]), "store": names.get(int(r["store_id"]), ""), "score": float(r["score"]),
          **{c: float(r[c]) for c in COMPONENTS}, **{f"{c}_score": float(r[f"{c}_score"]) for c in COMPONENTS}}

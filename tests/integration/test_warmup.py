@@ -31,9 +31,11 @@ def test_warm001_callbacks_hit_what_the_warmer_computed(seeded_app):
     assert report.complete and report.errors == 0
     stats = runtime.cache.stats
     assert stats.requests == 0 and stats.computed == 0  # background work is not counted
-    assert stats.warmed >= report.views
     options = filter_options(runtime)  # a hit: the warmer listed the stores through it
     assert (stats.requests, stats.computed) == (1, 0)
+    # computed: every view, plus the store list, minus each store's 健康分 (a slice of the
+    # all-store scores computed for the all-stores view)
+    assert stats.warmed == report.views + 1 - len(options["stores"])
     assert report.views == len(default_views(runtime)) == 10 + 3 * len(STORE_VIEWS)
     stats.requests = 0
     start, end = (d.isoformat() for d in default_range(options["last_day"]))
@@ -66,3 +68,33 @@ def test_warm002_thread_warms_on_start_and_stops(engine, settings):
     finally:
         stop_app(app)
     assert not warmer.alive
+
+
+def test_warm003_views_share_the_pieces_they_depend_on(seeded_app):
+    """今日必做 depends on the last day only; 健康分 and 经营总览 slice the all-store figures: a
+    window or a store selection that changes nothing they read computes nothing new."""
+    import datetime as dt
+
+    from services.analysis import store_overview
+    from services.filters import ViewFilters
+    from services.todo import store_health, todo_list
+
+    runtime = seeded_app.server.extensions[EXTENSION_KEY]
+    stats = runtime.cache.stats
+    options = filter_options(runtime)
+    start, end = default_range(options["last_day"])
+    picked = [options["stores"][0]["id"], options["stores"][2]["id"]]
+    everyone = ViewFilters.build(start, end)
+    todo = todo_list(runtime, everyone)
+    health = store_health(runtime, everyone)
+    overview = store_overview(runtime, everyone)
+    computed = stats.computed
+    assert todo_list(runtime, ViewFilters.build(start - dt.timedelta(days=5), end)) == todo
+    two = ViewFilters.build(start, end, picked)
+    assert store_health(runtime, two) == [row for row in health if row["store_id"] in picked]
+    sliced = store_overview(runtime, two)
+    assert stats.computed == computed
+    assert sliced["stores"] == [row for row in overview["stores"] if row["store_id"] in picked]
+    assert sum(c["orders"] for c in sliced["cities"]) == sum(r["orders"] for r in sliced["stores"])
+    todo_list(runtime, ViewFilters.build(start, end - dt.timedelta(days=1)))  # another last day
+    assert stats.computed == computed + 1
