@@ -99,7 +99,7 @@ class CacheManager:
             with self.compute_slot():
                 return compute()
         ttl = self.regions[region]
-        self.stats.request()
+        self.stats.request(function)
         key = make_key(region, function, args, kwargs, self.data_version(), current_scope.get(), self.code_version)
         found, value = self._lookup(key, ttl)
         if found:
@@ -117,7 +117,7 @@ class CacheManager:
                 with self.compute_slot():
                     started = time.perf_counter()
                     value = compute()
-                self.stats.compute((time.perf_counter() - started) * 1000)
+                self.stats.compute((time.perf_counter() - started) * 1000, function)
                 self._store(key, value, ttl)
             finally:
                 if lock:

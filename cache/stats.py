@@ -64,6 +64,9 @@ class CacheStats:
         self.computed = 0
         self.warmed = 0  # values computed in the background by the warmer
         self.compute_ms: deque = deque(maxlen=WINDOW)
+        # per cached function: [requests, computed, seconds computing] (which views miss, and
+        # what their misses cost)
+        self.views: dict[str, list] = {}
 
     def lookup(self, tier: str, hit: bool, elapsed_ms: float) -> None:
         if _background.get():
@@ -87,13 +90,14 @@ class CacheStats:
             stats.bytes_raw += raw
             stats.bytes_stored += stored
 
-    def request(self) -> None:
+    def request(self, view: str = "") -> None:
         if _background.get():
             return
         with self._lock:
             self.requests += 1
+            self.views.setdefault(view, [0, 0, 0.0])[0] += 1
 
-    def compute(self, elapsed_ms: float) -> None:
+    def compute(self, elapsed_ms: float, view: str = "") -> None:
         if _background.get():
             with self._lock:
                 self.warmed += 1
@@ -101,6 +105,9 @@ class CacheStats:
         with self._lock:
             self.computed += 1
             self.compute_ms.append(elapsed_ms)
+            counts = self.views.setdefault(view, [0, 0, 0.0])
+            counts[1] += 1
+            counts[2] += elapsed_ms / 1000
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -110,5 +117,6 @@ class CacheStats:
                 "computed": self.computed,
                 "warmed": self.warmed,
                 "hit_rate": answered / self.requests if self.requests else None,
+                "views": {view: tuple(counts) for view, counts in self.views.items()},
                 "tiers": {name: t.snapshot() for name, t in self.tiers.items()},
             }

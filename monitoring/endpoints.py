@@ -62,6 +62,19 @@ class DashboardCollector(Collector):
                                   value=snap["computed"])  # fmt: skip
         yield CounterMetricFamily("o2o_cache_warmed", "Values computed in the background by the cache warmer",
                                   value=snap["warmed"])  # fmt: skip
+        views = {
+            "requests": CounterMetricFamily("o2o_cache_view_requests", "Requests per cached view function",
+                                            labels=["view"]),
+            "computed": CounterMetricFamily("o2o_cache_view_computed", "Computed (missed) per cached view function",
+                                            labels=["view"]),
+            "seconds": CounterMetricFamily("o2o_cache_view_compute_seconds", "Time spent computing per view function",
+                                           labels=["view"]),
+        }  # fmt: skip
+        for view, (requests, computed, seconds) in sorted(snap["views"].items()):
+            views["requests"].add_metric([view], requests)
+            views["computed"].add_metric([view], computed)
+            views["seconds"].add_metric([view], seconds)
+        yield from views.values()
         if snap["hit_rate"] is not None:
             yield GaugeMetricFamily("o2o_cache_hit_ratio", "Requests answered without computing",
                                     value=snap["hit_rate"])  # fmt: skip

@@ -13,7 +13,7 @@ log = logging.getLogger("load_test")
 
 
 def scrape(host: str) -> dict[tuple[str, str], float]:
-    """/metrics samples by (name, tier label)."""
+    """/metrics samples by (name, tier or view label)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     with urllib.request.urlopen(f"{host}/metrics", timeout=30) as response:
@@ -21,7 +21,7 @@ def scrape(host: str) -> dict[tuple[str, str], float]:
     values = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            values[(sample.name, sample.labels.get("tier", ""))] = sample.value
+            values[(sample.name, sample.labels.get("tier", sample.labels.get("view", "")))] = sample.value
     return values
 
 
@@ -38,8 +38,15 @@ def cache_delta(before: dict, after: dict) -> dict | None:
         hits, misses = delta("o2o_cache_hits_total", tier), delta("o2o_cache_misses_total", tier)
         lookups = hits + misses
         tiers[tier] = {"hits": hits, "lookups": lookups, "hit_rate": hits / lookups if lookups else None}
+    views = {}
+    for view in sorted({v for (n, v) in after if n == "o2o_cache_view_requests_total"}):
+        asked, missed = delta("o2o_cache_view_requests_total", view), delta("o2o_cache_view_computed_total", view)
+        if asked:
+            views[view] = {"requests": asked, "computed": missed,
+                           "compute_s": delta("o2o_cache_view_compute_seconds_total", view)}  # fmt: skip
     return {"requests": requests, "computed": computed,
-            "hit_rate": (requests - computed) / requests if requests else None, "tiers": tiers}  # fmt: skip
+            "hit_rate": (requests - computed) / requests if requests else None, "tiers": tiers,
+            "views": views}  # fmt: skip
 
 
 class MetricsWatcher:

@@ -110,6 +110,13 @@ def test_monitor004_metrics_parse_and_carry_the_series(settings, engine, private
     assert f"{ids.DIAG_KPI_CONTAINER}.children" in outputs
     tiers = {s.labels["tier"] for s in families["o2o_cache_misses"].samples}
     assert tiers == {"l1", "l2", "l3"}
+    # the KPI callback's view function was asked once and computed once (a fresh cache)
+    kpis = "services.diagnosis.store_kpis"
+    asked = {s.labels["view"]: s.value for s in families["o2o_cache_view_requests"].samples}
+    computed = {s.labels["view"]: s.value for s in families["o2o_cache_view_computed"].samples}
+    assert asked[kpis] == 1 and computed[kpis] == 1
+    seconds = {s.labels["view"]: s.value for s in families["o2o_cache_view_compute_seconds"].samples}
+    assert seconds[kpis] > 0
 
 
 def test_monitor005_system_page_charts_from_samples(settings, engine):
