@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -114,7 +115,11 @@ class Order(Base):
     __table_args__ = (
         UniqueConstraint("channel", "platform_order_id", name="uq_orders_channel_platform_order_id"),
         Index("ix_orders_store_day", "store_id", "business_date"),
-    )
+        # 异常订单 (fee channel with platform fee 0) are a few dozen among ~500k orders: a
+        # partial index finds them without scanning (all stores, 90 days: 75–105 → < 2 ms)
+        Index("ix_orders_fee_zero", "channel", "business_date", "store_id",
+              postgresql_where=text("platform_fee_zero"), sqlite_where=text("platform_fee_zero")),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))

@@ -279,26 +279,31 @@ def distance_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
 @_guard
 def product_totals(conn: Connection, scope: Scope) -> pd.DataFrame:
     """One row per non-耗材 product sold in the scope: name, category, quantity, 实收, cost, profit,
-    sales_days (store-days with quantity > 0) and stores (stores that sold it)."""
+    sales_days (store-days with a sale) and stores (stores that sold it).
+
+    Grouped per product and store first (with the store's distinct sale days), then per product:
+    half the time of grouping per store-day (all stores, 30 days: 735 → 349 ms). Quantities are
+    never negative (the importer rejects them), so a day with a row of quantity > 0 is a sale day."""
     t = AggStoreDayProduct.__table__
     measures = ("quantity", "revenue", "cost", "profit")
-    per_day = (
-        select(t.c.store_id, t.c.day, t.c.product_id, *[_sum(t.c[m], m) for m in measures])
+    per_store = (
+        select(t.c.product_id, t.c.store_id, *[func.sum(t.c[m]).label(m) for m in measures],
+               func.count(func.distinct(case((t.c.quantity > 0, t.c.day)))).label("days"))
         .where(*_where(t, scope))
-        .group_by(t.c.store_id, t.c.day, t.c.product_id)
+        .group_by(t.c.product_id, t.c.store_id)
         .subquery()
-    )
+    )  # fmt: skip
     p = Product.__table__.c
     query = (
         select(
-            per_day.c.product_id, p.name, p.category_l1,
-            *[_sum(per_day.c[m], m) for m in measures],
-            func.sum(case((per_day.c.quantity > 0, 1), else_=0)).label("sales_days"),
-            func.count(func.distinct(per_day.c.store_id)).label("stores"),
+            per_store.c.product_id, p.name, p.category_l1,
+            *[_sum(per_store.c[m], m) for m in measures],
+            func.sum(per_store.c.days).label("sales_days"),
+            func.count().label("stores"),
         )
-        .join(Product.__table__, p.id == per_day.c.product_id)
+        .join(Product.__table__, p.id == per_store.c.product_id)
         .where(not_(p.is_consumable))
-        .group_by(per_day.c.product_id, p.name, p.category_l1)
+        .group_by(per_store.c.product_id, p.name, p.category_l1)
     )  # fmt: skip
     columns = ["product_id", "name", "category", *measures, "sales_days", "stores"]
     frame = _frame(conn, query, columns, measures)
