@@ -117,6 +117,9 @@ class CacheStats:
                 "computed": self.computed,
                 "warmed": self.warmed,
                 "hit_rate": answered / self.requests if self.requests else None,
-                "views": {view: tuple(counts) for view, counts in self.views.items()},
+                "views": {
+                    view: {"requests": n, "computed": c, "compute_s": sec}
+                    for view, (n, c, sec) in sorted(self.views.items())
+                },
                 "tiers": {name: t.snapshot() for name, t in self.tiers.items()},
             }

@@ -42,39 +42,23 @@ class DashboardCollector(Collector):
         if cache is None:
             return
         snap = cache.snapshot()
-        families = {
-            "hits": CounterMetricFamily("o2o_cache_hits", "Cache lookups answered by the tier", labels=["tier"]),
-            "misses": CounterMetricFamily("o2o_cache_misses", "Cache lookups missed in the tier", labels=["tier"]),
-            "errors": CounterMetricFamily("o2o_cache_errors", "Cache tier errors (treated as misses)",
-                                          labels=["tier"]),
-            "latency_p50_ms": GaugeMetricFamily("o2o_cache_latency_p50_ms", "Tier lookup latency p50 (recent)",
-                                                labels=["tier"]),
-            "latency_p95_ms": GaugeMetricFamily("o2o_cache_latency_p95_ms", "Tier lookup latency p95 (recent)",
-                                                labels=["tier"]),
-        }  # fmt: skip
-        for tier, stats in snap["tiers"].items():
-            for name, family in families.items():
-                if stats[name] is not None:
-                    family.add_metric([tier], stats[name])
-        yield from families.values()
+        yield from _by_label("tier", snap["tiers"], {
+            "hits": (CounterMetricFamily, "o2o_cache_hits", "Cache lookups answered by the tier"),
+            "misses": (CounterMetricFamily, "o2o_cache_misses", "Cache lookups missed in the tier"),
+            "errors": (CounterMetricFamily, "o2o_cache_errors", "Cache tier errors (treated as misses)"),
+            "latency_p50_ms": (GaugeMetricFamily, "o2o_cache_latency_p50_ms", "Tier lookup latency p50 (recent)"),
+            "latency_p95_ms": (GaugeMetricFamily, "o2o_cache_latency_p95_ms", "Tier lookup latency p95 (recent)"),
+        })  # fmt: skip
         yield CounterMetricFamily("o2o_cache_requests", "Requests through the cache", value=snap["requests"])
         yield CounterMetricFamily("o2o_cache_computed", "Requests computed from the database",
                                   value=snap["computed"])  # fmt: skip
         yield CounterMetricFamily("o2o_cache_warmed", "Values computed in the background by the cache warmer",
                                   value=snap["warmed"])  # fmt: skip
-        views = {
-            "requests": CounterMetricFamily("o2o_cache_view_requests", "Requests per cached view function",
-                                            labels=["view"]),
-            "computed": CounterMetricFamily("o2o_cache_view_computed", "Computed (missed) per cached view function",
-                                            labels=["view"]),
-            "seconds": CounterMetricFamily("o2o_cache_view_compute_seconds", "Time spent computing per view function",
-                                           labels=["view"]),
-        }  # fmt: skip
-        for view, (requests, computed, seconds) in sorted(snap["views"].items()):
-            views["requests"].add_metric([view], requests)
-            views["computed"].add_metric([view], computed)
-            views["seconds"].add_metric([view], seconds)
-        yield from views.values()
+        yield from _by_label("view", snap["views"], {
+            "requests": (CounterMetricFamily, "o2o_cache_view_requests", "Requests per cached view function"),
+            "computed": (CounterMetricFamily, "o2o_cache_view_computed", "Computed (missed) per cached view function"),
+            "compute_s": (CounterMetricFamily, "o2o_cache_view_compute_seconds", "Seconds computing per view function"),
+        })  # fmt: skip
         if snap["hit_rate"] is not None:
             yield GaugeMetricFamily("o2o_cache_hit_ratio", "Requests answered without computing",
                                     value=snap["hit_rate"])  # fmt: skip
@@ -175,3 +159,14 @@ def _health(runtime: Runtime, monitors: Monitors | None):
         },
     }  # fmt: skip
     return jsonify(body), 200 if database["ok"] else 503
+
+
+def _by_label(label: str, rows: dict[str, dict], specs: dict[str, tuple[type, str, str]]):
+    """One metric family per spec key (kind, name, help), with a sample per row labelled
+    ``label`` = the row's name (None values are left out)."""
+    families = {key: kind(name, text, labels=[label]) for key, (kind, name, text) in specs.items()}
+    for value, stats in rows.items():
+        for key, family in families.items():
+            if stats.get(key) is not None:
+                family.add_metric([value], stats[key])
+    return families.values()
