@@ -160,9 +160,10 @@ def _serve_debug(settings: Settings, host: str, pid_file: Path) -> int:
 
 def _run_debug_server(app, host: str, port: int) -> None:
     """The Dash dev server (debugger, hot reload) — only ever on a loopback address."""
-    if host not in LOOPBACK:
+    loopback = host in LOOPBACK
+    if not loopback:
         raise SystemExit(f"调试模式只能绑定本机地址 (127.0.0.1), 不能绑定 {host}")
-    app.run(host=host, port=port, debug=True, dev_tools_hot_reload=True, **DEBUG_RUN_OPTIONS)
+    app.run(host=host, port=port, debug=loopback, dev_tools_hot_reload=True, **DEBUG_RUN_OPTIONS)
 
 
 def _serve_debug_child(settings: Settings, host: str) -> int:
