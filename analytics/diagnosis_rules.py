@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 WEEK = 7
+EPOCH = dt.date(1970, 1, 1)
 
 
 def _window(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -35,8 +36,8 @@ def _weekly(store_days: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     columns = ["orders", "revenue", "actual_profit"]
     day = _day_number(store_days["day"])
     week = np.full(len(day), -1)
-    week[(day >= _day_number([recent[0]])[0]) & (day <= _day_number([recent[1]])[0])] = 0
-    week[(day >= _day_number([previous[0]])[0]) & (day <= _day_number([previous[1]])[0])] = 1
+    for w, (first, last) in enumerate((recent, previous)):
+        week[(day >= _day_no(first)) & (day <= _day_no(last))] = w
     inside = week >= 0
     stores, store_pos = np.unique(store_days["store_id"].to_numpy()[inside], return_inverse=True)
     sums = np.zeros((len(stores), 2, len(columns)))
@@ -75,6 +76,11 @@ def _day_number(days) -> np.ndarray:
     return pd.to_datetime(pd.Series(days)).to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
+def _day_no(day: dt.date) -> int:
+    """One date as a day number (the same scale as ``_day_number``)."""
+    return (day - EPOCH).days
+
+
 def _as_dates(numbers: pd.Series) -> pd.Series:
     return pd.Series(numbers.to_numpy().astype("datetime64[D]"), index=numbers.index).dt.date
 
@@ -108,7 +114,7 @@ def slow_movers(product_days: pd.DataFrame, as_of: dt.date, min_idle_days: int =
     """🟡 滞销: SKUs that sold on ≥ ``min_selling_days`` days but not in the last ``min_idle_days``;
     bucketed 3–6 / 7–14 / 15+ days."""
     span = _sale_span(product_days)
-    found = span.assign(idle_days=_day_number([as_of])[0] - span["last_no"])
+    found = span.assign(idle_days=_day_no(as_of) - span["last_no"])
     found = found[(found["idle_days"] >= min_idle_days) & (found["selling_days"] >= min_selling_days)]
     idle = found["idle_days"].to_numpy()
     bucket = np.select([idle <= 6, idle <= 14], ["3-6天", "7-14天"], "15天+")
@@ -217,6 +223,6 @@ def new_skus(product_days: pd.DataFrame, as_of: dt.date, days: int = WEEK) -> pd
     if product_days.empty or (as_of - product_days["day"].min()).days + 1 < 2 * days:
         return pd.DataFrame(columns=["store_id", "product_id", "first_sale", "quantity"])
     span = _sale_span(product_days)
-    found = span[span["first_no"] > _day_number([as_of - dt.timedelta(days=days)])[0]]
+    found = span[span["first_no"] > _day_no(as_of - dt.timedelta(days=days))]
     found = found.assign(first_sale=_as_dates(found["first_no"]))[["first_sale", "quantity"]]
     return found.sort_values("quantity", ascending=False).reset_index()

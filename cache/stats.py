@@ -90,14 +90,14 @@ class CacheStats:
             stats.bytes_raw += raw
             stats.bytes_stored += stored
 
-    def request(self, view: str = "") -> None:
+    def request(self, view: str) -> None:
         if _background.get():
             return
         with self._lock:
             self.requests += 1
             self.views.setdefault(view, [0, 0, 0.0])[0] += 1
 
-    def compute(self, elapsed_ms: float, view: str = "") -> None:
+    def compute(self, elapsed_ms: float, view: str) -> None:
         if _background.get():
             with self._lock:
                 self.warmed += 1
