@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
@@ -33,9 +34,10 @@ def _navbar() -> dbc.Navbar:
     )
 
 
-def create_app(settings: Settings | None = None, *, start_monitors: bool = True) -> Dash:
+def create_app(settings: Settings | None = None, *, start_monitors: bool = True, peer_dir: Path | None = None) -> Dash:
     """Build the Dash app for ``settings`` (default: from the environment). Starts the samplers
-    (Redis health, psutil) and the cache warmer unless told not to; ``stop_app`` stops them."""
+    (Redis health, psutil) and the cache warmer unless told not to; ``stop_app`` stops them.
+    ``peer_dir``: the app is one of several serving processes, whose counters meet there."""
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Dash(
@@ -50,7 +52,7 @@ def create_app(settings: Settings | None = None, *, start_monitors: bool = True)
         update_title=None,
     )
     app.layout = html.Div([_navbar(), dbc.Container(dash.page_container, fluid=True)])
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, peer_dir)
     install(app.server, runtime)
     register_endpoints(app.server, runtime, runtime.monitors)
     if start_monitors and runtime.monitors is not None:

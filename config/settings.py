@@ -17,6 +17,14 @@ DEFAULT_FEE_CHANNELS = ("美团闪购", "饿了么", "京东到家", "抖音")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_workers() -> int:
+    """One serving process per core, at most MAX_DEFAULT_WORKERS (each costs ~250 MB)."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
+
+
 class SettingsError(ValueError):
     """A configuration value is invalid; the message names the variable."""
 
@@ -30,6 +38,9 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     host: str = "0.0.0.0"
     port: int = 8051
+    # serving processes sharing one listening socket: one interpreter runs one thread at a time,
+    # so a busy server needs one process per core (each holds its own L1 and samplers)
+    workers: int = field(default_factory=lambda: default_workers())
     waitress_threads: int = 8
     # a browser keeps up to 6 connections open: 200 operators need ~1,200 (the default 100 served ~16)
     waitress_connection_limit: int = 2000
@@ -145,6 +156,7 @@ _SPECS = (
     _Spec("redis_url", "O2O_REDIS_URL", "redis_url"),
     _Spec("host", "O2O_HOST", "str"),
     _Spec("port", "O2O_PORT", "int", 1, 65535),
+    _Spec("workers", "O2O_WORKERS", "int", 1, 64),
     _Spec("waitress_threads", "O2O_WAITRESS_THREADS", "int", 1, 256),
     _Spec("waitress_connection_limit", "O2O_WAITRESS_CONNECTION_LIMIT", "int", 1, 50_000),  # poll(): no FD_SETSIZE
     _Spec("log_level", "O2O_LOG_LEVEL", "log_level"),

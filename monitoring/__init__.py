@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from config import Settings
 from monitoring.redis_health import RedisHealth, RedisHealthMonitor
 from monitoring.system import SystemPoller, SystemSample
+from monitoring.workers import WorkerBoard
 
 log = logging.getLogger(__name__)
 
@@ -19,24 +21,32 @@ class Monitors:
 
     redis: RedisHealthMonitor
     system: SystemPoller
+    # set in a worker of a multi-process instance: its counters are shared with the others
+    workers: WorkerBoard | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, cache_snapshot: Callable[[], dict] | None = None) -> Monitors:
+    def from_settings(cls, settings: Settings, cache_snapshot: Callable[[], dict] | None = None,
+                      peer_dir: Path | None = None) -> Monitors:  # fmt: skip
         return cls(
             redis=RedisHealthMonitor(settings.redis_url, settings.redis_check_interval_s,
                                      settings.redis_socket_timeout_ms / 1000 * 2),
             system=SystemPoller(settings.data_dir, settings.system_poll_interval_s, extra=cache_snapshot),
+            workers=WorkerBoard(peer_dir, cache_snapshot) if peer_dir is not None else None,
         )  # fmt: skip
 
     def start(self) -> None:
         self.system.start()
         self.redis.start()
+        if self.workers is not None:
+            self.workers.start()
         log.info("monitoring started: Redis every %.0f s, system every %.0f s",
                  self.redis.interval_s, self.system.interval_s)  # fmt: skip
 
     def stop(self) -> None:
         self.redis.stop()
         self.system.stop()
+        if self.workers is not None:
+            self.workers.stop()
 
 
-__all__ = ["Monitors", "RedisHealth", "RedisHealthMonitor", "SystemPoller", "SystemSample"]
+__all__ = ["Monitors", "RedisHealth", "RedisHealthMonitor", "SystemPoller", "SystemSample", "WorkerBoard"]

@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from db.models import ImportBatch
 from monitoring import Monitors
+from monitoring.workers import combined_cache
 from services.runtime import Runtime
 
 CALLBACK_PATH = "/_dash-update-component"
@@ -42,6 +43,9 @@ class DashboardCollector(Collector):
         if cache is None:
             return
         snap = cache.snapshot()
+        board = self.monitors.workers if self.monitors is not None else None
+        if board is not None:  # one of several workers: the instance's counters are the sum
+            snap = combined_cache(snap, board.peers())
         yield from _by_label("tier", snap["tiers"], {
             "hits": (CounterMetricFamily, "o2o_cache_hits", "Cache lookups answered by the tier"),
             "misses": (CounterMetricFamily, "o2o_cache_misses", "Cache lookups missed in the tier"),
@@ -77,6 +81,14 @@ class DashboardCollector(Collector):
         yield GaugeMetricFamily("o2o_process_cpu_percent", "Process CPU, % of one core",
                                 value=sample.process_cpu_percent)  # fmt: skip
         yield GaugeMetricFamily("o2o_process_rss_bytes", "Process resident memory", value=sample.process_rss)
+        board = self.monitors.workers
+        if board is not None:
+            records = [board.own(), *board.peers()]
+            yield GaugeMetricFamily("o2o_workers", "Serving processes of this instance", value=len(records))
+            family = GaugeMetricFamily("o2o_worker_rss_bytes", "Resident memory per serving process", labels=["pid"])
+            for record in records:
+                family.add_metric([str(record["pid"])], record["rss"])
+            yield family
         yield GaugeMetricFamily("o2o_system_cpu_percent", "Machine CPU %", value=sample.cpu_percent)
         yield GaugeMetricFamily(
             "o2o_system_memory_percent", "Machine memory used %", value=sample.memory_percent

@@ -13,7 +13,7 @@ log = logging.getLogger("load_test")
 
 
 def scrape(host: str) -> dict[tuple[str, str], float]:
-    """/metrics samples by (name, tier or view label)."""
+    """/metrics samples by (name, tier, view or pid label)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     with urllib.request.urlopen(f"{host}/metrics", timeout=30) as response:
@@ -21,7 +21,8 @@ def scrape(host: str) -> dict[tuple[str, str], float]:
     values = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            values[(sample.name, sample.labels.get("tier", sample.labels.get("view", "")))] = sample.value
+            labels = sample.labels
+            values[(sample.name, labels.get("tier", labels.get("view", labels.get("pid", ""))))] = sample.value
     return values
 
 
@@ -50,18 +51,27 @@ def cache_delta(before: dict, after: dict) -> dict | None:
 
 
 class MetricsWatcher:
-    """Samples the server's RSS during the run."""
+    """Samples the server's RSS during the run: the largest serving process and, with several
+    workers (o2o_worker_rss_bytes per pid), all of them together."""
 
     def __init__(self, host: str) -> None:
         self.host = host
         self.peak_rss: float | None = None
+        self.peak_total_rss: float | None = None
+        self.workers = 1
         self.errors = 0
         self._greenlet = None
 
     def _loop(self) -> None:
         while True:
             try:
-                rss = scrape(self.host).get(("o2o_process_rss_bytes", ""))
+                values = scrape(self.host)
+                workers = [v for (name, _), v in values.items() if name == "o2o_worker_rss_bytes"]
+                rss = values.get(("o2o_process_rss_bytes", ""))
+                if workers:
+                    self.workers = max(self.workers, len(workers))
+                    rss = max(workers)
+                    self.peak_total_rss = max(self.peak_total_rss or 0.0, sum(workers))
                 if rss is not None:
                     self.peak_rss = max(self.peak_rss or 0.0, rss)
             except (OSError, ValueError):

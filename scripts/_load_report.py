@@ -46,5 +46,8 @@ def print_report(report: dict) -> None:
         print("服务器缓存命中率: 无数据 (/metrics 没有 o2o_cache_* 或本次没有缓存请求)")
     rss = report["peak_rss_bytes"]
     print(f"服务器峰值 RSS: {rss / 1024**2:.0f} MB" if rss else "服务器峰值 RSS: 无数据 (无 o2o_process_rss_bytes)")
+    if report.get("peak_total_rss_bytes"):
+        print(f"  {report['workers']} 个工作进程: 单个进程峰值 {rss / 1024**2:.0f} MB, "
+              f"合计峰值 {report['peak_total_rss_bytes'] / 1024**2:.0f} MB")
     for check in report["checks"]:
         print(f"{'✅' if check['ok'] else '❌'} {check['text']}")

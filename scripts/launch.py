@@ -16,7 +16,6 @@ import logging
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,24 +90,16 @@ def _raise_open_file_limit(needed: int) -> None:
 
 
 def _serve_production(settings: Settings, host: str, pid_file: Path) -> int:
-    from waitress import create_server
+    from scripts import _pidfile, _serve
 
+    _raise_open_file_limit(settings.waitress_connection_limit * settings.workers + 256)
+    if settings.workers > 1:
+        return _serve_workers(settings, host, pid_file)
     from app import create_app, stop_app
-    from scripts import _pidfile
 
-    _raise_open_file_limit(settings.waitress_connection_limit + 256)
     app = create_app(settings)
     try:
-        server = create_server(
-            AccessLog(app.server, settings.log_level),
-            host=host,
-            port=settings.port,
-            threads=settings.waitress_threads,
-            connection_limit=settings.waitress_connection_limit,
-            # poll() instead of select(): select() cannot watch more than 1,024 descriptors
-            asyncore_use_poll=True,
-            ident="o2o-dashboard",
-        )
+        server = _serve.waitress_server(app, settings, host=host, port=settings.port)
     except OSError as exc:
         stop_app(app)
         step("❌", f"无法监听 {host}:{settings.port}: {exc}")
@@ -117,11 +108,8 @@ def _serve_production(settings: Settings, host: str, pid_file: Path) -> int:
     atexit.register(_pidfile.remove_if_ours, pid_file)
     # SIGTERM (service managers, `kill`) stops like Ctrl+C: Waitress returns from run() on it.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    step(
-        "✅",
-        f"生产模式 (Waitress): http://{host}:{settings.port} 线程 {settings.waitress_threads} / "
-        f"连接上限 {settings.waitress_connection_limit}; PID 文件 {pid_file}; Ctrl+C 停止",
-    )
+    step("✅", f"生产模式 (Waitress): http://{host}:{settings.port} {_capacity(settings)}; PID 文件 {pid_file}; "
+               "Ctrl+C 停止")  # fmt: skip
     try:
         server.run()
     except KeyboardInterrupt:
@@ -132,6 +120,38 @@ def _serve_production(settings: Settings, host: str, pid_file: Path) -> int:
         _pidfile.remove_if_ours(pid_file)
     step("✅", f"已停止 (pid {os.getpid()})")
     return 0
+
+
+def _capacity(settings: Settings) -> str:
+    return f"线程 {settings.waitress_threads} / 连接上限 {settings.waitress_connection_limit}"
+
+
+def _serve_workers(settings: Settings, host: str, pid_file: Path) -> int:
+    """O2O_WORKERS processes on one socket, supervised by this one (scripts/_serve.py)."""
+    from scripts import _pidfile, _serve
+
+    try:
+        sock = _serve.bind_socket(host, settings.port)
+    except OSError as exc:
+        step("❌", f"无法监听 {host}:{settings.port}: {exc}")
+        return 1
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    supervisor = _serve.Supervisor(dataclasses.replace(settings), sock, say=step)
+    code = 0
+    try:
+        supervisor.start()
+        _pidfile.write(pid_file, host=host, port=settings.port, mode="production")
+        atexit.register(_pidfile.remove_if_ours, pid_file)
+        step("✅", f"生产模式 (Waitress): http://{host}:{settings.port} {settings.workers} 个工作进程 "
+                   f"(pid {', '.join(map(str, supervisor.pids))}), 每个 {_capacity(settings)}; PID 文件 {pid_file}; "
+                   "Ctrl+C 停止")  # fmt: skip
+        code = supervisor.run()
+    except KeyboardInterrupt:
+        supervisor.stop()
+    finally:
+        _pidfile.remove_if_ours(pid_file)
+    step("✅" if code == 0 else "❌", f"已停止 (pid {os.getpid()})")
+    return code
 
 
 def _serve_debug(settings: Settings, host: str, pid_file: Path) -> int:
@@ -173,63 +193,6 @@ def _serve_debug_child(settings: Settings, host: str) -> int:
     logging.getLogger("o2o.launch").debug("热重载子进程 pid %s 开始服务 (父进程 pid %s)", os.getpid(), os.getppid())
     _run_debug_server(app, host, settings.port)
     return 0
-
-
-class AccessLog:
-    """WSGI middleware: one stdout line per request, ``127.0.0.1 "GET /path" 200 12.3ms``
-    (time until the response body is finished or, for files, handed to the server)."""
-
-    def __init__(self, app, level: str = "INFO") -> None:
-        self.app = app
-        self.log = logging.getLogger("o2o.access")
-        if not self.log.handlers:
-            handler = logging.StreamHandler(sys.stdout)
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            self.log.addHandler(handler)
-        self.log.setLevel(level)
-        self.log.propagate = False
-
-    def __call__(self, environ, start_response):
-        started = time.perf_counter()
-        status = ["-"]
-
-        def recording_start_response(status_line, headers, exc_info=None):
-            status[0] = status_line.split(" ", 1)[0]
-            return start_response(status_line, headers, exc_info)
-
-        try:
-            body = self.app(environ, recording_start_response)
-        except BaseException:
-            self._write(environ, "500", started)
-            raise
-        file_wrapper = environ.get("wsgi.file_wrapper")
-        if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
-            self._write(environ, status[0], started)  # keep Waitress's fast path for files
-            return body
-        return _LoggedBody(body, lambda: self._write(environ, status[0], started))
-
-    def _write(self, environ, status: str, started: float) -> None:
-        path = environ.get("PATH_INFO", "")
-        if environ.get("QUERY_STRING"):
-            path += "?" + environ["QUERY_STRING"]
-        elapsed = (time.perf_counter() - started) * 1000
-        self.log.info('%s "%s %s" %s %.1fms', environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD"),
-                      path, status, elapsed)  # fmt: skip
-
-
-class _LoggedBody:
-    def __init__(self, body, on_close) -> None:
-        self.body, self.on_close = body, on_close
-
-    def __iter__(self):
-        return iter(self.body)
-
-    def close(self) -> None:
-        try:
-            if hasattr(self.body, "close"):
-                self.body.close()
-        finally:
-            self.on_close()
 
 
 if __name__ == "__main__":

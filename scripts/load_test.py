@@ -498,6 +498,8 @@ def run(args: argparse.Namespace) -> int:
                        for e in runner.exceptions.values()],
         "cache": cache_delta(before, after) if before and after else None,
         "peak_rss_bytes": watcher.peak_rss,
+        "peak_total_rss_bytes": watcher.peak_total_rss,
+        "workers": watcher.workers,
         "checks": checks,
         "passed": all(c["ok"] for c in checks),
     }  # fmt: skip

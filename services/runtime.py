@@ -7,6 +7,7 @@ runtime of the app that is serving it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -28,8 +29,9 @@ class Runtime:
     monitors: Monitors | None = None
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Engine and cache for ``settings``; nothing connects until first use."""
+def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
+    """Engine and cache for ``settings``; nothing connects until first use. ``peer_dir``: this
+    process is one worker of several, sharing its counters there."""
     engine = make_engine(settings.database_url)
 
     def version() -> int:
@@ -38,7 +40,7 @@ def build_runtime(settings: Settings) -> Runtime:
 
     cache = CacheManager(settings, version)
     return Runtime(settings=settings, engine=engine, cache=cache,
-                   monitors=Monitors.from_settings(settings, cache.snapshot))  # fmt: skip
+                   monitors=Monitors.from_settings(settings, cache.snapshot, peer_dir))  # fmt: skip
 
 
 def install(flask_app, runtime: Runtime) -> None:

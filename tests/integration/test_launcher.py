@@ -115,7 +115,7 @@ def test_launch001_production_serves_and_stops_cleanly(empty_database_url, tmp_p
     port, data_dir = free_port(), tmp_path / "var"
     env = launcher_env(data_dir, O2O_DATABASE_URL=empty_database_url, O2O_REDIS_URL=shared_redis_url(),
                        O2O_DEMO_STORES="2", O2O_DEMO_DAYS="14", O2O_WAITRESS_THREADS="5",
-                       O2O_WAITRESS_CONNECTION_LIMIT="123")  # fmt: skip
+                       O2O_WAITRESS_CONNECTION_LIMIT="123", O2O_WORKERS="1")  # fmt: skip
     launcher = Launcher("production", ["--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "out.log")
     try:
         health = launcher.wait_healthy(port)
@@ -318,6 +318,59 @@ def test_launch009_outside_the_venv_names_missing_dependencies(tmp_path):
     )
     assert f"dash 未安装 (要求 =={pin.split('==')[1]})" in result.stdout
     assert "❌ 依赖与 requirements.txt 不符" in result.stdout
+
+
+def _workers(launcher: Launcher) -> list[psutil.Process]:
+    """The launcher's serving children (multiprocessing's resource tracker is not one)."""
+    return [p for p in psutil.Process(launcher.proc.pid).children() if "resource_tracker" not in " ".join(p.cmdline())]
+
+
+def _metrics(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def test_launch010_workers_share_the_port_and_are_restarted(tmp_path):
+    """O2O_WORKERS=2: two serving processes on one port, both named in /metrics whichever
+    answers; a killed worker is replaced while the other keeps serving; SIGTERM stops all."""
+    port, data_dir = free_port(), tmp_path / "var"
+    env = launcher_env(data_dir, O2O_WORKERS="2", O2O_DEMO_STORES="2", O2O_DEMO_DAYS="14")
+    launcher = Launcher("production", ["--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "out.log")
+    try:
+        launcher.wait_healthy(port)
+        launcher.wait_output("2 个工作进程")
+        workers = _workers(launcher)
+        assert len(workers) == 2, launcher.output
+        pids = {w.pid for w in workers}
+        deadline = time.monotonic() + 30
+        while {int(p) for p in _pids_in_metrics(_metrics(port))} != pids:  # each publishes once a second
+            assert time.monotonic() < deadline, _metrics(port)
+            time.sleep(0.5)
+        assert "o2o_workers 2.0" in _metrics(port)
+        victim = workers[0]
+        victim.kill()
+        victim.wait(10)
+        launcher.wait_output(f"(pid {victim.pid}) 退出 (退出码 -9), 重新启动", timeout=10)
+        for _ in range(20):  # the survivor answers meanwhile, each request on a new connection
+            launcher.wait_healthy(port)
+        deadline = time.monotonic() + 60
+        while len(_workers(launcher)) != 2 or victim.pid in {w.pid for w in _workers(launcher)}:
+            assert time.monotonic() < deadline, launcher.output
+            time.sleep(0.5)
+        survivors = _workers(launcher)
+        assert launcher.terminate() == 0, launcher.output
+        psutil.wait_procs(survivors, timeout=15)
+        assert not any(w.is_running() for w in survivors)
+    finally:
+        launcher.kill()
+    assert not (data_dir / PID_FILE).exists()
+    assert f"✅ 已停止 (pid {launcher.proc.pid})" in launcher.output
+    assert_refused(port)
+
+
+def _pids_in_metrics(text: str) -> list[str]:
+    return [line.split('pid="')[1].split('"')[0] for line in text.splitlines()
+            if line.startswith("o2o_worker_rss_bytes{")]  # fmt: skip
 
 
 def _wait_listening(port: int, proc: subprocess.Popen) -> None:

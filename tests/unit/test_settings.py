@@ -15,6 +15,13 @@ def test_settings001_defaults():
     assert s.is_sqlite
 
 
+def test_settings006_workers_default_to_the_cores(monkeypatch):
+    for cores, expected in ((None, 1), (1, 1), (2, 2), (16, 4)):
+        monkeypatch.setattr("os.cpu_count", lambda cores=cores: cores)
+        assert Settings.from_env({}).workers == expected
+    assert Settings.from_env({"O2O_WORKERS": "3"}).workers == 3
+
+
 def test_settings002_environment_overrides_and_argument_wins():
     env = {
         "O2O_PORT": "9000",
@@ -34,6 +41,7 @@ def test_settings002_environment_overrides_and_argument_wins():
         ("O2O_PORT", "80a"),
         ("O2O_PORT", "70000"),
         ("O2O_WAITRESS_THREADS", "0"),
+        ("O2O_WORKERS", "0"),
         ("O2O_DATABASE_URL", "mysql://x"),
         ("O2O_REDIS_URL", "http://x"),
         ("O2O_LOG_LEVEL", "LOUD"),

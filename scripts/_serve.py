@@ -1,0 +1,214 @@
+"""Production serving: Waitress in this process, or ``O2O_WORKERS`` processes sharing one socket.
+
+One Python process runs one thread at a time (the GIL), so on a machine with several cores a
+single Waitress process tops out at one core however many threads it has. With workers > 1 the
+launcher binds the listening socket itself and starts that many worker processes (the ``spawn``
+start method, the same on Windows and POSIX; the socket is handed over by ``multiprocessing``),
+each a full app with its own Waitress threads, L1 cache and samplers, all sharing L2 (disk) and
+L3 (Redis). The kernel spreads new connections over the workers. The launcher supervises them:
+a worker that dies is started again (given up after RESTART_LIMIT quick deaths in a row), and
+Ctrl+C / SIGTERM stops them all (SIGTERM, then killed after STOP_TIMEOUT_S). Only worker 0 runs
+the cache warmer; the others read what it writes to the shared tiers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+from multiprocessing.connection import wait
+from pathlib import Path
+
+from config import Settings
+
+STOP_TIMEOUT_S = 10.0
+RESTART_LIMIT = 3  # a worker that dies this many times in a row within QUICK_DEATH_S: give up
+QUICK_DEATH_S = 30.0
+LISTEN_BACKLOG = 1024
+log = logging.getLogger("o2o.launch")
+
+
+def waitress_server(app, settings: Settings, **bind):
+    """Waitress for ``app`` with the settings' threads and connection limit and the access log;
+    ``bind`` is host/port or sockets=[...]."""
+    from waitress import create_server
+
+    return create_server(
+        AccessLog(app.server, settings.log_level),
+        threads=settings.waitress_threads,
+        connection_limit=settings.waitress_connection_limit,
+        # poll() instead of select(): select() cannot watch more than 1,024 descriptors
+        asyncore_use_poll=True,
+        ident="o2o-dashboard",
+        **bind,
+    )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """The listening socket the workers share (address reuse as Waitress does it on POSIX)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        if os.name != "nt":  # on Windows SO_REUSEADDR would let another program take the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def peer_dir(settings: Settings) -> Path:
+    """Where the workers of the instance on this port publish their counters."""
+    return Path(settings.data_dir) / "workers" / str(settings.port)
+
+
+def worker_main(settings: Settings, sock: socket.socket, index: int) -> None:
+    """One serving process (the target of each worker)."""
+    # SIGTERM from the supervisor stops like Ctrl+C: Waitress returns from run() on it
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        from app import create_app, stop_app
+
+        own = dataclasses.replace(settings, cache_warm=settings.cache_warm and index == 0)
+        app = create_app(own, peer_dir=peer_dir(settings))
+        server = waitress_server(app, own, sockets=[sock])
+        try:
+            server.run()
+        finally:
+            server.close()
+            stop_app(app)
+    except KeyboardInterrupt:  # Ctrl+C reaches every process of the console, also while starting
+        pass
+
+
+class Supervisor:
+    """Starts, restarts and stops the worker processes (see the module docstring)."""
+
+    def __init__(self, settings: Settings, sock: socket.socket, say=print) -> None:
+        self.settings = settings
+        self.sock = sock
+        self.say = say
+        self._context = multiprocessing.get_context("spawn")
+        self.workers: dict[int, multiprocessing.process.BaseProcess] = {}
+        self._started: dict[int, float] = {}
+        self._quick_deaths: dict[int, int] = {}
+
+    def start(self) -> None:
+        peers = peer_dir(self.settings)
+        peers.mkdir(parents=True, exist_ok=True)
+        for stale in peers.glob("*.json"):  # an earlier instance's files
+            stale.unlink(missing_ok=True)
+        for index in range(self.settings.workers):
+            self._spawn(index)
+
+    def _spawn(self, index: int) -> None:
+        process = self._context.Process(target=worker_main, args=(self.settings, self.sock, index),
+                                        name=f"o2o-worker-{index}", daemon=False)  # fmt: skip
+        process.start()
+        self.workers[index] = process
+        self._started[index] = time.monotonic()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.workers.values() if p.pid is not None]
+
+    def run(self) -> int:
+        """Watch the workers until Ctrl+C / SIGTERM (returns 0) or one keeps dying (returns 1)."""
+        try:
+            while True:
+                sentinels = {p.sentinel: i for i, p in self.workers.items()}
+                for ready in wait(list(sentinels), timeout=1.0):
+                    index = sentinels[ready]
+                    process = self.workers[index]
+                    process.join()
+                    lived = time.monotonic() - self._started[index]
+                    deaths = self._quick_deaths.get(index, 0) + 1 if lived < QUICK_DEATH_S else 0
+                    self._quick_deaths[index] = deaths
+                    if deaths >= RESTART_LIMIT:
+                        self.say("❌", f"工作进程 {index} (pid {process.pid}) 连续 {deaths} 次启动后很快退出 "
+                                       f"(退出码 {process.exitcode}), 停止服务")  # fmt: skip
+                        return 1
+                    self.say("⚠️", f"工作进程 {index} (pid {process.pid}) 退出 (退出码 {process.exitcode}), 重新启动")
+                    self._spawn(index)
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """SIGTERM every worker, kill those still alive after STOP_TIMEOUT_S."""
+        for process in self.workers.values():
+            if process.is_alive():
+                process.terminate()  # SIGTERM on POSIX, TerminateProcess on Windows
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in self.workers.values():
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+        self.sock.close()
+
+
+class AccessLog:
+    """WSGI middleware: one stdout line per request, ``127.0.0.1 "GET /path" 200 12.3ms``
+    (time until the response body is finished or, for files, handed to the server)."""
+
+    def __init__(self, app, level: str = "INFO") -> None:
+        self.app = app
+        self.log = logging.getLogger("o2o.access")
+        if not self.log.handlers:
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            self.log.addHandler(handler)
+        self.log.setLevel(level)
+        self.log.propagate = False
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        status = ["-"]
+
+        def recording_start_response(status_line, headers, exc_info=None):
+            status[0] = status_line.split(" ", 1)[0]
+            return start_response(status_line, headers, exc_info)
+
+        try:
+            body = self.app(environ, recording_start_response)
+        except BaseException:
+            self._write(environ, "500", started)
+            raise
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(body, file_wrapper):
+            self._write(environ, status[0], started)  # keep Waitress's fast path for files
+            return body
+        return _LoggedBody(body, lambda: self._write(environ, status[0], started))
+
+    def _write(self, environ, status: str, started: float) -> None:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("QUERY_STRING"):
+            path += "?" + environ["QUERY_STRING"]
+        elapsed = (time.perf_counter() - started) * 1000
+        self.log.info('%s "%s %s" %s %.1fms', environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD"),
+                      path, status, elapsed)  # fmt: skip
+
+
+class _LoggedBody:
+    def __init__(self, body, on_close) -> None:
+        self.body, self.on_close = body, on_close
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.on_close()

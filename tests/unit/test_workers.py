@@ -1,0 +1,57 @@
+"""Counters of several serving processes: each worker's published record, summed by /metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+from monitoring.workers import STALE_S, WorkerBoard, combined_cache
+
+
+def _snapshot(requests: int, computed: int, l1_hits: int, view_requests: int, view_seconds: float) -> dict:
+    return {
+        "requests": requests, "computed": computed, "warmed": 1, "hit_rate": None,
+        "tiers": {"l1": {"hits": l1_hits, "misses": requests - l1_hits, "errors": 0, "writes": 2, "bytes_raw": 100,
+                         "bytes_stored": 40, "latency_p50_ms": 0.02}},
+        "views": {"services.diagnosis.store_kpis": {"requests": view_requests, "computed": computed,
+                                                    "compute_s": view_seconds}},
+    }  # fmt: skip
+
+
+def test_workers001_counters_add_up_and_the_hit_rate_is_recomputed():
+    own = _snapshot(requests=10, computed=4, l1_hits=6, view_requests=10, view_seconds=1.5)
+    peer = {"pid": 1, "cache": {**_snapshot(requests=30, computed=2, l1_hits=28, view_requests=20, view_seconds=0.5)}}
+    peer["cache"]["views"]["services.todo._todo_as_of"] = {"requests": 10, "computed": 1, "compute_s": 2.0}
+    total = combined_cache(own, [peer, {"pid": 2, "cache": None}])
+    assert (total["requests"], total["computed"], total["warmed"]) == (40, 6, 2)
+    assert total["hit_rate"] == (40 - 6) / 40
+    assert total["tiers"]["l1"]["hits"] == 34 and total["tiers"]["l1"]["misses"] == 6
+    assert total["tiers"]["l1"]["latency_p50_ms"] == 0.02  # a latency is this worker's, never summed
+    assert total["views"]["services.diagnosis.store_kpis"] == {"requests": 30, "computed": 6, "compute_s": 2.0}
+    assert total["views"]["services.todo._todo_as_of"]["requests"] == 10
+    assert own["requests"] == 10 and own["views"]["services.diagnosis.store_kpis"]["requests"] == 10  # not mutated
+
+
+def test_workers002_peers_are_live_fresh_and_not_self(tmp_path):
+    snapshot = _snapshot(requests=5, computed=1, l1_hits=4, view_requests=5, view_seconds=0.1)
+    board = WorkerBoard(tmp_path, lambda: snapshot, interval_s=0.05)
+    live = subprocess.Popen(["sleep", "30"])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    try:
+        board.start()
+        assert json.loads((tmp_path / f"{board.pid}.json").read_text())["cache"]["requests"] == 5
+        now = time.time()
+        records = {"live": (live.pid, now), "dead": (dead.pid, now), "stale": (live.pid, now - STALE_S - 1)}
+        for name, (pid, at) in records.items():
+            (tmp_path / f"{name}.json").write_text(json.dumps({"pid": pid, "at": at, "rss": 1, "cache": None}))
+        (tmp_path / "broken.json").write_text("{")
+        peers = board.peers()
+        assert [(p["pid"], p["at"]) for p in peers] == [records["live"]]
+        board.stop()
+        assert not (tmp_path / f"{board.pid}.json").exists()  # a stopped worker leaves no record
+    finally:
+        board.stop()
+        live.kill()
+        live.wait()
