@@ -110,12 +110,23 @@ def port_owners(host: str, port: int) -> list[str] | None:
     except psutil.AccessDenied:
         connections = []
     pids = sorted({c.pid for c in connections if c.pid and c.status == psutil.CONN_LISTEN and c.laddr.port == port})
+    named: dict[int, str] = {}
     for pid in pids:
         try:
-            owners.append(f"pid {pid} ({describe(psutil.Process(pid))})")
+            proc = launcher_of(psutil.Process(pid))
+            named.setdefault(proc.pid, f"pid {proc.pid} ({describe(proc)})")
         except psutil.Error:
-            owners.append(f"pid {pid}")
-    return owners
+            named.setdefault(pid, f"pid {pid}")
+    return list(named.values())
+
+
+def launcher_of(proc: psutil.Process) -> psutil.Process:
+    """A worker process of this app stands for its launcher (which holds the PID file)."""
+    if not is_this_app(proc):
+        for parent in proc.parents():
+            if is_this_app(parent):
+                return parent
+    return proc
 
 
 def describe(proc: psutil.Process, limit: int = 160) -> str:

@@ -264,10 +264,15 @@ class Doctor:
         import psutil
 
         port = self.settings.port
+        from scripts._pidfile import launcher_of
+
         holders = []
         for conn in psutil.net_connections(kind="inet"):
             if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-                holders.append(conn.pid)
+                try:  # the workers of a multi-process instance are named by their launcher
+                    holders.append(launcher_of(psutil.Process(conn.pid)).pid if conn.pid else None)
+                except psutil.Error:
+                    holders.append(conn.pid)
         if not holders:
             return f"端口 {port} 空闲, 可以启动"
         described = "; ".join(describe_process(pid) for pid in sorted(set(holders), key=lambda p: p or 0))
