@@ -131,8 +131,11 @@ def test_app004_served_by_waitress_over_http(loaded_app):
         with urllib.request.urlopen(request, timeout=10) as response:
             assert kpi_values(json.load(response))["orders"] == "2"
     finally:
-        server.close()
+        # closed from the server's own loop thread: closing its sockets from here races with poll()
+        server.trigger.pull_trigger(server.close)
         thread.join(timeout=5)
+        server.task_dispatcher.shutdown()
+        assert not thread.is_alive()
 
 
 def test_app005_cached_kpis_and_fresh_after_import(loaded_app, engine, settings, tmp_path):
