@@ -15,8 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
 from cache.keys import code_fingerprint, current_scope, make_key
@@ -71,6 +73,15 @@ class CacheManager:
         self._flights_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.cache_compute_slots)
         self._holder = threading.local()
+        self._watched = False
+
+    def watch(self, engine: Engine) -> None:
+        """Count a request as computed with the database only when it connects to ``engine``
+        while it computes (a view assembled from cached pieces never does; a connection rather
+        than a statement, so a driver-level COPY counts too). Until an engine is watched every
+        computation counts as a database one."""
+        event.listen(engine, "engine_connect", _mark_query)
+        self._watched = True
 
     # -- data version ---------------------------------------------------------------------
     def data_version(self) -> int:
@@ -81,11 +92,14 @@ class CacheManager:
             if fresh:
                 return self._version
             self._version_checked = now
+            token = _request.set(None)  # the version check is not the request's own query
             try:
                 version = int(self._version_reader())
             except Exception:  # the database is down: keep the last known version
                 log.warning("cache: could not read the data version", exc_info=True)
                 return self._version
+            finally:
+                _request.reset(token)
             changed = version != self._version
             self._version = version
         if changed:
@@ -99,8 +113,20 @@ class CacheManager:
             with self.compute_slot():
                 return compute()
         ttl = self.regions[region]
-        self.stats.request(function)
         key = make_key(region, function, args, kwargs, self.data_version(), current_scope.get(), self.code_version)
+        if _request.get() is not None:  # a piece looked up while a request computes
+            return self._get_or_compute(key, ttl, function, compute, None)
+        self.stats.request(function)
+        request = _Request(queried=not self._watched)
+        token = _request.set(request)
+        try:
+            return self._get_or_compute(key, ttl, function, compute, request)
+        finally:
+            _request.reset(token)
+
+    def _get_or_compute(self, key: str, ttl: RegionTTL, function: str, compute: Callable[[], object],
+                        request: _Request | None):  # fmt: skip
+        """The tiers, then ``compute``; ``request`` is None for a nested lookup (not counted)."""
         found, value = self._lookup(key, ttl)
         if found:
             return value
@@ -117,7 +143,8 @@ class CacheManager:
                 with self.compute_slot():
                     started = time.perf_counter()
                     value = compute()
-                self.stats.compute((time.perf_counter() - started) * 1000, function)
+                if request is not None:
+                    self.stats.compute((time.perf_counter() - started) * 1000, function, request.queried)
                 self._store(key, value, ttl)
             finally:
                 if lock:
@@ -235,6 +262,24 @@ class CacheManager:
 
 
 _MISS = object()
+
+
+class _Request:
+    """The outermost cached call of a thread; ``queried`` once it used the database."""
+
+    __slots__ = ("queried",)
+
+    def __init__(self, queried: bool) -> None:
+        self.queried = queried
+
+
+_request: ContextVar[_Request | None] = ContextVar("cache_request", default=None)
+
+
+def _mark_query(*_args) -> None:
+    request = _request.get()
+    if request is not None:
+        request.queried = True
 
 
 def database_namespace(database_url: str) -> str:

@@ -55,17 +55,20 @@ class TierStats:
 
 
 class CacheStats:
-    """Thread-safe counters. Overall hit rate = requests answered without computing / requests."""
+    """Thread-safe counters of requests (outermost cached calls: a view's own lookups of the
+    pieces it is assembled from are part of its request). Hit rate = requests answered without
+    the database / requests; view hit rate leaves out those assembled from cached pieces too."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.tiers = {name: TierStats() for name in TIERS}
         self.requests = 0
-        self.computed = 0
+        self.computed = 0  # computed with the database (SQL ran while answering)
+        self.assembled = 0  # computed from other cached values alone (no SQL)
         self.warmed = 0  # values computed in the background by the warmer
         self.compute_ms: deque = deque(maxlen=WINDOW)
-        # per cached function: [requests, computed, seconds computing] (which views miss, and
-        # what their misses cost)
+        # per cached function: [requests, computed, seconds computing, assembled] (which views
+        # miss, and what their misses cost)
         self.views: dict[str, list] = {}
 
     def lookup(self, tier: str, hit: bool, elapsed_ms: float) -> None:
@@ -95,19 +98,24 @@ class CacheStats:
             return
         with self._lock:
             self.requests += 1
-            self.views.setdefault(view, [0, 0, 0.0])[0] += 1
+            self.views.setdefault(view, [0, 0, 0.0, 0])[0] += 1
 
-    def compute(self, elapsed_ms: float, view: str) -> None:
+    def compute(self, elapsed_ms: float, view: str, queried: bool = True) -> None:
+        """A request's value was computed: with the database (``queried``) or from cached pieces."""
         if _background.get():
             with self._lock:
                 self.warmed += 1
             return
         with self._lock:
-            self.computed += 1
             self.compute_ms.append(elapsed_ms)
-            counts = self.views.setdefault(view, [0, 0, 0.0])
-            counts[1] += 1
+            counts = self.views.setdefault(view, [0, 0, 0.0, 0])
             counts[2] += elapsed_ms / 1000
+            if queried:
+                self.computed += 1
+                counts[1] += 1
+            else:
+                self.assembled += 1
+                counts[3] += 1
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -115,11 +123,13 @@ class CacheStats:
             return {
                 "requests": self.requests,
                 "computed": self.computed,
+                "assembled": self.assembled,
                 "warmed": self.warmed,
                 "hit_rate": answered / self.requests if self.requests else None,
+                "view_hit_rate": (answered - self.assembled) / self.requests if self.requests else None,
                 "views": {
-                    view: {"requests": n, "computed": c, "compute_s": sec}
-                    for view, (n, c, sec) in sorted(self.views.items())
+                    view: {"requests": n, "computed": c, "compute_s": sec, "assembled": a}
+                    for view, (n, c, sec, a) in sorted(self.views.items())
                 },
                 "tiers": {name: t.snapshot() for name, t in self.tiers.items()},
             }

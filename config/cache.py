@@ -25,6 +25,8 @@ REGIONS: dict[str, RegionTTL] = {
     "products": RegionTTL(l1=300, l2=3600, l3=3600),
     "timeseries": RegionTTL(l1=300, l2=3600, l3=3600),
     "reference": RegionTTL(l1=600, l2=86400, l3=86400),
+    # whole small aggregates that views sum in memory (services/pieces.py): read on every view
+    "pieces": RegionTTL(l1=3600, l2=86400, l3=86400),
 }
 
 # Circuit breaker of the Redis tier: open after this many consecutive failures, retry after.

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Float, and_, case, cast, func, not_, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -225,6 +226,81 @@ def active_sku_counts(conn: Connection, scope: Scope, periods: dict[str, tuple[d
     )
     row = conn.execute(query).one()
     return {name: int(value) for name, value in zip(periods, row, strict=True)}
+
+
+AGGREGATES = {"channel": AggStoreDayChannel, "hour": AggStoreDayHour, "distance": AggStoreDayDistance}
+PIECE_CHUNK_ROWS = 50_000
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+@_guard
+def aggregate_rows(conn: Connection, aggregate: str, keys: Sequence[str], measures: Sequence[str]) -> pd.DataFrame:
+    """Every row of one daily aggregate (``AGGREGATES``), ordered by store and day, for the
+    in-memory pieces: store_id (int32), day (its proleptic ordinal, int32), channel
+    (categorical), platform_fee_zero, ``keys`` (int16) and ``measures`` as floats.
+
+    PostgreSQL sends the rows with ``COPY … TO STDOUT`` parsed by Arrow's CSV reader (307,000
+    hour rows: 2.2 s and ~100 MB of row objects through the driver → well under a second);
+    SQLite's rows are read in chunks."""
+    t = AGGREGATES[aggregate].__table__
+    names = ["store_id", "day", "channel", "platform_fee_zero", *keys]
+    query = select(*[t.c[n] for n in names], *[cast(t.c[m], Float).label(m) for m in measures]).order_by(
+        t.c.store_id, t.c.day)  # fmt: skip
+    if conn.dialect.name == "postgresql":
+        columns = _copy_columns(conn, query, names, measures)
+    else:
+        columns = _chunked_columns(conn, query, [*names, *measures])
+    frame = pd.DataFrame({
+        "store_id": np.asarray(columns["store_id"], dtype=np.int32),
+        "day": np.asarray(columns["day"], dtype=np.int32),
+        "channel": pd.Categorical(columns["channel"]),
+        "platform_fee_zero": np.asarray(columns["platform_fee_zero"], dtype=bool),
+        **{k: np.asarray(columns[k], dtype=np.int16) for k in keys},
+        **{m: np.asarray(columns[m], dtype=np.float64) for m in measures},
+    })  # fmt: skip
+    return frame
+
+
+def _copy_columns(conn: Connection, query, keys: list[str], measures: Sequence[str]) -> dict[str, np.ndarray]:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    buffer = io.BytesIO()
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", buffer)
+    finally:
+        cursor.close()
+    buffer.seek(0)
+    names = [*keys, *measures]
+    types = {**dict.fromkeys(keys, pa.int64()), **dict.fromkeys(measures, pa.float64()), "day": pa.date32(),
+             "channel": pa.string(), "platform_fee_zero": pa.bool_()}  # fmt: skip
+    table = pacsv.read_csv(
+        buffer,
+        read_options=pacsv.ReadOptions(column_names=names),
+        convert_options=pacsv.ConvertOptions(column_types=types, true_values=["t"], false_values=["f"]),
+    )  # fmt: skip
+    columns = {n: table.column(n).to_numpy() for n in names if n not in ("day", "channel")}
+    columns["day"] = table.column("day").cast(pa.int32()).to_numpy() + _EPOCH_ORDINAL
+    columns["channel"] = table.column("channel").to_pylist()
+    return columns
+
+
+def _chunked_columns(conn: Connection, query, names: list[str]) -> dict[str, np.ndarray]:
+    parts: dict[str, list] = {n: [] for n in names}
+    result = conn.execution_options(stream_results=True, yield_per=PIECE_CHUNK_ROWS).execute(query)
+    for rows in result.partitions():
+        for name, values in zip(names, zip(*rows, strict=True), strict=True):
+            if name == "day":
+                days = pd.to_datetime(pd.Series(values)).to_numpy().astype("datetime64[D]").astype(np.int64)
+                parts[name].append(days + _EPOCH_ORDINAL)
+            else:
+                parts[name].append(np.asarray(values, dtype=object if name == "channel" else None))
+    return {n: np.concatenate(p) if p else np.asarray([], dtype=object if n == "channel" else np.int64)
+            for n, p in parts.items()}  # fmt: skip
 
 
 def _sums(table, scope: Scope, keys: list, measures: Sequence[str]):

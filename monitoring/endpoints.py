@@ -56,15 +56,19 @@ class DashboardCollector(Collector):
         yield CounterMetricFamily("o2o_cache_requests", "Requests through the cache", value=snap["requests"])
         yield CounterMetricFamily("o2o_cache_computed", "Requests computed from the database",
                                   value=snap["computed"])  # fmt: skip
+        yield CounterMetricFamily("o2o_cache_assembled", "Requests computed from cached pieces alone (no SQL)",
+                                  value=snap["assembled"])  # fmt: skip
         yield CounterMetricFamily("o2o_cache_warmed", "Values computed in the background by the cache warmer",
                                   value=snap["warmed"])  # fmt: skip
         yield from _by_label("view", snap["views"], {
             "requests": (CounterMetricFamily, "o2o_cache_view_requests", "Requests per cached view function"),
             "computed": (CounterMetricFamily, "o2o_cache_view_computed", "Computed (missed) per cached view function"),
             "compute_s": (CounterMetricFamily, "o2o_cache_view_compute_seconds", "Seconds computing per view function"),
+            "assembled": (CounterMetricFamily, "o2o_cache_view_assembled",
+                          "Computed from cached pieces alone per view function"),
         })  # fmt: skip
         if snap["hit_rate"] is not None:
-            yield GaugeMetricFamily("o2o_cache_hit_ratio", "Requests answered without computing",
+            yield GaugeMetricFamily("o2o_cache_hit_ratio", "Requests answered without the database",
                                     value=snap["hit_rate"])  # fmt: skip
 
     def _redis(self):

@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 
 STALE_S = 10.0
 # counters of CacheStats.snapshot() that add up across processes
-CACHE_COUNTERS = ("requests", "computed", "warmed")
+CACHE_COUNTERS = ("requests", "computed", "assembled", "warmed")
 TIER_COUNTERS = ("hits", "misses", "errors", "writes", "bytes_raw", "bytes_stored")
-VIEW_COUNTERS = ("requests", "computed", "compute_s")
+VIEW_COUNTERS = ("requests", "computed", "compute_s", "assembled")
 
 
 class WorkerBoard(BackgroundLoop):
@@ -113,4 +113,5 @@ def combined_cache(own: dict, peers: list[dict]) -> dict:
                 mine[key] = mine.get(key, 0) + stats[key]
     answered = total["requests"] - total["computed"]
     total["hit_rate"] = answered / total["requests"] if total["requests"] else None
+    total["view_hit_rate"] = (answered - total["assembled"]) / total["requests"] if total["requests"] else None
     return total

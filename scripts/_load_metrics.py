@@ -34,6 +34,7 @@ def cache_delta(before: dict, after: dict) -> dict | None:
     if ("o2o_cache_requests_total", "") not in after:
         return None
     computed = delta("o2o_cache_computed_total")
+    assembled = delta("o2o_cache_assembled_total")
     tiers = {}
     for tier in sorted({t for (n, t) in after if n == "o2o_cache_hits_total"}):
         hits, misses = delta("o2o_cache_hits_total", tier), delta("o2o_cache_misses_total", tier)
@@ -44,9 +45,11 @@ def cache_delta(before: dict, after: dict) -> dict | None:
         asked, missed = delta("o2o_cache_view_requests_total", view), delta("o2o_cache_view_computed_total", view)
         if asked:
             views[view] = {"requests": asked, "computed": missed,
+                           "assembled": delta("o2o_cache_view_assembled_total", view),
                            "compute_s": delta("o2o_cache_view_compute_seconds_total", view)}  # fmt: skip
-    return {"requests": requests, "computed": computed,
-            "hit_rate": (requests - computed) / requests if requests else None, "tiers": tiers,
+    return {"requests": requests, "computed": computed, "assembled": assembled,
+            "hit_rate": (requests - computed) / requests if requests else None,
+            "view_hit_rate": (requests - computed - assembled) / requests if requests else None, "tiers": tiers,
             "views": views}  # fmt: skip
 
 

@@ -38,10 +38,13 @@ def print_report(report: dict) -> None:
         answered = cache["requests"] - cache["computed"]
         print(f"服务器缓存命中率 (本次运行): {cache['hit_rate'] * 100:.1f}% "
               f"({answered:.0f}/{cache['requests']:.0f} 次未查库; 各层 {tiers})")  # fmt: skip
-        costly = sorted(cache.get("views", {}).items(), key=lambda kv: -kv[1]["compute_s"])[:6]
+        if cache.get("view_hit_rate") is not None:
+            print(f"  视图命中率 {cache['view_hit_rate'] * 100:.1f}% (另有 {cache['assembled']:.0f} 次由缓存的"
+                  "明细块在内存中汇总, 未查库)")  # fmt: skip
+        costly = sorted(cache.get("views", {}).items(), key=lambda kv: -kv[1]["compute_s"])[:8]
         for view, v in costly:
-            print(f"  {view:<46} 请求 {v['requests']:>5.0f}  计算 {v['computed']:>4.0f}  "
-                  f"计算耗时 {v['compute_s']:6.1f} s")  # fmt: skip
+            print(f"  {view:<46} 请求 {v['requests']:>5.0f}  查库计算 {v['computed']:>4.0f}  "
+                  f"内存汇总 {v.get('assembled', 0):>4.0f}  计算耗时 {v['compute_s']:6.1f} s")  # fmt: skip
     else:
         print("服务器缓存命中率: 无数据 (/metrics 没有 o2o_cache_* 或本次没有缓存请求)")
     rss = report["peak_rss_bytes"]

@@ -22,6 +22,7 @@ from config import diagnosis as rules
 from db import queries
 from db.engine import reading
 from db.queries import Scope
+from services import pieces
 from services.filters import ViewFilters
 from services.runtime import Runtime
 from services.tables import records
@@ -37,6 +38,12 @@ def _scope(runtime: Runtime, filters: ViewFilters, **changes) -> Scope:
 
 def _store_names(conn) -> pd.DataFrame:
     return queries.stores(conn).rename(columns={"id": "store_id", "name": "store"})[["store_id", "store", "city"]]
+
+
+def _directory(runtime: Runtime) -> pd.DataFrame:
+    """_store_names from the cached store directory."""
+    return pieces.stores(runtime).rename(columns={"id": "store_id", "name": "store"})[
+        ["store_id", "store", "city"]]  # fmt: skip
 
 
 def store_overview(runtime: Runtime, filters: ViewFilters) -> dict:
@@ -58,10 +65,8 @@ def store_overview(runtime: Runtime, filters: ViewFilters) -> dict:
 def _store_grid(runtime: Runtime, filters: ViewFilters) -> pd.DataFrame:
     """All stores' row of 经营总览 (ordered by score), whatever stores ``filters`` name."""
     previous = comparison_periods(filters.start, filters.end)["previous"]
-    wide = _scope(runtime, filters, start=previous.start, store_ids=None)
-    with reading(runtime.engine) as conn:
-        names = _store_names(conn)
-        totals = queries.store_totals(conn, wide, split=filters.start)
+    names = _directory(runtime)
+    totals = pieces.store_totals(runtime, previous.start, filters.end, filters.channels, split=filters.start)
     now = totals[totals["period"] == "current"].set_index("store_id")[STORE_MEASURES]
     before = totals[totals["period"] == "previous"].set_index("store_id")[["orders", "revenue", "actual_profit"]]
     grid = names.set_index("store_id").join(now, how="left").fillna({m: 0.0 for m in STORE_MEASURES})
@@ -133,8 +138,7 @@ def product_analysis(runtime: Runtime, filters: ViewFilters, sell_split: float, 
 @cached("timeseries")
 def time_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
     """Time slots, per-hour totals and the weekday × hour matrices (daily averages)."""
-    with reading(runtime.engine) as conn:
-        hourly = queries.hourly_totals(conn, _scope(runtime, filters))
+    hourly = pieces.hourly_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
     if hourly.empty:
         return {"empty": True}
     hours = hourly.groupby("hour")[["orders", "revenue", "actual_profit"]].sum().reindex(range(24), fill_value=0)
@@ -152,10 +156,7 @@ def time_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
 def channel_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
     """Per channel: 实收, orders, 客单价, 佣金率, 营销成本率, 配送成本率, 利润率, rating; and the
     count of abnormal orders (excluded) in the selection."""
-    scope = _scope(runtime, filters)
-    with reading(runtime.engine) as conn:
-        totals = queries.channel_totals(conn, scope)
-        abnormal = queries.abnormal_count(conn, scope)
+    totals, abnormal = pieces.channel_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
     table = breakdowns.channel_table(totals, limits.CHANNEL_RATING) if len(totals) else totals
     return {"channels": records(table), "abnormal": abnormal}
 
@@ -208,8 +209,7 @@ def abnormal_orders(runtime: Runtime, filters: ViewFilters) -> dict:
 @cached("kpis")
 def distance_analysis(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     """Distance bands 0–1 … 6+ km: orders, profit, 利润率, 配送成本率, 客单价."""
-    with reading(runtime.engine) as conn:
-        bands = queries.distance_totals(conn, _scope(runtime, filters))
+    bands = pieces.distance_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
     if bands.empty:
         return []
     return records(breakdowns.distance_table(bands))

@@ -9,6 +9,7 @@ from cache import cached
 from db import queries
 from db.engine import reading
 from db.queries import Scope
+from services import pieces
 from services.filters import ViewFilters
 from services.runtime import Runtime
 
@@ -43,8 +44,8 @@ def store_kpis(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     earliest = min(p.start for p in periods.values())
     fee_channels = runtime.settings.fee_channels
     wide = Scope(earliest, filters.end, filters.store_ids, filters.channels, fee_channels)
-    with reading(runtime.engine) as conn:
-        daily = queries.daily_totals(conn, wide)
-        windows = {name: (periods[name].start, periods[name].end) for name in PERIODS}
+    daily = pieces.daily_totals(runtime, earliest, filters.end, filters.store_ids, filters.channels)
+    windows = {name: (periods[name].start, periods[name].end) for name in PERIODS}
+    with reading(runtime.engine) as conn:  # distinct SKUs do not add up over pieces
         skus = queries.active_sku_counts(conn, wide, windows)
     return kpi_cards(daily, skus, periods)

@@ -39,6 +39,7 @@ def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
             return read_data_version(conn)
 
     cache = CacheManager(settings, version)
+    cache.watch(engine)
     return Runtime(settings=settings, engine=engine, cache=cache,
                    monitors=Monitors.from_settings(settings, cache.snapshot, peer_dir))  # fmt: skip
 

@@ -26,6 +26,7 @@ from config import diagnosis as rules
 from db import queries
 from db.engine import reading
 from db.queries import Scope
+from services import pieces
 from services.filters import ViewFilters
 from services.runtime import Runtime
 
@@ -37,9 +38,7 @@ def _pct(value: float) -> str:
 @cached("timeseries")
 def daily_trend(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     """Per day: orders, 实收, 实际利润 (abnormal orders excluded)."""
-    scope = Scope(filters.start, filters.end, filters.store_ids, filters.channels, runtime.settings.fee_channels)
-    with reading(runtime.engine) as conn:
-        frame = queries.daily_totals(conn, scope)
+    frame = pieces.daily_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
     return [
         {"day": r.day.isoformat(), "orders": r.orders, "revenue": r.revenue, "actual_profit": r.actual_profit}
         for r in frame.itertuples(index=False)
@@ -58,10 +57,10 @@ def _todo_as_of(runtime: Runtime, filters: ViewFilters) -> dict:
     as_of = filters.end
     fee = runtime.settings.fee_channels
     sku_rules = filters.store_ids is not None and len(filters.store_ids) <= rules.SKU_RULES_MAX_STORES
+    names = pieces.store_names(runtime)
+    store_days = pieces.daily_totals(runtime, as_of - dt.timedelta(days=13), as_of, filters.store_ids,
+                                     filters.channels, by_store=True)  # fmt: skip
     with reading(runtime.engine) as conn:
-        names = {int(r.id): r.name for r in queries.stores(conn).itertuples(index=False)}
-        two_weeks = Scope(as_of - dt.timedelta(days=13), as_of, filters.store_ids, filters.channels, fee)
-        store_days = queries.daily_totals(conn, two_weeks, by_store=True)
         today = queries.day_orders(conn, Scope(as_of, as_of, filters.store_ids, filters.channels, fee))
         if sku_rules:
             history = Scope(as_of - dt.timedelta(days=rules.SKU_HISTORY_DAYS - 1), as_of, filters.store_ids,
@@ -221,10 +220,8 @@ def store_health(runtime: Runtime, filters: ViewFilters) -> list[dict]:
 
 @cached("diagnosis")
 def _all_store_health(runtime: Runtime, filters: ViewFilters) -> list[dict]:
-    scope = Scope(filters.start, filters.end, None, filters.channels, runtime.settings.fee_channels)
-    with reading(runtime.engine) as conn:
-        names = {int(r.id): r.name for r in queries.stores(conn).itertuples(index=False)}
-        totals = queries.store_totals(conn, scope)
+    names = pieces.store_names(runtime)
+    totals = pieces.store_totals(runtime, filters.start, filters.end, filters.channels)
     if totals.empty:
         return []
     scores = health_scores(totals)

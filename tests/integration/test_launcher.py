@@ -368,6 +368,29 @@ def test_launch010_workers_share_the_port_and_are_restarted(tmp_path):
     assert_refused(port)
 
 
+def test_launch011_ctrl_c_stops_every_worker(tmp_path):
+    """Ctrl+C in a console reaches the whole process group: workers and launcher all exit 0."""
+    port, data_dir = free_port(), tmp_path / "var"
+    env = launcher_env(data_dir, O2O_WORKERS="2")
+    args = ["--host", "127.0.0.1", "--port", str(port), "--no-seed"]
+    launcher = Launcher("production", args, env, tmp_path / "out.log")
+    try:
+        launcher.wait_healthy(port)
+        launcher.wait_output("2 个工作进程")
+        workers = _workers(launcher)
+        assert len(workers) == 2
+        os.killpg(launcher.proc.pid, signal.SIGINT)
+        assert launcher.wait(timeout=30) == 0, launcher.output
+        _, alive = psutil.wait_procs(workers, timeout=15)
+        assert not alive, launcher.output
+    finally:
+        launcher.kill()
+    assert "Traceback" not in launcher.output
+    assert f"✅ 已停止 (pid {launcher.proc.pid})" in launcher.output
+    assert not (data_dir / PID_FILE).exists()
+    assert not list((data_dir / "workers" / str(port)).glob("*.json"))  # each worker removed its record
+
+
 def _pids_in_metrics(text: str) -> list[str]:
     return [line.split('pid="')[1].split('"')[0] for line in text.splitlines()
             if line.startswith("o2o_worker_rss_bytes{")]  # fmt: skip

@@ -41,3 +41,4 @@ def test_exp003_xlsx_keeps_numbers_numeric_with_formats():
     assert values[1] == ['\'=HYPERLINK("http://x")', -12.5, 0.1234, "'+门店A", 3]
     assert sheet["B2"].number_format == "#,##0.00" and sheet["C2"].number_format == "0.0%"
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)  # no formula anywhere
+    assert sheet["A1"].font.b and not sheet["A2"].font.b and sheet.freeze_panes == "A2"

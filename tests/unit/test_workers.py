@@ -11,24 +11,26 @@ from monitoring.workers import STALE_S, WorkerBoard, combined_cache
 
 def _snapshot(requests: int, computed: int, l1_hits: int, view_requests: int, view_seconds: float) -> dict:
     return {
-        "requests": requests, "computed": computed, "warmed": 1, "hit_rate": None,
+        "requests": requests, "computed": computed, "assembled": 3, "warmed": 1, "hit_rate": None,
         "tiers": {"l1": {"hits": l1_hits, "misses": requests - l1_hits, "errors": 0, "writes": 2, "bytes_raw": 100,
                          "bytes_stored": 40, "latency_p50_ms": 0.02}},
         "views": {"services.diagnosis.store_kpis": {"requests": view_requests, "computed": computed,
-                                                    "compute_s": view_seconds}},
+                                                    "compute_s": view_seconds, "assembled": 3}},
     }  # fmt: skip
 
 
 def test_workers001_counters_add_up_and_the_hit_rate_is_recomputed():
     own = _snapshot(requests=10, computed=4, l1_hits=6, view_requests=10, view_seconds=1.5)
     peer = {"pid": 1, "cache": {**_snapshot(requests=30, computed=2, l1_hits=28, view_requests=20, view_seconds=0.5)}}
-    peer["cache"]["views"]["services.todo._todo_as_of"] = {"requests": 10, "computed": 1, "compute_s": 2.0}
+    peer["cache"]["views"]["services.todo._todo_as_of"] = {"requests": 10, "computed": 1, "compute_s": 2.0,
+                                                           "assembled": 0}  # fmt: skip
     total = combined_cache(own, [peer, {"pid": 2, "cache": None}])
-    assert (total["requests"], total["computed"], total["warmed"]) == (40, 6, 2)
-    assert total["hit_rate"] == (40 - 6) / 40
+    assert (total["requests"], total["computed"], total["assembled"], total["warmed"]) == (40, 6, 6, 2)
+    assert total["hit_rate"] == (40 - 6) / 40 and total["view_hit_rate"] == (40 - 6 - 6) / 40
     assert total["tiers"]["l1"]["hits"] == 34 and total["tiers"]["l1"]["misses"] == 6
     assert total["tiers"]["l1"]["latency_p50_ms"] == 0.02  # a latency is this worker's, never summed
-    assert total["views"]["services.diagnosis.store_kpis"] == {"requests": 30, "computed": 6, "compute_s": 2.0}
+    assert total["views"]["services.diagnosis.store_kpis"] == {"requests": 30, "computed": 6, "compute_s": 2.0,
+                                                               "assembled": 6}  # fmt: skip
     assert total["views"]["services.todo._todo_as_of"]["requests"] == 10
     assert own["requests"] == 10 and own["views"]["services.diagnosis.store_kpis"]["requests"] == 10  # not mutated
 

@@ -1,0 +1,133 @@
+"""Pieces: in-memory copies of the small daily aggregates, one per data version.
+
+The store × day × channel aggregate (52,000 rows for 100 stores × 90 days), its hour and distance
+splits and the store directory are read whole once per data version and cached like any view
+(region "pieces": L1 keeps them, L2/L3 hand them to the other workers as Arrow). Views that only
+sum these tables (KPI trend, 健康分, 经营总览, 渠道分析, 时段分析, 配送分析) then answer any store /
+channel / window combination from memory with ``analytics.cube`` — a combination nobody asked for
+before costs milliseconds instead of a database query. Views that need products or single
+orders still query the database. With the cache off (``O2O_CACHE_ENABLED=false``) the same
+functions run the SQL of ``db.queries`` instead, so nothing is kept in memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from analytics import cube
+from cache import cached
+from db import queries
+from db.engine import reading
+from db.queries import CHANNEL_MEASURES, DAILY_MEASURES, Scope
+from services.runtime import Runtime
+
+CHANNEL_PIECE_MEASURES = tuple(dict.fromkeys([*DAILY_MEASURES, *CHANNEL_MEASURES]))
+HOUR_MEASURES = ("orders", "revenue", "actual_profit")
+DISTANCE_MEASURES = ("orders", "revenue", "actual_profit", "delivery_fee", "delivery_net_cost")
+
+
+@cached("pieces")
+def channel_piece(runtime: Runtime) -> pd.DataFrame:
+    """agg_store_day_channel, every row."""
+    with reading(runtime.engine) as conn:
+        frame = queries.aggregate_rows(conn, "channel", (), CHANNEL_PIECE_MEASURES)
+    return cube.as_piece(frame, CHANNEL_PIECE_MEASURES)
+
+
+@cached("pieces")
+def hour_piece(runtime: Runtime) -> pd.DataFrame:
+    """agg_store_day_hour, every row."""
+    with reading(runtime.engine) as conn:
+        frame = queries.aggregate_rows(conn, "hour", ("hour",), HOUR_MEASURES)
+    return cube.as_piece(frame, HOUR_MEASURES)
+
+
+@cached("pieces")
+def distance_piece(runtime: Runtime) -> pd.DataFrame:
+    """agg_store_day_distance, every row."""
+    with reading(runtime.engine) as conn:
+        frame = queries.aggregate_rows(conn, "distance", ("distance_band",), DISTANCE_MEASURES)
+    return cube.as_piece(frame, DISTANCE_MEASURES)
+
+
+@cached("pieces")
+def store_directory(runtime: Runtime) -> pd.DataFrame:
+    """All stores: id, code, name, city, franchise_type (ordered by city, name)."""
+    with reading(runtime.engine) as conn:
+        return queries.stores(conn)
+
+
+def enabled(runtime: Runtime) -> bool:
+    """Pieces live in the cache: with the cache off every view queries the database itself."""
+    return runtime.cache is not None and runtime.cache.enabled
+
+
+def stores(runtime: Runtime) -> pd.DataFrame:
+    """All stores (``db.queries.stores``), from the cached directory when the cache is on."""
+    if enabled(runtime):
+        return store_directory(runtime)
+    with reading(runtime.engine) as conn:
+        return queries.stores(conn)
+
+
+def store_names(runtime: Runtime) -> dict[int, str]:
+    directory = stores(runtime)
+    return {int(i): name for i, name in zip(directory["id"], directory["name"], strict=True)}
+
+
+def _scope(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> Scope:
+    return Scope(start, end, store_ids, channels, runtime.settings.fee_channels)
+
+
+def _rows(runtime: Runtime, piece: pd.DataFrame, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
+    return cube.select(piece, start, end, store_ids, channels, runtime.settings.fee_channels)
+
+
+def daily_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels,
+                 by_store: bool = False) -> pd.DataFrame:  # fmt: skip
+    """``db.queries.daily_totals``: one row per day (per store and day with ``by_store``)."""
+    if not enabled(runtime):
+        with reading(runtime.engine) as conn:
+            return queries.daily_totals(conn, _scope(runtime, start, end, store_ids, channels), by_store)
+    selected = _rows(runtime, channel_piece(runtime), start, end, store_ids, channels)
+    return cube.sums(selected, ["store_id", "day"] if by_store else ["day"], DAILY_MEASURES)
+
+
+def store_totals(runtime: Runtime, start: dt.date, end: dt.date, channels, split: dt.date | None = None):
+    """``db.queries.store_totals`` over all stores."""
+    if not enabled(runtime):
+        with reading(runtime.engine) as conn:
+            return queries.store_totals(conn, _scope(runtime, start, end, None, channels), split)
+    selected = _rows(runtime, channel_piece(runtime), start, end, None, channels)
+    return cube.store_totals(selected, DAILY_MEASURES, split)
+
+
+def channel_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> tuple[pd.DataFrame, int]:
+    """(``db.queries.channel_totals``, ``db.queries.abnormal_count``) of the selection."""
+    if not enabled(runtime):
+        scope = _scope(runtime, start, end, store_ids, channels)
+        with reading(runtime.engine) as conn:
+            return queries.channel_totals(conn, scope), queries.abnormal_count(conn, scope)
+    piece = channel_piece(runtime)
+    totals = cube.sums(_rows(runtime, piece, start, end, store_ids, channels), ["channel"], CHANNEL_MEASURES)
+    return totals, cube.abnormal_orders(piece, start, end, store_ids, channels, runtime.settings.fee_channels)
+
+
+def hourly_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
+    """``db.queries.hourly_totals``: one row per day and hour."""
+    if not enabled(runtime):
+        with reading(runtime.engine) as conn:
+            return queries.hourly_totals(conn, _scope(runtime, start, end, store_ids, channels))
+    selected = _rows(runtime, hour_piece(runtime), start, end, store_ids, channels)
+    return cube.sums(selected, ["day", "hour"], HOUR_MEASURES)
+
+
+def distance_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
+    """``db.queries.distance_totals``: one row per distance band."""
+    if not enabled(runtime):
+        with reading(runtime.engine) as conn:
+            return queries.distance_totals(conn, _scope(runtime, start, end, store_ids, channels))
+    selected = _rows(runtime, distance_piece(runtime), start, end, store_ids, channels)
+    return cube.sums(selected, ["distance_band"], DISTANCE_MEASURES)

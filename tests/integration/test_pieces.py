@@ -1,0 +1,131 @@
+"""Views summed from the cached pieces: each piece is read from the database once per data
+version, every other store / channel / window combination is assembled in memory, and the hit
+rate counts only requests that ran SQL as computed (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import socket
+import time
+
+import pandas as pd
+import pytest
+
+from config.cache import VERSION_CHECK_S
+from db.demo_data import DemoSpec, generate_orders, write_exports
+from db.importer import import_file
+from services import analysis, todo
+from services.filters import ViewFilters
+from services.runtime import Runtime, build_runtime
+from tests.factories import order, sheet, write_csv
+
+SPEC = DemoSpec(stores=3, days=14, seed=5)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def cached_runtime(engine, settings, tmp_path):
+    """A runtime with the real four-tier cache (Redis on a closed port: L1 and L2 answer)."""
+    lines, _truth = generate_orders(SPEC)
+    for path in write_exports(lines, tmp_path / "demo"):
+        assert import_file(engine, path, settings).status == "imported"
+    settings = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    runtime = build_runtime(settings)
+    yield runtime
+    runtime.engine.dispose()
+
+
+def _counts(runtime: Runtime, view: str) -> tuple:
+    snap = runtime.cache.snapshot()
+    row = snap["views"].get(view, {})
+    return snap["requests"], snap["computed"], snap["assembled"], (row.get("requests"), row.get("computed"),
+                                                                   row.get("assembled"))  # fmt: skip
+
+
+def test_pieces001_new_combinations_are_assembled_without_sql(cached_runtime, settings):
+    runtime, end = cached_runtime, SPEC.end_date
+    week = ViewFilters.build(end - dt.timedelta(days=6), end)
+    one_store = ViewFilters.build(end - dt.timedelta(days=13), end, stores=[1], channels=["美团闪购", "饿了么"])
+    view = "services.analysis.channel_analysis"
+
+    first = analysis.channel_analysis(runtime, week)  # reads the channel piece: SQL
+    assert _counts(runtime, view) == (1, 1, 0, (1, 1, 0))
+    other = analysis.channel_analysis(runtime, one_store)  # a new combination, piece in memory
+    assert _counts(runtime, view) == (2, 1, 1, (2, 1, 1))
+    assert analysis.channel_analysis(runtime, one_store) is other  # the view itself is now cached
+    snap = runtime.cache.snapshot()
+    assert snap["requests"] == 3
+    assert (snap["hit_rate"], snap["view_hit_rate"]) == (pytest.approx(2 / 3), pytest.approx(1 / 3))
+    assert not any(v.startswith("services.pieces.") for v in snap["views"])  # pieces are part of a request
+
+    analysis.product_analysis(runtime, week, 0.5, 0.3)  # products are not in a piece: SQL
+    assert runtime.cache.snapshot()["computed"] == 2
+    todo.daily_trend(runtime, one_store)  # the same piece serves the trend
+    assert _counts(runtime, "services.todo.daily_trend") == (5, 2, 2, (1, 0, 1))
+
+    plain = Runtime(runtime.settings, runtime.engine, None)  # no cache: straight from the database
+    # SQLite sums REALs in row order (the pieces' sums are exact, like PostgreSQL's NUMERIC)
+    for memory, filters in ((first, week), (other, one_store)):
+        sql = analysis.channel_analysis(plain, filters)
+        assert sql["abnormal"] == memory["abnormal"] and len(memory["channels"]) > 0
+        _same(pd.DataFrame(memory["channels"]), pd.DataFrame(sql["channels"]), "channel_analysis")
+
+
+def test_pieces002_an_import_replaces_the_pieces(cached_runtime, engine, settings, tmp_path):
+    runtime, end = cached_runtime, SPEC.end_date
+    day = ViewFilters.build(end, end, channels=["京东到家"])
+    before = analysis.channel_analysis(runtime, day)["channels"]
+    orders_before = sum(r["orders"] for r in before)
+    extra = sheet(order("PIECE-1", f"{end.isoformat()} 10:00:00", [{"received_price": 9.0}], channel="京东到家",
+                        service_fee=0.5))  # fmt: skip
+    assert import_file(engine, write_csv(extra, tmp_path / "more.csv"), settings).status == "imported"
+    time.sleep(VERSION_CHECK_S + 0.1)
+    after = analysis.channel_analysis(runtime, day)["channels"]
+    assert sum(r["orders"] for r in after) == orders_before + 1
+    assert runtime.cache.snapshot()["computed"] == 2  # the new version's piece was read again
+
+
+SELECTIONS = [  # (days back from the end, window length, stores, channels)
+    (0, 7, None, None),
+    (0, 1, [2], None),
+    (3, 14, [1, 3], ["美团闪购", "自营小程序"]),
+    (0, 30, None, ["饿了么"]),
+    (60, 7, None, None),  # before the data: empty
+]
+
+
+@pytest.mark.parametrize("selection", SELECTIONS)
+def test_pieces003_pieces_answer_as_the_sql_does(cached_runtime, selection):
+    from services import pieces
+
+    back, days, stores, channels = selection
+    end = SPEC.end_date - dt.timedelta(days=back)
+    start = end - dt.timedelta(days=days - 1)
+    plain = Runtime(cached_runtime.settings, cached_runtime.engine, None)
+    for fn, args in ((pieces.daily_totals, (start, end, stores, channels)),
+                     (pieces.daily_totals, (start, end, stores, channels, True)),
+                     (pieces.store_totals, (start, end, channels)),
+                     (pieces.store_totals, (start - dt.timedelta(days=days), end, channels, start)),
+                     (pieces.hourly_totals, (start, end, stores, channels)),
+                     (pieces.distance_totals, (start, end, stores, channels))):  # fmt: skip
+        _same(fn(cached_runtime, *args), fn(plain, *args), fn.__name__)
+    (memory, abnormal), (sql, sql_abnormal) = (pieces.channel_totals(r, start, end, stores, channels)
+                                               for r in (cached_runtime, plain))  # fmt: skip
+    _same(memory, sql, "channel_totals")
+    assert abnormal == sql_abnormal
+    assert pieces.store_names(cached_runtime) == pieces.store_names(plain)
+
+
+def _same(memory: pd.DataFrame, sql: pd.DataFrame, what: str) -> None:
+    keys = [c for c in sql.columns if sql[c].dtype == object or c in ("store_id", "hour", "distance_band")]
+    memory = memory.sort_values(keys).reset_index(drop=True) if keys else memory
+    sql = sql.sort_values(keys).reset_index(drop=True) if keys else sql
+    assert list(memory.columns) == list(sql.columns), what
+    assert len(memory) == len(sql), what
+    pd.testing.assert_frame_equal(memory, sql, check_dtype=False, rtol=1e-9, obj=what)
