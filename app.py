@@ -12,6 +12,7 @@ from dash import Dash, html
 
 from config import PROJECT_ROOT, Settings
 from monitoring.endpoints import register_endpoints
+from monitoring.memory import use_system_allocator_for_arrow
 from services.runtime import EXTENSION_KEY, build_runtime, install
 from services.warmup import CacheWarmer
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, start_monitors: bool = True,
     (Redis health, psutil) and the cache warmer unless told not to; ``stop_app`` stops them.
     ``peer_dir``: the app is one of several serving processes, whose counters meet there."""
     settings = settings or Settings.from_env()
+    use_system_allocator_for_arrow()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Dash(
         __name__,

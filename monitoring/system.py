@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 
 from monitoring._thread import BackgroundLoop
+from monitoring.memory import release_free_memory
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class SystemPoller(BackgroundLoop):
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
+            release_free_memory()  # before sampling: the RSS shown is what the process holds
             try:
                 self.sample()
             except (psutil.Error, OSError):

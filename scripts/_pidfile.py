@@ -104,7 +104,6 @@ def port_owners(host: str, port: int) -> list[str] | None:
     """None when ``host:port`` can be bound; else who listens there ('pid 12 (cmd)'), possibly []."""
     if _can_bind(host, port):
         return None
-    owners = []
     try:
         connections = psutil.net_connections(kind="tcp")
     except psutil.AccessDenied:

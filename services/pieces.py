@@ -81,7 +81,7 @@ def _scope(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) 
     return Scope(start, end, store_ids, channels, runtime.settings.fee_channels)
 
 
-def _rows(runtime: Runtime, piece: pd.DataFrame, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
+def _rows(runtime: Runtime, piece: pd.DataFrame, start: dt.date, end: dt.date, store_ids, channels):
     return cube.select(piece, start, end, store_ids, channels, runtime.settings.fee_channels)
 
 
@@ -91,8 +91,9 @@ def daily_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, chan
     if not enabled(runtime):
         with reading(runtime.engine) as conn:
             return queries.daily_totals(conn, _scope(runtime, start, end, store_ids, channels), by_store)
-    selected = _rows(runtime, channel_piece(runtime), start, end, store_ids, channels)
-    return cube.sums(selected, ["store_id", "day"] if by_store else ["day"], DAILY_MEASURES)
+    piece = channel_piece(runtime)
+    selected = _rows(runtime, piece, start, end, store_ids, channels)
+    return cube.sums(piece, selected, ["store_id", "day"] if by_store else ["day"], DAILY_MEASURES)
 
 
 def store_totals(runtime: Runtime, start: dt.date, end: dt.date, channels, split: dt.date | None = None):
@@ -100,8 +101,8 @@ def store_totals(runtime: Runtime, start: dt.date, end: dt.date, channels, split
     if not enabled(runtime):
         with reading(runtime.engine) as conn:
             return queries.store_totals(conn, _scope(runtime, start, end, None, channels), split)
-    selected = _rows(runtime, channel_piece(runtime), start, end, None, channels)
-    return cube.store_totals(selected, DAILY_MEASURES, split)
+    piece = channel_piece(runtime)
+    return cube.store_totals(piece, _rows(runtime, piece, start, end, None, channels), DAILY_MEASURES, split)
 
 
 def channel_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> tuple[pd.DataFrame, int]:
@@ -111,7 +112,7 @@ def channel_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, ch
         with reading(runtime.engine) as conn:
             return queries.channel_totals(conn, scope), queries.abnormal_count(conn, scope)
     piece = channel_piece(runtime)
-    totals = cube.sums(_rows(runtime, piece, start, end, store_ids, channels), ["channel"], CHANNEL_MEASURES)
+    totals = cube.sums(piece, _rows(runtime, piece, start, end, store_ids, channels), ["channel"], CHANNEL_MEASURES)
     return totals, cube.abnormal_orders(piece, start, end, store_ids, channels, runtime.settings.fee_channels)
 
 
@@ -120,8 +121,8 @@ def hourly_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, cha
     if not enabled(runtime):
         with reading(runtime.engine) as conn:
             return queries.hourly_totals(conn, _scope(runtime, start, end, store_ids, channels))
-    selected = _rows(runtime, hour_piece(runtime), start, end, store_ids, channels)
-    return cube.sums(selected, ["day", "hour"], HOUR_MEASURES)
+    piece = hour_piece(runtime)
+    return cube.sums(piece, _rows(runtime, piece, start, end, store_ids, channels), ["day", "hour"], HOUR_MEASURES)
 
 
 def distance_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
@@ -129,5 +130,6 @@ def distance_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, c
     if not enabled(runtime):
         with reading(runtime.engine) as conn:
             return queries.distance_totals(conn, _scope(runtime, start, end, store_ids, channels))
-    selected = _rows(runtime, distance_piece(runtime), start, end, store_ids, channels)
-    return cube.sums(selected, ["distance_band"], DISTANCE_MEASURES)
+    piece = distance_piece(runtime)
+    selected = _rows(runtime, piece, start, end, store_ids, channels)
+    return cube.sums(piece, selected, ["distance_band"], DISTANCE_MEASURES)
