@@ -18,19 +18,29 @@ import numpy as np
 import pandas as pd
 
 UNITS = 100
+SCALES = {"quantity": 1000}  # measures with three decimals (件 / kg); money has two, counts none
+
+
+def scale(measure: str) -> int:
+    return SCALES.get(measure, UNITS)
 
 
 def ordinal(day: dt.date) -> int:
     return day.toordinal()
 
 
-def as_piece(frame: pd.DataFrame, measures: Sequence[str]) -> pd.DataFrame:
+def as_piece(frame: pd.DataFrame, measures: Sequence[str], compact: bool = False) -> pd.DataFrame:
     """An aggregate's rows as a piece: ordered by store and day (:func:`select` slices a store's
-    rows out instead of testing every row), ``measures`` (at most two decimals) as int64
-    hundredths."""
+    rows out instead of testing every row), ``measures`` as integers in 1/:func:`scale` (int32
+    with ``compact`` when every value fits: half the memory of the million-row product piece)."""
     ordered = frame.sort_values(["store_id", "day"], kind="stable", ignore_index=True)
-    return ordered.assign(**{m: np.rint(ordered[m].to_numpy(dtype=np.float64) * UNITS).astype(np.int64)
-                             for m in measures})  # fmt: skip
+    units = {}
+    for m in measures:
+        values = np.rint(ordered[m].to_numpy(dtype=np.float64) * scale(m)).astype(np.int64)
+        if compact and (not len(values) or np.abs(values).max() < 2**31):
+            values = values.astype(np.int32)
+        units[m] = values
+    return ordered.assign(**units)
 
 
 def select(piece: pd.DataFrame, start: dt.date, end: dt.date, store_ids: Sequence[int] | None = None,
@@ -83,26 +93,60 @@ def _grouped(piece: pd.DataFrame, positions: np.ndarray, columns: dict[str, np.n
              measures: Sequence[str]) -> pd.DataFrame:  # fmt: skip
     """Group by the integer ``columns`` (a mixed-radix code of them, so the groups come out in
     key order) and add up each measure with one bincount: no copy of the rows."""
-    code = np.zeros(len(positions), dtype=np.int64)
-    lows = {}
+    groups, inverse, keys = _group_codes(columns)
+    frame = pd.DataFrame(keys)
+    for m in measures:
+        weights = piece[m].to_numpy()[positions].astype(np.float64)  # integer units: exact below 2**53
+        frame[m] = np.bincount(inverse, weights=weights, minlength=len(groups)) / scale(m)
+    return frame
+
+
+def _group_codes(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(group codes in key order, each row's group, each group's key values)."""
+    code = np.zeros(len(next(iter(columns.values()))), dtype=np.int64)
+    spans = {}
     for name, values in columns.items():
         values = values.astype(np.int64)
         low = int(values.min()) if len(values) else 0
         span = (int(values.max()) - low + 1) if len(values) else 1
         code = code * span + (values - low)
-        lows[name] = (low, span)
+        spans[name] = (low, span)
     groups, inverse = np.unique(code, return_inverse=True)
-    out = {}
+    keys = {}
     rest = groups
     for name in reversed(list(columns)):
-        low, span = lows[name]
-        out[name] = (rest % span + low).astype(int)
+        low, span = spans[name]
+        keys[name] = (rest % span + low).astype(int)
         rest = rest // span
-    frame = pd.DataFrame({name: out[name] for name in columns})
-    for m in measures:
-        weights = piece[m].to_numpy()[positions].astype(np.float64)  # int hundredths: exact below 2**53
-        frame[m] = np.bincount(inverse, weights=weights, minlength=len(groups)) / UNITS
-    return frame
+    return groups, inverse, {name: keys[name] for name in columns}
+
+
+def distinct_products(piece: pd.DataFrame, positions: np.ndarray, start: dt.date, end: dt.date) -> int:
+    """动销SKU数: distinct products with a quantity > 0 on ``start``..``end`` among ``positions``."""
+    day = piece["day"].to_numpy()[positions]
+    sold = (piece["quantity"].to_numpy()[positions] > 0) & (day >= ordinal(start)) & (day <= ordinal(end))
+    return int(np.unique(piece["product_id"].to_numpy()[positions][sold]).size)
+
+
+def product_totals(piece: pd.DataFrame, positions: np.ndarray, measures: Sequence[str]) -> pd.DataFrame:
+    """Per product: the measures' sums, sales_days (store-days with a sale, summed over stores)
+    and stores (stores with any row), as ``db.queries.product_totals`` counts them."""
+    product = piece["product_id"].to_numpy()[positions]
+    store = piece["store_id"].to_numpy()[positions]
+    frame = _grouped(piece, positions, {"product_id": product}, measures)
+    if frame.empty:
+        return frame.assign(sales_days=pd.Series(dtype=int), stores=pd.Series(dtype=int))
+    index = pd.Index(frame["product_id"])
+    _, _, pairs = _group_codes({"product_id": product, "store_id": store})
+    frame["stores"] = np.bincount(index.get_indexer(pairs["product_id"]), minlength=len(frame))
+    sold = piece["quantity"].to_numpy()[positions] > 0
+    if sold.any():
+        _, _, days = _group_codes({"product_id": product[sold], "store_id": store[sold],
+                                   "day": piece["day"].to_numpy()[positions][sold]})  # fmt: skip
+        frame["sales_days"] = np.bincount(index.get_indexer(days["product_id"]), minlength=len(frame))
+    else:
+        frame["sales_days"] = 0
+    return frame[["product_id", *measures, "sales_days", "stores"]]
 
 
 def store_totals(piece: pd.DataFrame, positions: np.ndarray, measures: Sequence[str],

@@ -167,6 +167,14 @@ def day_orders(conn: Connection, scope: Scope) -> pd.DataFrame:
 
 
 @_guard
+def products(conn: Connection) -> pd.DataFrame:
+    """Every non-耗材 product: id, name, category (一级分类, None when not given)."""
+    p = Product.__table__.c
+    query = select(p.id, p.name, p.category_l1).where(not_(p.is_consumable)).order_by(p.id)
+    return _frame(conn, query, ["id", "name", "category"]).astype({"id": int})
+
+
+@_guard
 def product_names(conn: Connection, product_ids: Sequence[int]) -> dict[int, str]:
     if not product_ids:
         return {}
@@ -228,7 +236,8 @@ def active_sku_counts(conn: Connection, scope: Scope, periods: dict[str, tuple[d
     return {name: int(value) for name, value in zip(periods, row, strict=True)}
 
 
-AGGREGATES = {"channel": AggStoreDayChannel, "hour": AggStoreDayHour, "distance": AggStoreDayDistance}
+AGGREGATES = {"channel": AggStoreDayChannel, "hour": AggStoreDayHour, "distance": AggStoreDayDistance,
+              "product": AggStoreDayProduct}  # fmt: skip
 PIECE_CHUNK_ROWS = 50_000
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
@@ -246,6 +255,8 @@ def aggregate_rows(conn: Connection, aggregate: str, keys: Sequence[str], measur
     names = ["store_id", "day", "channel", "platform_fee_zero", *keys]
     query = select(*[t.c[n] for n in names], *[cast(t.c[m], Float).label(m) for m in measures]).order_by(
         t.c.store_id, t.c.day)  # fmt: skip
+    if aggregate == "product":  # every product view leaves 耗材 (consumables) out
+        query = query.join(Product.__table__, Product.id == t.c.product_id).where(not_(Product.is_consumable))
     if conn.dialect.name == "postgresql":
         columns = _copy_columns(conn, query, names, measures)
     else:
@@ -255,7 +266,7 @@ def aggregate_rows(conn: Connection, aggregate: str, keys: Sequence[str], measur
         "day": np.asarray(columns["day"], dtype=np.int32),
         "channel": pd.Categorical(columns["channel"]),
         "platform_fee_zero": np.asarray(columns["platform_fee_zero"], dtype=bool),
-        **{k: np.asarray(columns[k], dtype=np.int16) for k in keys},
+        **{k: np.asarray(columns[k], dtype=np.int32 if k == "product_id" else np.int16) for k in keys},
         **{m: np.asarray(columns[m], dtype=np.float64) for m in measures},
     })  # fmt: skip
     return frame

@@ -91,15 +91,16 @@ def product_analysis(runtime: Runtime, filters: ViewFilters, sell_split: float, 
     days = (filters.end - filters.start).days + 1
     scope = _scope(runtime, filters)
     few_stores = filters.store_ids is not None and len(filters.store_ids) <= rules.SKU_RULES_MAX_STORES
-    with reading(runtime.engine) as conn:
-        totals = queries.product_totals(conn, scope)
+    selection = (filters.start, filters.end, filters.store_ids, filters.channels)
+    totals = pieces.product_totals(runtime, *selection)
+    categories = pieces.category_days(runtime, *selection)
+    with reading(runtime.engine) as conn:  # basket depth is counted over orders, not in a piece
         depths = queries.basket_depths(conn, scope)
-        categories = queries.category_days(conn, scope)
-        history = None
-        if few_stores:
-            history = queries.product_days(conn, _scope(runtime, filters, start=filters.end - dt.timedelta(
-                days=rules.SKU_HISTORY_DAYS - 1)))  # fmt: skip
-            names = _store_names(conn)
+    history = None
+    if few_stores:
+        history = pieces.product_days(runtime, filters.end - dt.timedelta(days=rules.SKU_HISTORY_DAYS - 1),
+                                      filters.end, filters.store_ids, filters.channels)  # fmt: skip
+        names = _directory(runtime)
     if totals.empty:
         return {"empty": True}
     metrics = products.product_metrics(totals, days)
@@ -165,8 +166,7 @@ def channel_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
 def channel_skus(runtime: Runtime, filters: ViewFilters, channel: str) -> list[dict]:
     """Drill-down level 2: the SKUs of one channel in the selection, by 实收."""
     days = (filters.end - filters.start).days + 1
-    with reading(runtime.engine) as conn:
-        totals = queries.product_totals(conn, _scope(runtime, filters, channels=(channel,)))
+    totals = pieces.product_totals(runtime, filters.start, filters.end, filters.store_ids, (channel,))
     if totals.empty:
         return []
     ranked = products.product_metrics(totals, days).sort_values(["revenue", "product_id"], ascending=[False, True])

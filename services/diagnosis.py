@@ -8,7 +8,6 @@ from analytics.kpis import PERIODS, comparison_periods, kpi_cards
 from cache import cached
 from db import queries
 from db.engine import reading
-from db.queries import Scope
 from services import pieces
 from services.filters import ViewFilters
 from services.runtime import Runtime
@@ -42,10 +41,7 @@ def store_kpis(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     """The six KPI cards for the filters, with 环比 and 同比上周."""
     periods = comparison_periods(filters.start, filters.end)
     earliest = min(p.start for p in periods.values())
-    fee_channels = runtime.settings.fee_channels
-    wide = Scope(earliest, filters.end, filters.store_ids, filters.channels, fee_channels)
     daily = pieces.daily_totals(runtime, earliest, filters.end, filters.store_ids, filters.channels)
     windows = {name: (periods[name].start, periods[name].end) for name in PERIODS}
-    with reading(runtime.engine) as conn:  # distinct SKUs do not add up over pieces
-        skus = queries.active_sku_counts(conn, wide, windows)
+    skus = pieces.active_sku_counts(runtime, filters.store_ids, filters.channels, windows)
     return kpi_cards(daily, skus, periods)

@@ -26,6 +26,7 @@ from services.runtime import Runtime
 CHANNEL_PIECE_MEASURES = tuple(dict.fromkeys([*DAILY_MEASURES, *CHANNEL_MEASURES]))
 HOUR_MEASURES = ("orders", "revenue", "actual_profit")
 DISTANCE_MEASURES = ("orders", "revenue", "actual_profit", "delivery_fee", "delivery_net_cost")
+PRODUCT_MEASURES = ("quantity", "revenue", "cost", "profit")
 
 
 @cached("pieces")
@@ -50,6 +51,22 @@ def distance_piece(runtime: Runtime) -> pd.DataFrame:
     with reading(runtime.engine) as conn:
         frame = queries.aggregate_rows(conn, "distance", ("distance_band",), DISTANCE_MEASURES)
     return cube.as_piece(frame, DISTANCE_MEASURES)
+
+
+@cached("pieces")
+def product_piece(runtime: Runtime) -> pd.DataFrame:
+    """agg_store_day_product without 耗材, every row (measures as int32 units: ~30 MB for
+    100 stores × 90 days)."""
+    with reading(runtime.engine) as conn:
+        frame = queries.aggregate_rows(conn, "product", ("product_id",), PRODUCT_MEASURES)
+    return cube.as_piece(frame, PRODUCT_MEASURES, compact=True)
+
+
+@cached("pieces")
+def product_directory(runtime: Runtime) -> pd.DataFrame:
+    """Every non-耗材 product: id, name, category."""
+    with reading(runtime.engine) as conn:
+        return queries.products(conn)
 
 
 @cached("pieces")
@@ -133,3 +150,52 @@ def distance_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, c
     piece = distance_piece(runtime)
     selected = _rows(runtime, piece, start, end, store_ids, channels)
     return cube.sums(piece, selected, ["distance_band"], DISTANCE_MEASURES)
+
+
+def product_days(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
+    """``db.queries.product_days``: store × day × product sums (channels added up)."""
+    if not enabled(runtime):
+        with reading(runtime.engine) as conn:
+            return queries.product_days(conn, _scope(runtime, start, end, store_ids, channels))
+    piece = product_piece(runtime)
+    selected = _rows(runtime, piece, start, end, store_ids, channels)
+    return cube.sums(piece, selected, ["store_id", "day", "product_id"], PRODUCT_MEASURES)
+
+
+def product_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
+    """``db.queries.product_totals``: one row per product sold in the selection."""
+    if not enabled(runtime):
+        with reading(runtime.engine) as conn:
+            return queries.product_totals(conn, _scope(runtime, start, end, store_ids, channels))
+    piece = product_piece(runtime)
+    totals = cube.product_totals(piece, _rows(runtime, piece, start, end, store_ids, channels), PRODUCT_MEASURES)
+    names = product_directory(runtime).set_index("id")
+    totals.insert(1, "name", names["name"].reindex(totals["product_id"]).to_numpy(dtype=object))
+    totals.insert(2, "category", names["category"].reindex(totals["product_id"]).to_numpy(dtype=object))
+    return totals
+
+
+def category_days(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
+    """``db.queries.category_days``: 实收 per 一级分类 (未分类 when none) and day."""
+    if not enabled(runtime):
+        with reading(runtime.engine) as conn:
+            return queries.category_days(conn, _scope(runtime, start, end, store_ids, channels))
+    piece = product_piece(runtime)
+    per_day = cube.sums(piece, _rows(runtime, piece, start, end, store_ids, channels), ["product_id", "day"],
+                        ["revenue"])  # fmt: skip
+    category = product_directory(runtime).set_index("id")["category"]
+    per_day["category"] = category.reindex(per_day["product_id"]).fillna("未分类").to_numpy(dtype=object)
+    grouped = per_day.groupby(["category", "day"], sort=False)["revenue"].sum().reset_index()
+    return grouped.astype({"category": object})
+
+
+def active_sku_counts(runtime: Runtime, store_ids, channels, periods: dict[str, tuple[dt.date, dt.date]]):
+    """``db.queries.active_sku_counts``: 动销SKU数 per named period."""
+    start = min(p[0] for p in periods.values())
+    end = max(p[1] for p in periods.values())
+    if not enabled(runtime):
+        with reading(runtime.engine) as conn:
+            return queries.active_sku_counts(conn, _scope(runtime, start, end, store_ids, channels), periods)
+    piece = product_piece(runtime)
+    selected = _rows(runtime, piece, start, end, store_ids, channels)
+    return {name: cube.distinct_products(piece, selected, lo, hi) for name, (lo, hi) in periods.items()}

@@ -62,10 +62,9 @@ def _todo_as_of(runtime: Runtime, filters: ViewFilters) -> dict:
                                      filters.channels, by_store=True)  # fmt: skip
     with reading(runtime.engine) as conn:
         today = queries.day_orders(conn, Scope(as_of, as_of, filters.store_ids, filters.channels, fee))
-        if sku_rules:
-            history = Scope(as_of - dt.timedelta(days=rules.SKU_HISTORY_DAYS - 1), as_of, filters.store_ids,
-                            filters.channels, fee)  # fmt: skip
-            product_days = queries.product_days(conn, history)
+    if sku_rules:
+        product_days = pieces.product_days(runtime, as_of - dt.timedelta(days=rules.SKU_HISTORY_DAYS - 1), as_of,
+                                           filters.store_ids, filters.channels)  # fmt: skip
     urgent: list[dict] = []
     watch: list[dict] = []
     highlights: list[dict] = []

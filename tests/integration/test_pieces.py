@@ -64,7 +64,7 @@ def test_pieces001_new_combinations_are_assembled_without_sql(cached_runtime, se
     assert (snap["hit_rate"], snap["view_hit_rate"]) == (pytest.approx(2 / 3), pytest.approx(1 / 3))
     assert not any(v.startswith("services.pieces.") for v in snap["views"])  # pieces are part of a request
 
-    analysis.product_analysis(runtime, week, 0.5, 0.3)  # products are not in a piece: SQL
+    analysis.product_analysis(runtime, week, 0.5, 0.3)  # the product piece is read (SQL), and basket depths
     assert runtime.cache.snapshot()["computed"] == 2
     todo.daily_trend(runtime, one_store)  # the same piece serves the trend
     assert _counts(runtime, "services.todo.daily_trend") == (5, 2, 2, (1, 0, 1))
@@ -113,13 +113,21 @@ def test_pieces003_pieces_answer_as_the_sql_does(cached_runtime, selection):
                      (pieces.store_totals, (start, end, channels)),
                      (pieces.store_totals, (start - dt.timedelta(days=days), end, channels, start)),
                      (pieces.hourly_totals, (start, end, stores, channels)),
-                     (pieces.distance_totals, (start, end, stores, channels))):  # fmt: skip
+                     (pieces.distance_totals, (start, end, stores, channels)),
+                     (pieces.product_days, (start, end, stores, channels)),
+                     (pieces.product_totals, (start, end, stores, channels)),
+                     (pieces.category_days, (start, end, stores, channels))):  # fmt: skip
         _same(fn(cached_runtime, *args), fn(plain, *args), fn.__name__)
     (memory, abnormal), (sql, sql_abnormal) = (pieces.channel_totals(r, start, end, stores, channels)
                                                for r in (cached_runtime, plain))  # fmt: skip
     _same(memory, sql, "channel_totals")
     assert abnormal == sql_abnormal
     assert pieces.store_names(cached_runtime) == pieces.store_names(plain)
+    periods = {"current": (start, end), "previous": (start - dt.timedelta(days=days), start - dt.timedelta(days=1))}
+    assert pieces.active_sku_counts(cached_runtime, stores, channels, periods) == pieces.active_sku_counts(
+        plain, stores, channels, periods)  # fmt: skip
+    if back == 0 and days == 7:  # the demo's data: the comparison is not between two empty answers
+        assert pieces.active_sku_counts(plain, stores, channels, periods)["current"] > 0
 
 
 def _same(memory: pd.DataFrame, sql: pd.DataFrame, what: str) -> None:
