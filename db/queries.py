@@ -264,12 +264,18 @@ def aggregate_rows(conn: Connection, aggregate: str, keys: Sequence[str], measur
     frame = pd.DataFrame({
         "store_id": np.asarray(columns["store_id"], dtype=np.int32),
         "day": np.asarray(columns["day"], dtype=np.int32),
-        "channel": pd.Categorical(columns["channel"]),
+        "channel": _categorical(columns["channel"]),
         "platform_fee_zero": np.asarray(columns["platform_fee_zero"], dtype=bool),
         **{k: np.asarray(columns[k], dtype=np.int32 if k == "product_id" else np.int16) for k in keys},
         **{m: np.asarray(columns[m], dtype=np.float64) for m in measures},
     })  # fmt: skip
     return frame
+
+
+def _categorical(values) -> pd.Categorical:
+    """Channel names as a categorical with sorted categories (codes then follow name order)."""
+    values = values if isinstance(values, pd.Categorical) else pd.Categorical(values)
+    return values.reorder_categories(sorted(values.categories)) if len(values.categories) else values
 
 
 def _copy_columns(conn: Connection, query, keys: list[str], measures: Sequence[str]) -> dict[str, np.ndarray]:
@@ -294,9 +300,12 @@ def _copy_columns(conn: Connection, query, keys: list[str], measures: Sequence[s
         read_options=pacsv.ReadOptions(column_names=names),
         convert_options=pacsv.ConvertOptions(column_types=types, true_values=["t"], false_values=["f"]),
     )  # fmt: skip
+    del buffer
     columns = {n: table.column(n).to_numpy() for n in names if n not in ("day", "channel")}
     columns["day"] = table.column("day").cast(pa.int32()).to_numpy() + _EPOCH_ORDINAL
-    columns["channel"] = table.column("channel").to_pylist()
+    channel = table.column("channel").combine_chunks().dictionary_encode()  # no Python string per row
+    columns["channel"] = pd.Categorical.from_codes(channel.indices.to_numpy(),
+                                                   pd.Index(channel.dictionary.to_pylist(), dtype=object))  # fmt: skip
     return columns
 
 
