@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 UNITS = 100
+DENSE_GROUPS = 1 << 22  # up to this many possible key combinations, group by counting (no sort)
 SCALES = {"quantity": 1000}  # measures with three decimals (件 / kg); money has two, counts none
 
 
@@ -108,13 +109,20 @@ def _group_codes(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray
     """(group codes in key order, each row's group, each group's key values)."""
     code = np.zeros(len(next(iter(columns.values()))), dtype=np.int64)
     spans = {}
+    total = 1
     for name, values in columns.items():
         values = values.astype(np.int64)
         low = int(values.min()) if len(values) else 0
         span = (int(values.max()) - low + 1) if len(values) else 1
         code = code * span + (values - low)
         spans[name] = (low, span)
-    groups, inverse = np.unique(code, return_inverse=True)
+        total *= span
+    if total <= DENSE_GROUPS:  # a count per possible code instead of sorting the rows
+        present = np.bincount(code, minlength=total) > 0
+        groups = np.flatnonzero(present)
+        inverse = (np.cumsum(present) - 1)[code]
+    else:
+        groups, inverse = np.unique(code, return_inverse=True)
     keys = {}
     rest = groups
     for name in reversed(list(columns)):

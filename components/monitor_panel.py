@@ -74,7 +74,7 @@ def panel_view(runtime, with_details: bool = True) -> tuple[list, list]:
     hit = cache["hit_rate"] if cache else None
     answered = (cache["requests"] - cache["computed"]) if cache else 0
     hit_colour = "secondary" if hit is None else "success" if hit >= 0.8 else "warning" if hit >= 0.5 else "danger"
-    cards.append(_card("🎯 缓存命中率", fmt.percent(hit), f"命中 {answered}/{cache['requests'] if cache else 0}",
+    cards.append(_card("🎯 缓存命中率", fmt.percent(hit), f"未查库 {answered}/{cache['requests'] if cache else 0}",
                        hit_colour, "hit"))  # fmt: skip
 
     mem = sample.memory_percent if sample else None

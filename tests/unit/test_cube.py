@@ -44,7 +44,14 @@ def test_cube005_sums_are_exact_in_hundredths():
     assert cube.sums(frame, cube.select(frame, D1, D1), ["day"], ["revenue"])["revenue"].tolist() == [0.6]
 
 
-def test_cube002_sums_per_day_per_store_and_per_channel():
+@pytest.fixture(params=["counting", "sorting"])
+def grouping(request, monkeypatch):
+    """Both ways of grouping: by counting key combinations, and by sorting (many combinations)."""
+    if request.param == "sorting":
+        monkeypatch.setattr(cube, "DENSE_GROUPS", 0)
+
+
+def test_cube002_sums_per_day_per_store_and_per_channel(grouping):
     frame = piece()
     rows = cube.select(frame, D1, D3, None, None, FEE)
     daily = cube.sums(frame, rows, ["day"], ["orders", "revenue"])
@@ -62,7 +69,7 @@ def test_cube002_sums_per_day_per_store_and_per_channel():
     assert by_store["day"].tolist() == [D1, D2, D2, D3]
 
 
-def test_cube003_store_totals_split_into_current_and_previous():
+def test_cube003_store_totals_split_into_current_and_previous(grouping):
     frame = piece()
     rows = cube.select(frame, D1, D3, None, None, FEE)
     totals = cube.store_totals(frame, rows, ["revenue"], split=D2)
