@@ -98,77 +98,75 @@ def _scope(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) 
     return Scope(start, end, store_ids, channels, runtime.settings.fee_channels)
 
 
-def _rows(runtime: Runtime, piece: pd.DataFrame, start: dt.date, end: dt.date, store_ids, channels):
-    return cube.select(piece, start, end, store_ids, channels, runtime.settings.fee_channels)
+def _sql(runtime: Runtime, query, start: dt.date, end: dt.date, store_ids, channels, *args):
+    """The cache-off path: ``query(conn, scope, *args)`` on the database."""
+    with reading(runtime.engine) as conn:
+        return query(conn, _scope(runtime, start, end, store_ids, channels), *args)
+
+
+def _selected(runtime: Runtime, piece, start: dt.date, end: dt.date, store_ids, channels):
+    """(the piece, positions of the selection's rows, abnormal orders excluded)."""
+    frame = piece(runtime)
+    return frame, cube.select(frame, start, end, store_ids, channels, runtime.settings.fee_channels)
 
 
 def daily_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels,
                  by_store: bool = False) -> pd.DataFrame:  # fmt: skip
     """``db.queries.daily_totals``: one row per day (per store and day with ``by_store``)."""
     if not enabled(runtime):
-        with reading(runtime.engine) as conn:
-            return queries.daily_totals(conn, _scope(runtime, start, end, store_ids, channels), by_store)
-    piece = channel_piece(runtime)
-    selected = _rows(runtime, piece, start, end, store_ids, channels)
-    return cube.sums(piece, selected, ["store_id", "day"] if by_store else ["day"], DAILY_MEASURES)
+        return _sql(runtime, queries.daily_totals, start, end, store_ids, channels, by_store)
+    piece, rows = _selected(runtime, channel_piece, start, end, store_ids, channels)
+    return cube.sums(piece, rows, ["store_id", "day"] if by_store else ["day"], DAILY_MEASURES)
 
 
 def store_totals(runtime: Runtime, start: dt.date, end: dt.date, channels, split: dt.date | None = None):
     """``db.queries.store_totals`` over all stores."""
     if not enabled(runtime):
-        with reading(runtime.engine) as conn:
-            return queries.store_totals(conn, _scope(runtime, start, end, None, channels), split)
-    piece = channel_piece(runtime)
-    return cube.store_totals(piece, _rows(runtime, piece, start, end, None, channels), DAILY_MEASURES, split)
+        return _sql(runtime, queries.store_totals, start, end, None, channels, split)
+    piece, rows = _selected(runtime, channel_piece, start, end, None, channels)
+    return cube.store_totals(piece, rows, DAILY_MEASURES, split)
 
 
 def channel_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> tuple[pd.DataFrame, int]:
     """(``db.queries.channel_totals``, ``db.queries.abnormal_count``) of the selection."""
     if not enabled(runtime):
-        scope = _scope(runtime, start, end, store_ids, channels)
-        with reading(runtime.engine) as conn:
-            return queries.channel_totals(conn, scope), queries.abnormal_count(conn, scope)
-    piece = channel_piece(runtime)
-    totals = cube.sums(piece, _rows(runtime, piece, start, end, store_ids, channels), ["channel"], CHANNEL_MEASURES)
+        return (_sql(runtime, queries.channel_totals, start, end, store_ids, channels),
+                _sql(runtime, queries.abnormal_count, start, end, store_ids, channels))  # fmt: skip
+    piece, rows = _selected(runtime, channel_piece, start, end, store_ids, channels)
+    totals = cube.sums(piece, rows, ["channel"], CHANNEL_MEASURES)
     return totals, cube.abnormal_orders(piece, start, end, store_ids, channels, runtime.settings.fee_channels)
 
 
 def hourly_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
     """``db.queries.hourly_totals``: one row per day and hour."""
     if not enabled(runtime):
-        with reading(runtime.engine) as conn:
-            return queries.hourly_totals(conn, _scope(runtime, start, end, store_ids, channels))
-    piece = hour_piece(runtime)
-    return cube.sums(piece, _rows(runtime, piece, start, end, store_ids, channels), ["day", "hour"], HOUR_MEASURES)
+        return _sql(runtime, queries.hourly_totals, start, end, store_ids, channels)
+    piece, rows = _selected(runtime, hour_piece, start, end, store_ids, channels)
+    return cube.sums(piece, rows, ["day", "hour"], HOUR_MEASURES)
 
 
 def distance_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
     """``db.queries.distance_totals``: one row per distance band."""
     if not enabled(runtime):
-        with reading(runtime.engine) as conn:
-            return queries.distance_totals(conn, _scope(runtime, start, end, store_ids, channels))
-    piece = distance_piece(runtime)
-    selected = _rows(runtime, piece, start, end, store_ids, channels)
-    return cube.sums(piece, selected, ["distance_band"], DISTANCE_MEASURES)
+        return _sql(runtime, queries.distance_totals, start, end, store_ids, channels)
+    piece, rows = _selected(runtime, distance_piece, start, end, store_ids, channels)
+    return cube.sums(piece, rows, ["distance_band"], DISTANCE_MEASURES)
 
 
 def product_days(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
     """``db.queries.product_days``: store × day × product sums (channels added up)."""
     if not enabled(runtime):
-        with reading(runtime.engine) as conn:
-            return queries.product_days(conn, _scope(runtime, start, end, store_ids, channels))
-    piece = product_piece(runtime)
-    selected = _rows(runtime, piece, start, end, store_ids, channels)
-    return cube.sums(piece, selected, ["store_id", "day", "product_id"], PRODUCT_MEASURES)
+        return _sql(runtime, queries.product_days, start, end, store_ids, channels)
+    piece, rows = _selected(runtime, product_piece, start, end, store_ids, channels)
+    return cube.sums(piece, rows, ["store_id", "day", "product_id"], PRODUCT_MEASURES)
 
 
 def product_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
     """``db.queries.product_totals``: one row per product sold in the selection."""
     if not enabled(runtime):
-        with reading(runtime.engine) as conn:
-            return queries.product_totals(conn, _scope(runtime, start, end, store_ids, channels))
-    piece = product_piece(runtime)
-    totals = cube.product_totals(piece, _rows(runtime, piece, start, end, store_ids, channels), PRODUCT_MEASURES)
+        return _sql(runtime, queries.product_totals, start, end, store_ids, channels)
+    piece, rows = _selected(runtime, product_piece, start, end, store_ids, channels)
+    totals = cube.product_totals(piece, rows, PRODUCT_MEASURES)
     names = product_directory(runtime).set_index("id")
     totals.insert(1, "name", names["name"].reindex(totals["product_id"]).to_numpy(dtype=object))
     totals.insert(2, "category", names["category"].reindex(totals["product_id"]).to_numpy(dtype=object))
@@ -178,11 +176,9 @@ def product_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, ch
 def category_days(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
     """``db.queries.category_days``: 实收 per 一级分类 (未分类 when none) and day."""
     if not enabled(runtime):
-        with reading(runtime.engine) as conn:
-            return queries.category_days(conn, _scope(runtime, start, end, store_ids, channels))
-    piece = product_piece(runtime)
-    per_day = cube.sums(piece, _rows(runtime, piece, start, end, store_ids, channels), ["product_id", "day"],
-                        ["revenue"])  # fmt: skip
+        return _sql(runtime, queries.category_days, start, end, store_ids, channels)
+    piece, rows = _selected(runtime, product_piece, start, end, store_ids, channels)
+    per_day = cube.sums(piece, rows, ["product_id", "day"], ["revenue"])
     category = product_directory(runtime).set_index("id")["category"]
     per_day["category"] = category.reindex(per_day["product_id"]).fillna("未分类").to_numpy(dtype=object)
     grouped = per_day.groupby(["category", "day"], sort=False)["revenue"].sum().reset_index()
@@ -194,8 +190,6 @@ def active_sku_counts(runtime: Runtime, store_ids, channels, periods: dict[str, 
     start = min(p[0] for p in periods.values())
     end = max(p[1] for p in periods.values())
     if not enabled(runtime):
-        with reading(runtime.engine) as conn:
-            return queries.active_sku_counts(conn, _scope(runtime, start, end, store_ids, channels), periods)
-    piece = product_piece(runtime)
-    selected = _rows(runtime, piece, start, end, store_ids, channels)
-    return {name: cube.distinct_products(piece, selected, lo, hi) for name, (lo, hi) in periods.items()}
+        return _sql(runtime, queries.active_sku_counts, start, end, store_ids, channels, periods)
+    piece, rows = _selected(runtime, product_piece, start, end, store_ids, channels)
+    return {name: cube.distinct_products(piece, rows, lo, hi) for name, (lo, hi) in periods.items()}
