@@ -72,21 +72,30 @@ def peer_dir(settings: Settings) -> Path:
 
 def worker_main(settings: Settings, sock: socket.socket, index: int) -> None:
     """One serving process (the target of each worker)."""
-    # SIGTERM from the supervisor stops like Ctrl+C: Waitress returns from run() on it
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        from app import create_app, stop_app
+    # Ctrl+C reaches every process of the console, and the supervisor's SIGTERM may come while
+    # the worker still starts: a KeyboardInterrupt inside Thread.start() breaks the threading
+    # module's locks (RuntimeError, a traceback). So signals are only noted until Waitress runs.
+    requested: list[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda number, _frame: requested.append(number))
+    from app import create_app, stop_app
 
-        own = dataclasses.replace(settings, cache_warm=settings.cache_warm and index == 0)
-        app = create_app(own, peer_dir=peer_dir(settings))
-        server = waitress_server(app, own, sockets=[sock])
-        try:
+    own = dataclasses.replace(settings, cache_warm=settings.cache_warm and index == 0)
+    app = create_app(own, peer_dir=peer_dir(settings))
+    server = waitress_server(app, own, sockets=[sock])
+    try:
+        # from here on SIGINT / SIGTERM stop like Ctrl+C: Waitress returns from run() on it
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.default_int_handler)
+        if not requested:
             server.run()
-        finally:
-            server.close()
-            stop_app(app)
-    except KeyboardInterrupt:  # Ctrl+C reaches every process of the console, also while starting
+    except KeyboardInterrupt:
         pass
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl+C must not break the stop
+            signal.signal(signum, signal.SIG_IGN)
+        server.close()
+        stop_app(app)
 
 
 class Supervisor:
