@@ -40,7 +40,7 @@ class Settings:
     port: int = 8051
     # serving processes sharing one listening socket: one interpreter runs one thread at a time,
     # so a busy server needs one process per core (each holds its own L1 and samplers)
-    workers: int = field(default_factory=lambda: default_workers())
+    workers: int = field(default_factory=default_workers)
     waitress_threads: int = 8
     # a browser keeps up to 6 connections open: 200 operators need ~1,200 (the default 100 served ~16)
     waitress_connection_limit: int = 2000

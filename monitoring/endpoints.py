@@ -8,6 +8,7 @@ into a 500 with a traceback.
 
 from __future__ import annotations
 
+import os
 import time
 
 from flask import Flask, Response, g, jsonify, request
@@ -32,20 +33,21 @@ class DashboardCollector(Collector):
         self.monitors = monitors
 
     def collect(self):
-        yield from self._cache()
+        board = self.monitors.workers if self.monitors is not None else None
+        peers = board.peers() if board is not None else None  # the other workers, read once
+        yield from self._cache(peers)
         if self.monitors is not None:
             yield from self._redis()
-            yield from self._process()
+            yield from self._process(peers)
         yield from self._imports()
 
-    def _cache(self):
+    def _cache(self, peers: list[dict] | None):
         cache = self.runtime.cache
         if cache is None:
             return
         snap = cache.snapshot()
-        board = self.monitors.workers if self.monitors is not None else None
-        if board is not None:  # one of several workers: the instance's counters are the sum
-            snap = combined_cache(snap, board.peers())
+        if peers is not None:  # one of several workers: the instance's counters are the sum
+            snap = combined_cache(snap, peers)
         yield from _by_label("tier", snap["tiers"], {
             "hits": (CounterMetricFamily, "o2o_cache_hits", "Cache lookups answered by the tier"),
             "misses": (CounterMetricFamily, "o2o_cache_misses", "Cache lookups missed in the tier"),
@@ -78,20 +80,19 @@ class DashboardCollector(Collector):
         if health.latency_ms is not None:
             yield GaugeMetricFamily("o2o_redis_latency_ms", "Redis PING round trip", value=health.latency_ms)
 
-    def _process(self):
+    def _process(self, peers: list[dict] | None):
         sample = self.monitors.system.latest
         if sample is None:
             return
         yield GaugeMetricFamily("o2o_process_cpu_percent", "Process CPU, % of one core",
                                 value=sample.process_cpu_percent)  # fmt: skip
         yield GaugeMetricFamily("o2o_process_rss_bytes", "Process resident memory", value=sample.process_rss)
-        board = self.monitors.workers
-        if board is not None:
-            records = [board.own(), *board.peers()]
-            yield GaugeMetricFamily("o2o_workers", "Serving processes of this instance", value=len(records))
+        if peers is not None:
+            rss = {os.getpid(): sample.process_rss, **{int(p["pid"]): p["rss"] for p in peers}}
+            yield GaugeMetricFamily("o2o_workers", "Serving processes of this instance", value=len(rss))
             family = GaugeMetricFamily("o2o_worker_rss_bytes", "Resident memory per serving process", labels=["pid"])
-            for record in records:
-                family.add_metric([str(record["pid"])], record["rss"])
+            for pid, value in rss.items():
+                family.add_metric([str(pid)], value)
             yield family
         yield GaugeMetricFamily("o2o_system_cpu_percent", "Machine CPU %", value=sample.cpu_percent)
         yield GaugeMetricFamily(

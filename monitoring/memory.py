@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
+import functools
 
-log = logging.getLogger(__name__)
-_libc = None
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+MALLOC_ARENAS = 2
 
 
 def use_system_allocator_for_arrow() -> None:
@@ -26,19 +26,17 @@ def use_system_allocator_for_arrow() -> None:
         pa.set_memory_pool(pa.system_memory_pool())
 
 
-M_ARENA_MAX = -8  # glibc's mallopt parameter
-MALLOC_ARENAS = 2
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
 
 
 def _glibc(function: str):
-    global _libc
-    if _libc is None:
-        name = ctypes.util.find_library("c")
-        try:
-            _libc = ctypes.CDLL(name) if name else False
-        except OSError:
-            _libc = False
-    return getattr(_libc, function, None) if _libc else None
+    return getattr(_libc(), function, None)
 
 
 def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:

@@ -30,7 +30,6 @@ STOP_TIMEOUT_S = 10.0
 RESTART_LIMIT = 3  # a worker that dies this many times in a row within QUICK_DEATH_S: give up
 QUICK_DEATH_S = 30.0
 LISTEN_BACKLOG = 1024
-log = logging.getLogger("o2o.launch")
 
 
 def waitress_server(app, settings: Settings, **bind):

@@ -92,7 +92,7 @@ def _raise_open_file_limit(needed: int) -> None:
 def _serve_production(settings: Settings, host: str, pid_file: Path) -> int:
     from scripts import _pidfile, _serve
 
-    _raise_open_file_limit(settings.waitress_connection_limit * settings.workers + 256)
+    _raise_open_file_limit(settings.waitress_connection_limit + 256)  # per process: workers inherit it
     if settings.workers > 1:
         return _serve_workers(settings, host, pid_file)
     from app import create_app, stop_app
@@ -136,7 +136,7 @@ def _serve_workers(settings: Settings, host: str, pid_file: Path) -> int:
         step("❌", f"无法监听 {host}:{settings.port}: {exc}")
         return 1
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    supervisor = _serve.Supervisor(dataclasses.replace(settings), sock, say=step)
+    supervisor = _serve.Supervisor(settings, sock, say=step)
     code = 0
     try:
         supervisor.start()

@@ -36,12 +36,8 @@ def _scope(runtime: Runtime, filters: ViewFilters, **changes) -> Scope:
     return Scope(**{**scope.__dict__, **changes})
 
 
-def _store_names(conn) -> pd.DataFrame:
-    return queries.stores(conn).rename(columns={"id": "store_id", "name": "store"})[["store_id", "store", "city"]]
-
-
-def _directory(runtime: Runtime) -> pd.DataFrame:
-    """_store_names from the cached store directory."""
+def _store_names(runtime: Runtime) -> pd.DataFrame:
+    """store_id, store (name), city of every store, from the cached store directory."""
     return pieces.stores(runtime).rename(columns={"id": "store_id", "name": "store"})[
         ["store_id", "store", "city"]]  # fmt: skip
 
@@ -65,7 +61,7 @@ def store_overview(runtime: Runtime, filters: ViewFilters) -> dict:
 def _store_grid(runtime: Runtime, filters: ViewFilters) -> pd.DataFrame:
     """All stores' row of 经营总览 (ordered by score), whatever stores ``filters`` name."""
     previous = comparison_periods(filters.start, filters.end)["previous"]
-    names = _directory(runtime)
+    names = _store_names(runtime)
     totals = pieces.store_totals(runtime, previous.start, filters.end, filters.channels, split=filters.start)
     now = totals[totals["period"] == "current"].set_index("store_id")[STORE_MEASURES]
     before = totals[totals["period"] == "previous"].set_index("store_id")[["orders", "revenue", "actual_profit"]]
@@ -100,7 +96,7 @@ def product_analysis(runtime: Runtime, filters: ViewFilters, sell_split: float, 
     if few_stores:
         history = pieces.product_days(runtime, filters.end - dt.timedelta(days=rules.SKU_HISTORY_DAYS - 1),
                                       filters.end, filters.store_ids, filters.channels)  # fmt: skip
-        names = _directory(runtime)
+        names = _store_names(runtime)
     if totals.empty:
         return {"empty": True}
     metrics = products.product_metrics(totals, days)
@@ -173,8 +169,8 @@ def channel_skus(runtime: Runtime, filters: ViewFilters, channel: str) -> list[d
     return records(ranked.head(limits.PRODUCT_ROWS))
 
 
-def _with_store_names(conn, orders: pd.DataFrame) -> pd.DataFrame:
-    return orders.merge(_store_names(conn)[["store_id", "store"]], on="store_id", how="left")
+def _with_store_names(runtime: Runtime, orders: pd.DataFrame) -> pd.DataFrame:
+    return orders.merge(_store_names(runtime)[["store_id", "store"]], on="store_id", how="left")
 
 
 @cached("diagnosis")
@@ -183,8 +179,7 @@ def product_orders(runtime: Runtime, filters: ViewFilters, channel: str, product
     scope = _scope(runtime, filters, channels=(channel,))
     with reading(runtime.engine) as conn:
         total, orders = queries.orders_with_product(conn, scope, product_id, limits.DRILL_ORDER_ROWS)
-        orders = _with_store_names(conn, orders)
-    return {"total": total, "orders": records(orders)}
+    return {"total": total, "orders": records(_with_store_names(runtime, orders))}
 
 
 @cached("diagnosis")
@@ -202,8 +197,7 @@ def abnormal_orders(runtime: Runtime, filters: ViewFilters) -> dict:
     """异常订单 of the selection (fee channel, platform fee 0), newest first."""
     with reading(runtime.engine) as conn:
         total, orders = queries.abnormal_orders(conn, _scope(runtime, filters), limits.ABNORMAL_ORDER_ROWS)
-        orders = _with_store_names(conn, orders)
-    return {"total": total, "orders": records(orders)}
+    return {"total": total, "orders": records(_with_store_names(runtime, orders))}
 
 
 @cached("kpis")
