@@ -174,13 +174,18 @@ def store_totals(piece: pd.DataFrame, positions: np.ndarray, measures: Sequence[
     return frame
 
 
-def abnormal_orders(piece: pd.DataFrame, start: dt.date, end: dt.date, store_ids: Sequence[int] | None,
-                    channels: Sequence[str] | None, fee_channels: Sequence[str]) -> int:  # fmt: skip
-    """Orders of the fee channels with a zero platform fee (the ones every KPI excludes)."""
+def abnormal_rows(piece: pd.DataFrame, positions: np.ndarray, fee_channels: Sequence[str]) -> np.ndarray:
+    """The positions among ``positions`` of abnormal rows: a fee channel with a zero platform fee."""
     if not fee_channels:
-        return 0
-    positions = select(piece, start, end, store_ids, channels)
+        return positions[:0]
     zero_fee = piece["platform_fee_zero"].to_numpy()[positions]
     on_fee_channel = np.isin(piece["channel"].cat.codes.to_numpy()[positions],
                              _codes(piece["channel"].cat.categories, fee_channels))  # fmt: skip
-    return int(piece["orders"].to_numpy()[positions][zero_fee & on_fee_channel].sum()) // UNITS
+    return positions[zero_fee & on_fee_channel]
+
+
+def abnormal_orders(piece: pd.DataFrame, start: dt.date, end: dt.date, store_ids: Sequence[int] | None,
+                    channels: Sequence[str] | None, fee_channels: Sequence[str]) -> int:  # fmt: skip
+    """Orders of the fee channels with a zero platform fee (the ones every KPI excludes)."""
+    rows = abnormal_rows(piece, select(piece, start, end, store_ids, channels), fee_channels)
+    return int(piece["orders"].to_numpy()[rows].sum()) // UNITS

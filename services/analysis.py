@@ -85,13 +85,11 @@ def _relative(grid: pd.DataFrame, base: pd.DataFrame, column: str) -> pd.Series:
 def product_analysis(runtime: Runtime, filters: ViewFilters, sell_split: float, margin_split: float) -> dict:
     """ABC, quadrant, price bands, basket depth, category trend and loss-making / slow SKUs."""
     days = (filters.end - filters.start).days + 1
-    scope = _scope(runtime, filters)
     few_stores = filters.store_ids is not None and len(filters.store_ids) <= rules.SKU_RULES_MAX_STORES
     selection = (filters.start, filters.end, filters.store_ids, filters.channels)
     totals = pieces.product_totals(runtime, *selection)
     categories = pieces.category_days(runtime, *selection)
-    with reading(runtime.engine) as conn:  # basket depth is counted over orders, not in a piece
-        depths = queries.basket_depths(conn, scope)
+    depths = pieces.basket_depths(runtime, *selection)
     history = None
     if few_stores:
         history = pieces.product_days(runtime, filters.end - dt.timedelta(days=rules.SKU_HISTORY_DAYS - 1),
@@ -124,9 +122,7 @@ def product_analysis(runtime: Runtime, filters: ViewFilters, sell_split: float, 
         idle = slow_movers(history, filters.end)
         if len(idle):
             name_of = dict(zip(totals["product_id"], totals["name"], strict=True))
-            with reading(runtime.engine) as conn:
-                missing = sorted(set(idle["product_id"]) - set(name_of))
-                name_of.update(queries.product_names(conn, missing))
+            name_of.update(pieces.product_names(runtime, set(idle["product_id"]) - set(name_of)))
             idle = idle.assign(name=idle["product_id"].map(name_of)).merge(names, on="store_id", how="left")
         result["slow"] = records(idle.head(limits.PRODUCT_ROWS))
     return result
@@ -195,8 +191,8 @@ def order_detail(runtime: Runtime, order_id: int) -> dict:
 @cached("diagnosis")
 def abnormal_orders(runtime: Runtime, filters: ViewFilters) -> dict:
     """异常订单 of the selection (fee channel, platform fee 0), newest first."""
-    with reading(runtime.engine) as conn:
-        total, orders = queries.abnormal_orders(conn, _scope(runtime, filters), limits.ABNORMAL_ORDER_ROWS)
+    total, orders = pieces.abnormal_orders(runtime, filters.start, filters.end, filters.store_ids, filters.channels,
+                                           limits.ABNORMAL_ORDER_ROWS, rules.COSTLY_DELIVERY_FEE)  # fmt: skip
     return {"total": total, "orders": records(_with_store_names(runtime, orders))}
 
 

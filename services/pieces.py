@@ -27,6 +27,7 @@ CHANNEL_PIECE_MEASURES = tuple(dict.fromkeys([*DAILY_MEASURES, *CHANNEL_MEASURES
 HOUR_MEASURES = ("orders", "revenue", "actual_profit")
 DISTANCE_MEASURES = ("orders", "revenue", "actual_profit", "delivery_fee", "delivery_net_cost")
 PRODUCT_MEASURES = ("quantity", "revenue", "cost", "profit")
+DEPTH_MEASURES = ("orders", "revenue")
 
 
 @cached("pieces")
@@ -63,6 +64,22 @@ def product_piece(runtime: Runtime) -> pd.DataFrame:
 
 
 @cached("pieces")
+def depth_piece(runtime: Runtime) -> pd.DataFrame:
+    """Orders and 实收 per store, day, channel and basket depth (from ``orders``)."""
+    with reading(runtime.engine) as conn:
+        frame = queries.depth_rows(conn)
+    return cube.as_piece(frame, DEPTH_MEASURES, compact=True)
+
+
+@cached("pieces")
+def order_piece(runtime: Runtime, fee_floor: float, fee_channels: tuple[str, ...]) -> pd.DataFrame:
+    """The orders an order rule or the 异常订单 list can name (``db.queries.flagged_orders``):
+    loss-making, delivery fee above ``fee_floor``, or abnormal."""
+    with reading(runtime.engine) as conn:
+        return queries.flagged_orders(conn, fee_floor, fee_channels)
+
+
+@cached("pieces")
 def product_directory(runtime: Runtime) -> pd.DataFrame:
     """Every non-耗材 product: id, name, category."""
     with reading(runtime.engine) as conn:
@@ -87,6 +104,17 @@ def stores(runtime: Runtime) -> pd.DataFrame:
         return store_directory(runtime)
     with reading(runtime.engine) as conn:
         return queries.stores(conn)
+
+
+def product_names(runtime: Runtime, product_ids) -> dict[int, str]:
+    """Names of the given non-耗材 products (every product a piece can name)."""
+    wanted = sorted({int(i) for i in product_ids})
+    if not enabled(runtime):
+        with reading(runtime.engine) as conn:
+            return queries.product_names(conn, wanted)
+    directory = product_directory(runtime).set_index("id")["name"]
+    found = directory.reindex(wanted).dropna()
+    return {int(i): name for i, name in found.items()}
 
 
 def store_names(runtime: Runtime) -> dict[int, str]:
@@ -193,3 +221,44 @@ def active_sku_counts(runtime: Runtime, store_ids, channels, periods: dict[str, 
         return _sql(runtime, queries.active_sku_counts, start, end, store_ids, channels, periods)
     piece, rows = _selected(runtime, product_piece, start, end, store_ids, channels)
     return {name: cube.distinct_products(piece, rows, lo, hi) for name, (lo, hi) in periods.items()}
+
+
+def basket_depths(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels) -> pd.DataFrame:
+    """``db.queries.basket_depths``: orders and 实收 per basket depth."""
+    if not enabled(runtime):
+        return _sql(runtime, queries.basket_depths, start, end, store_ids, channels)
+    piece, rows = _selected(runtime, depth_piece, start, end, store_ids, channels)
+    return cube.sums(piece, rows, ["depth"], DEPTH_MEASURES)
+
+
+def _orders_piece(runtime: Runtime, fee_floor: float) -> pd.DataFrame:
+    return order_piece(runtime, float(fee_floor), tuple(runtime.settings.fee_channels))
+
+
+def _listed(piece: pd.DataFrame, rows, columns) -> pd.DataFrame:
+    """The piece's rows at ``rows`` as a plain frame of ``columns`` (channel as text)."""
+    frame = piece.iloc[rows][list(columns)].reset_index(drop=True)
+    return frame.astype({"channel": object}) if "channel" in frame else frame
+
+
+def rule_orders(runtime: Runtime, day: dt.date, store_ids, channels, fee_floor: float) -> pd.DataFrame:
+    """The day's orders (abnormal excluded) that the order rules may flag — 实际利润 < 0 or
+    物流配送费 > ``fee_floor`` — with ``db.queries.day_orders``' columns. With the cache off all
+    the day's orders come from the database (the rules pick the same ones)."""
+    if not enabled(runtime):
+        return _sql(runtime, queries.day_orders, day, day, store_ids, channels)
+    piece = _orders_piece(runtime, fee_floor)
+    rows = cube.select(piece, day, day, store_ids, channels, runtime.settings.fee_channels)
+    return _listed(piece, rows, queries.DAY_ORDER_COLUMNS)
+
+
+def abnormal_orders(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels, limit: int,
+                    fee_floor: float) -> tuple[int, pd.DataFrame]:  # fmt: skip
+    """``db.queries.abnormal_orders``: (count, the newest ``limit`` abnormal orders)."""
+    if not enabled(runtime):
+        return _sql(runtime, queries.abnormal_orders, start, end, store_ids, channels, limit)
+    piece = _orders_piece(runtime, fee_floor)
+    rows = cube.abnormal_rows(piece, cube.select(piece, start, end, store_ids, channels),
+                              runtime.settings.fee_channels)  # fmt: skip
+    newest = piece.iloc[rows].sort_values(["ordered_at", "id"], ascending=False, kind="stable").head(limit)
+    return len(rows), _listed(newest, slice(None), queries.ORDER_COLUMNS)

@@ -25,7 +25,6 @@ from cache import cached
 from config import diagnosis as rules
 from db import queries
 from db.engine import reading
-from db.queries import Scope
 from services import pieces
 from services.filters import ViewFilters
 from services.runtime import Runtime
@@ -55,13 +54,11 @@ def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
 @cached("diagnosis")
 def _todo_as_of(runtime: Runtime, filters: ViewFilters) -> dict:
     as_of = filters.end
-    fee = runtime.settings.fee_channels
     sku_rules = filters.store_ids is not None and len(filters.store_ids) <= rules.SKU_RULES_MAX_STORES
     names = pieces.store_names(runtime)
     store_days = pieces.daily_totals(runtime, as_of - dt.timedelta(days=13), as_of, filters.store_ids,
                                      filters.channels, by_store=True)  # fmt: skip
-    with reading(runtime.engine) as conn:
-        today = queries.day_orders(conn, Scope(as_of, as_of, filters.store_ids, filters.channels, fee))
+    today = pieces.rule_orders(runtime, as_of, filters.store_ids, filters.channels, rules.COSTLY_DELIVERY_FEE)
     if sku_rules:
         product_days = pieces.product_days(runtime, as_of - dt.timedelta(days=rules.SKU_HISTORY_DAYS - 1), as_of,
                                            filters.store_ids, filters.channels)  # fmt: skip
@@ -81,8 +78,7 @@ def _todo_as_of(runtime: Runtime, filters: ViewFilters) -> dict:
         found = _sku_findings(product_days, as_of)
         with reading(runtime.engine) as conn:
             found["stockout"] = _confirmed_stockouts(conn, found["stockout"], as_of)
-            # one lookup for every SKU the items will name
-            products = queries.product_names(conn, sorted({int(i) for i in _named_products(found)}))
+        products = pieces.product_names(runtime, _named_products(found))  # every SKU the items name
         sku_urgent, sku_watch, highlights = _sku_items(found, names, products)
         urgent += sku_urgent
         watch += sku_watch

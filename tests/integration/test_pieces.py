@@ -137,3 +137,60 @@ def _same(memory: pd.DataFrame, sql: pd.DataFrame, what: str) -> None:
     assert list(memory.columns) == list(sql.columns), what
     assert len(memory) == len(sql), what
     pd.testing.assert_frame_equal(memory, sql, check_dtype=False, rtol=1e-9, obj=what)
+
+
+def test_pieces004_order_pieces_list_what_the_sql_lists(cached_runtime, engine, settings, tmp_path):
+    """Basket depths, the orders the 今日必做 rules flag and the 异常订单 list come from pieces,
+    also after the pieces went through the disk tier (another process's view of them)."""
+    from analytics.diagnosis_rules import costly_delivery_orders, loss_orders
+    from config import diagnosis as rules
+    from services import pieces
+
+    end = SPEC.end_date
+    store = {"store_code": "T900", "store_name": "测试-片段店", "city": "测试城"}
+    extra = sheet(
+        order("ABN-1", f"{end.isoformat()} 09:00:00", [{"received_price": 9.0}], **store),  # fee channel, fee 0
+        order("ABN-2", f"{end.isoformat()} 09:00:00", [{"received_price": 7.0}], **store),  # same time: id decides
+        order("LOSS-1", f"{end.isoformat()} 11:00:00", [{"received_price": 8.0, "cost": 15.0},
+                                                              {"product_name": "香蕉", "barcode": "6901234567893",
+                                                               "product_code": "P002", "cost": 15.0}],
+              service_fee=1.0, **store),
+        order("FAR-1", f"{end.isoformat()} 12:00:00", [{"received_price": 20.0}], delivery_fee=9.0,
+              service_fee=1.0, distance_km=7.5, **store),
+    )  # fmt: skip
+    assert import_file(engine, write_csv(extra, tmp_path / "orders.csv"), settings).status == "imported"
+    time.sleep(VERSION_CHECK_S + 0.1)
+    plain = Runtime(cached_runtime.settings, cached_runtime.engine, None)
+    other = build_runtime(cached_runtime.settings)  # empty L1, same disk tier: pieces decoded from L2
+    names = pieces.store_names(plain)
+    t900 = next(i for i, n in names.items() if n == "测试-片段店")
+    for back, days, stores, channels in [*SELECTIONS, (0, 1, [t900], None), (0, 3, [t900, 1], ["美团闪购"])]:
+        day = end - dt.timedelta(days=back)
+        start = day - dt.timedelta(days=days - 1)
+        selection = (start, day, stores, channels)
+        answers = []
+        for runtime in (cached_runtime, other, plain):
+            flagged = pieces.rule_orders(runtime, day, stores, channels, rules.COSTLY_DELIVERY_FEE)
+            total, listed = pieces.abnormal_orders(runtime, *selection, 50, rules.COSTLY_DELIVERY_FEE)
+            answers.append((
+                pieces.basket_depths(runtime, *selection),
+                loss_orders(flagged), costly_delivery_orders(flagged, rules.COSTLY_DELIVERY_FEE),
+                total, listed,
+            ))  # fmt: skip
+        for memory in answers[:2]:
+            for i, what in ((0, "basket_depths"), (1, "loss_orders"), (2, "costly_delivery_orders")):
+                _same(memory[i], answers[2][i], what)
+            assert memory[3] == answers[2][3]
+            pd.testing.assert_frame_equal(memory[4].astype({"ordered_at": object}), answers[2][4].astype(
+                {"ordered_at": object}), check_dtype=False, obj="abnormal_orders")  # fmt: skip
+    # the hand-made orders were found: the comparisons above were not between empty answers
+    day_one = analysis.abnormal_orders(plain, ViewFilters.build(end, end, stores=[t900]))
+    assert [o["platform_order_id"] for o in day_one["orders"]] == ["ABN-2", "ABN-1"]
+    assert analysis.abnormal_orders(other, ViewFilters.build(end, end, stores=[t900])) == day_one
+    flagged = pieces.rule_orders(other, end, [t900], None, rules.COSTLY_DELIVERY_FEE)
+    assert set(flagged["platform_order_id"]) == {"LOSS-1", "FAR-1"}
+    depths = pieces.basket_depths(other, end, end, [t900], None)
+    assert dict(zip(depths["depth"], depths["orders"], strict=True)) == {1: 1, 2: 1}  # the abnormal ones left out
+    ids = [int(i) for i in pieces.product_days(plain, end - dt.timedelta(days=6), end, None, None)["product_id"][:5]]
+    assert pieces.product_names(other, ids) == pieces.product_names(plain, ids) and ids
+    other.engine.dispose()
