@@ -1,5 +1,8 @@
 """The four-tier read path: L1 memory → L2 disk (Flask-Caching) → L3 Redis → compute (database).
 
+Regions marked ``mapped`` (the pieces) take a path of their own: the process's current frames →
+the host's memory-mapped Arrow file → compute, so all workers of a host share one copy.
+
 A hit in a lower tier is promoted to the tiers above it; a computed value is written to all.
 Keys include the data version, re-read from the database at most once per second, so no tier
 serves data from before an import. Concurrent misses of one key compute once per process (a
@@ -24,7 +27,7 @@ from sqlalchemy.engine import make_url
 from cache.keys import code_fingerprint, current_scope, make_key
 from cache.serialize import HEADER, CorruptPayloadError, Encoded, decode, encode, estimate_size
 from cache.stats import CacheStats
-from cache.tiers import CircuitBreaker, DiskTier, MemoryTier, RedisTier
+from cache.tiers import CircuitBreaker, DiskTier, MappedFileTier, MemoryTier, RedisTier
 from config import PROJECT_ROOT, Settings
 from config.cache import (
     BREAKER_COOLDOWN_S,
@@ -58,6 +61,9 @@ class CacheManager:
         self.stats = CacheStats()
         self.l1 = MemoryTier(settings.cache_l1_max_entries, settings.cache_l1_max_mb * 1024 * 1024, clock)
         self.l2 = DiskTier(Path(settings.data_dir) / "cache", settings.cache_l2_threshold)
+        self.mapped = MappedFileTier(Path(settings.data_dir) / "pieces")
+        self._frames: dict[str, tuple[int, object]] = {}  # mapped region: key → (version, frame)
+        self._frames_lock = threading.Lock()
         self.breaker = CircuitBreaker(BREAKER_FAILURES, breaker_cooldown)
         # Instances share Redis only when they share the database: the namespace is derived
         # from the database URL (password removed), so two sites on one Redis never collide.
@@ -113,14 +119,17 @@ class CacheManager:
             with self.compute_slot():
                 return compute()
         ttl = self.regions[region]
-        key = make_key(region, function, args, kwargs, self.data_version(), current_scope.get(), self.code_version)
+        version = self.data_version()
+        key = make_key(region, function, args, kwargs, version, current_scope.get(), self.code_version)
+        read = (lambda r: self._get_or_map(key, version, function, compute, r)) if ttl.mapped else (
+            lambda r: self._get_or_compute(key, ttl, function, compute, r))  # fmt: skip
         if _request.get() is not None:  # a piece looked up while a request computes
-            return self._get_or_compute(key, ttl, function, compute, None)
+            return read(None)
         self.stats.request(function)
         request = _Request(queried=not self._watched)
         token = _request.set(request)
         try:
-            return self._get_or_compute(key, ttl, function, compute, request)
+            return read(request)
         finally:
             _request.reset(token)
 
@@ -150,6 +159,58 @@ class CacheManager:
                 if lock:
                     self.l3.release_lock(key)
             return value
+
+    def _get_or_map(self, key: str, version: int, function: str, compute: Callable[[], object],
+                    request: _Request | None):  # fmt: skip
+        """A mapped-region value: this process's frame, else the host's file, else computed
+        (once per host while the Redis lock holds; the others wait for the file)."""
+        found = self._frames.get(key)
+        if found is not None:
+            return found[1]
+        with self._flight(key):
+            found = self._frames.get(key)
+            if found is not None:
+                return found[1]
+            started = time.perf_counter()
+            value = self.mapped.load(key, version)
+            self.stats.lookup("l2", value is not None, _ms(started))
+            if value is None:
+                lock = self.l3.acquire_lock(key, LOCK_TTL_MS)
+                if lock is False:
+                    value = self._wait_for_file(key, version)
+                try:
+                    if value is None:
+                        with self.compute_slot():
+                            started = time.perf_counter()
+                            value = compute()
+                        if request is not None:
+                            self.stats.compute((time.perf_counter() - started) * 1000, function, request.queried)
+                        value = self._map(key, version, value)
+                finally:
+                    if lock:
+                        self.l3.release_lock(key)
+            with self._frames_lock:  # frames of older versions are let go (their files unmapped)
+                self._frames = {k: v for k, v in self._frames.items() if v[0] >= version}
+                self._frames[key] = (version, value)
+            return value
+
+    def _map(self, key: str, version: int, value):
+        """The computed value as mapped from its new file (kept as it is when it cannot be written)."""
+        try:
+            return self.mapped.save(key, version, value)
+        except Exception:
+            log.warning("mapped cache: %s kept in this process only", key, exc_info=True)
+            self.stats.error("l2")
+            return value
+
+    def _wait_for_file(self, key: str, version: int):
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while time.monotonic() < deadline:
+            time.sleep(LOCK_POLL_S)
+            value = self.mapped.load(key, version)
+            if value is not None:
+                return value
+        return None
 
     @contextmanager
     def compute_slot(self):
@@ -253,12 +314,19 @@ class CacheManager:
         snap["data_version"] = self._version
         snap["l1_entries"] = len(self.l1)
         snap["l1_bytes"] = self.l1.bytes_used
+        with self._frames_lock:
+            frames = list(self._frames.values())
+        snap["mapped_entries"] = len(frames)
+        snap["mapped_bytes"] = sum(_frame_bytes(frame) for _, frame in frames)
         snap["redis_breaker"] = self.breaker.state
         return snap
 
     def clear_local(self) -> None:
         self.l1.clear()
         self.l2.clear()
+        with self._frames_lock:
+            self._frames = {}
+        self.mapped.clear()
 
 
 _MISS = object()
@@ -285,6 +353,13 @@ def _mark_query(*_args) -> None:
 def database_namespace(database_url: str) -> str:
     safe = make_url(database_url).render_as_string(hide_password=True)
     return hashlib.sha256(safe.encode()).hexdigest()[:12]
+
+
+def _frame_bytes(frame) -> int:
+    try:
+        return int(frame.memory_usage(index=False, deep=False).sum())
+    except AttributeError:  # not a frame
+        return 0
 
 
 def _ms(started: float) -> float:

@@ -5,6 +5,9 @@
 - ``DiskTier`` (L2): Flask-Caching's FileSystemCache with a raw-bytes serializer (no pickle),
   shared by the processes of one host, survives restarts and Redis outages.
 - ``RedisTier`` (L3): shared by every instance; short socket timeouts and a circuit breaker.
+- ``MappedFileTier``: DataFrames of a "mapped" region (the pieces) as uncompressed Arrow IPC
+  files that each process memory-maps: the host's workers share one copy in the page cache
+  and read it without decoding (numeric columns are views of the mapping, read-only).
 
 Shared tiers hold envelopes from cache.serialize. Every tier method swallows its own failures
 (logged, counted) and reports a miss: only the database may fail a request.
@@ -12,12 +15,16 @@ Shared tiers hold envelopes from cache.serialize. Every tier method swallows its
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from pathlib import Path
 from typing import IO
 
+import pandas as pd
+import pyarrow as pa
 import redis
 from cachelib.serializers import BaseSerializer
 from cachetools import TLRUCache
@@ -106,6 +113,70 @@ class DiskTier:
 
     def clear(self) -> None:
         self._backend.clear()
+
+
+class MappedFileTier:
+    """``<directory>/v<version>-<key>.arrow``: written once (a temporary file renamed into
+    place, so a reader never sees half a file), then memory-mapped by every process that reads
+    it. Files of other data versions are removed when a new one is written (a process still
+    mapping one keeps its pages until it lets go; Windows refuses the removal: retried later).
+    There is no TTL: the files of the current version are what every view reads."""
+
+    SUFFIX = ".arrow"
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+
+    def path_for(self, key: str, version: int) -> Path:
+        return self.directory / f"v{version}-{key}{self.SUFFIX}"
+
+    def load(self, key: str, version: int) -> pd.DataFrame | None:
+        """The mapped frame, or None when there is no such file. A file Arrow cannot read is
+        removed and reported as missing (raises nothing)."""
+        path = self.path_for(key, version)
+        try:
+            table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+            return table.to_pandas(split_blocks=True)
+        except FileNotFoundError:
+            return None
+        except (OSError, pa.ArrowException) as exc:
+            log.warning("mapped cache: unreadable %s dropped (%s)", path.name, exc)
+            self._remove(path)
+            return None
+
+    def save(self, key: str, version: int, frame: pd.DataFrame) -> pd.DataFrame:
+        """Write ``frame`` and return it mapped from the file (the caller drops its own copy)."""
+        path = self.path_for(key, version)
+        table = pa.Table.from_pandas(frame)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        try:
+            with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+                writer.write_table(table)
+            os.replace(temporary, path)
+        finally:
+            self._remove(temporary)
+        del table
+        self.prune(version)
+        mapped = self.load(key, version)
+        return frame if mapped is None else mapped
+
+    def prune(self, version: int) -> None:
+        """Remove the files of earlier data versions (a process that has not seen the new
+        version yet may still write its own: removed by the next prune)."""
+        for path in self.directory.glob(f"v*{self.SUFFIX}"):
+            written = path.name[1:].partition("-")[0]
+            if written.isdigit() and int(written) < version:
+                self._remove(path)
+
+    def clear(self) -> None:
+        for path in self.directory.glob(f"v*{self.SUFFIX}"):
+            self._remove(path)
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        with contextlib.suppress(OSError):  # mapped on Windows: removed by a later prune
+            path.unlink(missing_ok=True)
 
 
 class CircuitBreaker:

@@ -17,6 +17,9 @@ class RegionTTL:
     l1: int
     l2: int
     l3: int
+    # DataFrames kept as memory-mapped Arrow files that every process of the host shares
+    # (cache.tiers.MappedFileTier) instead of the three tiers: one copy in the page cache
+    mapped: bool = False
 
 
 REGIONS: dict[str, RegionTTL] = {
@@ -26,7 +29,7 @@ REGIONS: dict[str, RegionTTL] = {
     "timeseries": RegionTTL(l1=300, l2=3600, l3=3600),
     "reference": RegionTTL(l1=600, l2=86400, l3=86400),
     # whole small aggregates that views sum in memory (services/pieces.py): read on every view
-    "pieces": RegionTTL(l1=3600, l2=86400, l3=86400),
+    "pieces": RegionTTL(l1=3600, l2=86400, l3=86400, mapped=True),
 }
 
 # Circuit breaker of the Redis tier: open after this many consecutive failures, retry after.

@@ -75,8 +75,8 @@ def depth_piece(runtime: Runtime) -> pd.DataFrame:
 def order_piece(runtime: Runtime, fee_floor: float, fee_channels: tuple[str, ...]) -> pd.DataFrame:
     """The orders an order rule or the 异常订单 list can name (``db.queries.flagged_orders``):
     loss-making, delivery fee above ``fee_floor``, or abnormal."""
-    with reading(runtime.engine) as conn:
-        return queries.flagged_orders(conn, fee_floor, fee_channels)
+    with reading(runtime.engine) as conn:  # the dates are in ``day``: no Python date per row
+        return queries.flagged_orders(conn, fee_floor, fee_channels).drop(columns="business_date")
 
 
 @cached("pieces")
@@ -237,8 +237,12 @@ def _orders_piece(runtime: Runtime, fee_floor: float) -> pd.DataFrame:
 
 def _listed(piece: pd.DataFrame, rows, columns) -> pd.DataFrame:
     """The piece's rows at ``rows`` as a plain frame of ``columns`` (channel as text)."""
-    frame = piece.iloc[rows][list(columns)].reset_index(drop=True)
-    return frame.astype({"channel": object}) if "channel" in frame else frame
+    picked = piece.iloc[rows]
+    frame = picked[[c for c in columns if c != "business_date"]].reset_index(drop=True)
+    if "business_date" in columns:
+        frame.insert(list(columns).index("business_date"), "business_date",
+                     [dt.date.fromordinal(int(d)) for d in picked["day"]])  # fmt: skip
+    return frame.astype({c: object for c in ("channel", "platform_order_id") if c in frame})
 
 
 def rule_orders(runtime: Runtime, day: dt.date, store_ids, channels, fee_floor: float) -> pd.DataFrame:

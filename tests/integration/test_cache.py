@@ -285,3 +285,52 @@ def test_cache014_nested_computation_keeps_its_slot(tmp_path, private_redis):
     t.start()
     t.join(timeout=10)
     assert done == [{"inner": "inner"}] and inner.calls == 1
+
+
+MAPPED = {"pieces": RegionTTL(l1=300, l2=300, l3=300, mapped=True)}
+
+
+def _piece(counter: Counter, rows: int = 50_000):
+    import numpy as np
+    import pandas as pd
+
+    counter()
+    return pd.DataFrame({"store_id": np.arange(rows, dtype=np.int32), "revenue": np.arange(rows, dtype=np.int64) * 3,
+                         "channel": pd.Categorical(["美团闪购", "饿了么"] * (rows // 2)),
+                         "name": [f"商品{i}" for i in range(rows)]})  # fmt: skip
+
+
+def test_cache015_mapped_pieces_are_one_file_per_host(tmp_path, private_redis):
+    """Two processes' managers on one data directory: the piece is computed once, written as an
+    Arrow file and read by both as a mapping of it (read-only views), equal to what was computed;
+    a new data version removes the old file; a damaged file is dropped and computed again."""
+    version = Version()
+    first = manager(tmp_path, private_redis.url, "host", version=version, regions=MAPPED)
+    second = manager(tmp_path, private_redis.url, "host", version=version, regions=MAPPED)
+    counter = Counter()
+
+    def piece(cache):
+        return cache.get_or_compute("pieces", "tests.piece", (), {}, lambda: _piece(counter))
+
+    expected = _piece(Counter())
+    mine, theirs = piece(first), piece(second)
+    assert counter.calls == 1  # the second manager mapped the first one's file
+    assert piece(first) is mine and piece(second) is theirs  # each keeps its frame
+    for frame in (mine, theirs):
+        assert frame.equals(expected)
+        assert not frame["revenue"].to_numpy().flags.writeable  # a view of the mapped file
+    files = sorted(first.mapped.directory.glob("*.arrow"))
+    assert len(files) == 1 and files[0].name.startswith("v1-")
+    assert first.snapshot()["mapped_entries"] == 1 and first.snapshot()["mapped_bytes"] > 50_000 * 12
+
+    version.value = 2
+    time.sleep(VERSION_CHECK_S + 0.1)
+    assert piece(first).equals(expected) and counter.calls == 2
+    assert [p.name[:3] for p in first.mapped.directory.glob("*.arrow")] == ["v2-"]
+    assert first.snapshot()["mapped_entries"] == 1  # the version-1 frame was let go
+
+    path = next(first.mapped.directory.glob("*.arrow"))
+    path.write_bytes(path.read_bytes()[:100])  # damaged on disk
+    third = manager(tmp_path, private_redis.url, "host", version=version, regions=MAPPED)
+    assert piece(third).equals(expected) and counter.calls == 3
+    assert piece(second).equals(expected) and counter.calls == 3  # the rewritten file serves the others
