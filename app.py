@@ -12,7 +12,7 @@ from dash import Dash, html
 
 from config import PROJECT_ROOT, Settings
 from monitoring.endpoints import register_endpoints
-from monitoring.memory import limit_malloc_arenas, use_system_allocator_for_arrow
+from monitoring.memory import tune_malloc, use_system_allocator_for_arrow
 from services.runtime import EXTENSION_KEY, build_runtime, install
 from services.warmup import CacheWarmer
 
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, *, start_monitors: bool = True,
     ``peer_dir``: the app is one of several serving processes, whose counters meet there."""
     settings = settings or Settings.from_env()
     use_system_allocator_for_arrow()
-    limit_malloc_arenas()
+    tune_malloc()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Dash(
         __name__,

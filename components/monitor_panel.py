@@ -106,7 +106,9 @@ def _details(runtime, redis, sample, cache) -> list:
         ("CPU 核数", f"{machine.cpu_cores} 物理 / {machine.cpu_logical} 逻辑"),
         ("CPU 频率", "—" if machine.cpu_freq_mhz is None else f"{machine.cpu_freq_mhz:.0f} MHz"),
         ("内存", f"{_gb(sample.memory_used)} / {_gb(sample.memory_total)} ({sample.memory_percent:.1f}%)"),
-        ("进程内存 RSS", _mb(sample.process_rss)), ("进程线程", str(sample.process_threads)),
+        ("进程内存 RSS", _mb(sample.process_rss)),
+        *([] if sample.process_shared is None else [("其中可共享 (库文件、映射的明细块)", _mb(sample.process_shared))]),
+        ("进程线程", str(sample.process_threads)),
         ("进程 CPU", f"{sample.process_cpu_percent:.1f}%"), ("1 分钟负载", f"{sample.load_1m:.2f}"),
     ]  # fmt: skip
     tier_rows = []

@@ -27,6 +27,9 @@ CALLBACK_PATH = "/_dash-update-component"
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+
+SHARED_HELP = "Of the resident memory, file pages (libraries, mapped pieces) the processes share"
+
 class DashboardCollector(Collector):
     def __init__(self, runtime: Runtime, monitors: Monitors | None) -> None:
         self.runtime = runtime
@@ -87,12 +90,21 @@ class DashboardCollector(Collector):
         yield GaugeMetricFamily("o2o_process_cpu_percent", "Process CPU, % of one core",
                                 value=sample.process_cpu_percent)  # fmt: skip
         yield GaugeMetricFamily("o2o_process_rss_bytes", "Process resident memory", value=sample.process_rss)
+        if sample.process_shared is not None:
+            yield GaugeMetricFamily("o2o_process_shared_bytes", SHARED_HELP, value=sample.process_shared)
         if peers is not None:
             rss = {os.getpid(): sample.process_rss, **{int(p["pid"]): p["rss"] for p in peers}}
+            shared = {os.getpid(): sample.process_shared, **{int(p["pid"]): p.get("shared") for p in peers}}
             yield GaugeMetricFamily("o2o_workers", "Serving processes of this instance", value=len(rss))
             family = GaugeMetricFamily("o2o_worker_rss_bytes", "Resident memory per serving process", labels=["pid"])
             for pid, value in rss.items():
                 family.add_metric([str(pid)], value)
+            yield family
+            family = GaugeMetricFamily("o2o_worker_shared_bytes", SHARED_HELP + " (per serving process)",
+                                       labels=["pid"])  # fmt: skip
+            for pid, value in shared.items():
+                if value is not None:
+                    family.add_metric([str(pid)], value)
             yield family
         yield GaugeMetricFamily("o2o_system_cpu_percent", "Machine CPU %", value=sample.cpu_percent)
         yield GaugeMetricFamily(

@@ -27,6 +27,9 @@ class SystemSample:
     memory_used: int
     memory_total: int
     process_rss: int
+    # of the RSS, pages of files (libraries, the mapped pieces) other processes can share;
+    # None where psutil does not tell (not Linux)
+    process_shared: int | None
     process_threads: int
     connections: int
     load_1m: float
@@ -81,7 +84,7 @@ class SystemPoller(BackgroundLoop):
     def sample(self) -> SystemSample:
         memory = psutil.virtual_memory()
         with self._process.oneshot():
-            rss = self._process.memory_info().rss
+            memory_info = self._process.memory_info()
             process_cpu = self._process.cpu_percent(None)
             threads = self._process.num_threads()
             try:
@@ -94,7 +97,8 @@ class SystemPoller(BackgroundLoop):
         sample = SystemSample(
             at=time.time(), cpu_percent=psutil.cpu_percent(None), process_cpu_percent=process_cpu,
             memory_percent=memory.percent, memory_used=memory.total - memory.available,
-            memory_total=memory.total, process_rss=rss, process_threads=threads,
+            memory_total=memory.total, process_rss=memory_info.rss,
+            process_shared=getattr(memory_info, "shared", None), process_threads=threads,
             connections=connections, load_1m=load, disk_free=disk.free, disk_total=disk.total,
         )  # fmt: skip
         self.samples.append(sample)

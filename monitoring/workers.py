@@ -60,7 +60,8 @@ class WorkerBoard(BackgroundLoop):
     def own(self) -> dict:
         """This worker's record, as published."""
         cache = self.cache_snapshot() if self.cache_snapshot is not None else None
-        return {"pid": self.pid, "at": time.time(), "rss": self._process.memory_info().rss,
+        memory = self._process.memory_info()
+        return {"pid": self.pid, "at": time.time(), "rss": memory.rss, "shared": getattr(memory, "shared", None),
                 "cache": None if cache is None else _counters(cache)}  # fmt: skip
 
     def publish(self) -> None:

@@ -55,12 +55,17 @@ def cache_delta(before: dict, after: dict) -> dict | None:
 
 class MetricsWatcher:
     """Samples the server's RSS during the run: the largest serving process and, with several
-    workers (o2o_worker_rss_bytes per pid), all of them together."""
+    workers (o2o_worker_rss_bytes per pid), all of them together. Where the server reports the
+    shared part (file pages: libraries and the mapped pieces, one copy in the machine's memory
+    whatever the number of workers), also the largest private part (RSS − shared) and the
+    workers' footprint: their private parts plus the largest shared part once."""
 
     def __init__(self, host: str) -> None:
         self.host = host
         self.peak_rss: float | None = None
         self.peak_total_rss: float | None = None
+        self.peak_private: float | None = None
+        self.peak_footprint: float | None = None
         self.workers = 1
         self.errors = 0
         self._greenlet = None
@@ -77,9 +82,20 @@ class MetricsWatcher:
                     self.peak_total_rss = max(self.peak_total_rss or 0.0, sum(workers))
                 if rss is not None:
                     self.peak_rss = max(self.peak_rss or 0.0, rss)
+                self._private(values)
             except (OSError, ValueError):
                 self.errors += 1
             gevent.sleep(METRICS_EVERY_S)
+
+    def _private(self, values: dict) -> None:
+        rss = {label: v for (name, label), v in values.items() if name == "o2o_worker_rss_bytes"}
+        shared = {label: v for (name, label), v in values.items() if name == "o2o_worker_shared_bytes"}
+        if not rss and ("o2o_process_shared_bytes", "") in values:
+            rss, shared = {"": values[("o2o_process_rss_bytes", "")]}, {"": values[("o2o_process_shared_bytes", "")]}
+        private = [rss[pid] - shared[pid] for pid in rss if pid in shared]
+        if private:
+            self.peak_private = max(self.peak_private or 0.0, max(private))
+            self.peak_footprint = max(self.peak_footprint or 0.0, sum(private) + max(shared.values()))
 
     def start(self) -> None:
         self._greenlet = gevent.spawn(self._loop)

@@ -52,5 +52,9 @@ def print_report(report: dict) -> None:
     if report.get("peak_total_rss_bytes"):
         print(f"  {report['workers']} 个工作进程: 单个进程峰值 {rss / 1024**2:.0f} MB, "
               f"合计峰值 {report['peak_total_rss_bytes'] / 1024**2:.0f} MB")
+    if report.get("peak_private_bytes"):
+        private = report["peak_private_bytes"] / 1024**2
+        print(f"  私有内存 (RSS − 共享的库文件与映射明细块) 单个进程峰值 {private:.0f} MB; "
+              f"全部进程实际占用峰值 {report['peak_footprint_bytes'] / 1024**2:.0f} MB (私有相加 + 共享部分一份)")
     for check in report["checks"]:
         print(f"{'✅' if check['ok'] else '❌'} {check['text']}")

@@ -499,6 +499,8 @@ def run(args: argparse.Namespace) -> int:
         "cache": cache_delta(before, after) if before and after else None,
         "peak_rss_bytes": watcher.peak_rss,
         "peak_total_rss_bytes": watcher.peak_total_rss,
+        "peak_private_bytes": watcher.peak_private,
+        "peak_footprint_bytes": watcher.peak_footprint,
         "workers": watcher.workers,
         "checks": checks,
         "passed": all(c["ok"] for c in checks),

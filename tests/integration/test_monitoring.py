@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import time
 
 import psutil
@@ -86,6 +87,8 @@ def test_monitor003_psutil_figures_are_within_the_machine(tmp_path):
     assert 0.0 <= sample.process_cpu_percent <= 100.0 * (psutil.cpu_count() or 1)
     assert sample.memory_total == memory.total and 0 < sample.memory_used <= memory.total
     assert 10 * 1024**2 < sample.process_rss < memory.total
+    if sys.platform.startswith("linux"):  # the interpreter and its libraries are file pages
+        assert 1024**2 < sample.process_shared < sample.process_rss
     assert sample.process_threads >= 1 and 0 < sample.disk_free <= sample.disk_total
     assert len(poller.samples) >= 2 and poller.samples[0].at < poller.samples[-1].at
 
@@ -101,7 +104,7 @@ def test_monitor004_metrics_parse_and_carry_the_series(settings, engine, private
         stop_app(app)
     families = {f.name: f for f in text_string_to_metric_families(text)}
     for name in ("o2o_cache_hits", "o2o_cache_misses", "o2o_cache_requests", "o2o_redis_up",
-                 "o2o_redis_latency_ms", "o2o_process_rss_bytes", "o2o_process_cpu_percent",
+                 "o2o_redis_latency_ms", "o2o_process_rss_bytes", "o2o_process_shared_bytes", "o2o_process_cpu_percent",
                  "o2o_dash_callback_seconds", "o2o_import_batches"):  # fmt: skip
         assert name in families, name
     up = families["o2o_redis_up"].samples[0].value

@@ -31,3 +31,34 @@ def test_memory001_arrow_pool_and_trim_return_memory():
     result = subprocess.run([sys.executable, "-c", SCRIPT.format(root=str(PROJECT_ROOT))], capture_output=True,
                             text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+FRAGMENTS = """
+import sys
+sys.path.insert(0, {root!r})
+import psutil
+from monitoring.memory import tune_malloc
+if {tune}:
+    assert tune_malloc()
+rss = lambda: psutil.Process().memory_info().rss
+big = bytearray(20 << 20)  # freed: glibc would now serve blocks below 20 MiB from the heap
+del big
+base = rss()
+blocks = [bytearray(1 << 20) for _ in range(100)]  # 100 MiB of 1 MiB temporaries
+del blocks[:-1]  # all but the last one freed: the heap cannot shrink below the survivor
+print((rss() - base) >> 20)
+"""
+
+
+def _retained_mib(tune: bool) -> int:
+    result = subprocess.run([sys.executable, "-c", FRAGMENTS.format(root=str(PROJECT_ROOT), tune=tune)],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return int(result.stdout.strip())
+
+
+def test_memory002_large_temporaries_are_returned_at_once():
+    """With the mmap threshold pinned, freed megabyte blocks leave the process; without it
+    (glibc's dynamic threshold, raised by one large free) they stay behind as heap fragments."""
+    assert _retained_mib(tune=False) > 60
+    assert _retained_mib(tune=True) < 10
