@@ -105,7 +105,8 @@ def test_monitor004_metrics_parse_and_carry_the_series(settings, engine, private
     families = {f.name: f for f in text_string_to_metric_families(text)}
     for name in ("o2o_cache_hits", "o2o_cache_misses", "o2o_cache_requests", "o2o_redis_up",
                  "o2o_redis_latency_ms", "o2o_process_rss_bytes", "o2o_process_shared_bytes", "o2o_process_cpu_percent",
-                 "o2o_dash_callback_seconds", "o2o_import_batches"):  # fmt: skip
+                 "o2o_dash_callback_seconds", "o2o_import_batches", "o2o_cache_l1_bytes",
+                 "o2o_cache_mapped_bytes"):  # fmt: skip
         assert name in families, name
     up = families["o2o_redis_up"].samples[0].value
     assert up == 1.0
