@@ -30,6 +30,12 @@ def ordinal(day: dt.date) -> int:
     return day.toordinal()
 
 
+def as_dates(ordinals: np.ndarray) -> np.ndarray:
+    """Proleptic ordinals as datetime.date objects, one conversion per distinct day."""
+    days, inverse = np.unique(ordinals, return_inverse=True)
+    return np.array([dt.date.fromordinal(int(d)) for d in days] or [], dtype=object)[inverse.reshape(-1)]
+
+
 def as_piece(frame: pd.DataFrame, measures: Sequence[str], compact: bool = False) -> pd.DataFrame:
     """An aggregate's rows as a piece: ordered by store and day (:func:`select` slices a store's
     rows out instead of testing every row), ``measures`` as integers in 1/:func:`scale` (int32
@@ -86,7 +92,7 @@ def sums(piece: pd.DataFrame, positions: np.ndarray, keys: list[str], measures: 
         columns[key] = values.cat.codes.to_numpy()[positions] if key == "channel" else values.to_numpy()[positions]
     frame = _grouped(piece, positions, columns, measures)
     if "day" in keys:
-        frame["day"] = [dt.date.fromordinal(int(d)) for d in frame["day"]]
+        frame["day"] = as_dates(frame["day"].to_numpy())
     if "channel" in keys:
         frame["channel"] = pd.Series(piece["channel"].cat.categories.to_numpy(dtype=object)[frame["channel"]],
                                      dtype=object)  # fmt: skip

@@ -241,7 +241,7 @@ def _listed(piece: pd.DataFrame, rows, columns) -> pd.DataFrame:
     frame = picked[[c for c in columns if c != "business_date"]].reset_index(drop=True)
     if "business_date" in columns:
         frame.insert(list(columns).index("business_date"), "business_date",
-                     [dt.date.fromordinal(int(d)) for d in picked["day"]])  # fmt: skip
+                     cube.as_dates(picked["day"].to_numpy()))  # fmt: skip
     return frame.astype({c: object for c in ("channel", "platform_order_id") if c in frame})
 
 

@@ -101,22 +101,19 @@ def _order_items(today, names: dict[int, str]) -> list[dict]:
             lambda r: f"配送费最高 ¥{r.delivery_fee:.2f}，利润 ¥{r.actual_profit:.2f}（订单 {r.platform_order_id}）",
         ),
     ):
-        groups = sorted(found.groupby("store_id", sort=False), key=lambda kv: kv[1]["actual_profit"].sum())
-        for store_id, group in groups[: rules.MAX_ITEMS_PER_RULE]:  # the stores losing most first
-            first = next(group.itertuples(index=False))
-            total = group["actual_profit"].sum()
-            items.append(
-                {
-                    "rule": rule,
-                    "store": names.get(int(store_id), ""),
-                    "evidence": f"{len(group)} 单，合计利润 ¥{total:.2f}；{worst(first)}",
-                }
-            )
-        if len(groups) > rules.MAX_ITEMS_PER_RULE:
-            rest = groups[rules.MAX_ITEMS_PER_RULE :]
-            items.append(
-                {"rule": rule, "store": f"另有 {len(rest)} 家门店", "evidence": f"共 {sum(len(g) for _, g in rest)} 单"}
-            )
+        if found.empty:
+            continue
+        # per store (in order of appearance): orders, total profit and its first (worst) order
+        stores = found.groupby("store_id", sort=False)["actual_profit"].agg(["size", "sum"])
+        first = found.drop_duplicates("store_id").set_index("store_id")
+        ranked = stores.join(first).sort_values("sum", kind="stable")  # the stores losing most first
+        for r in ranked.head(rules.MAX_ITEMS_PER_RULE).itertuples():
+            items.append({"rule": rule, "store": names.get(int(r.Index), ""),
+                          "evidence": f"{r.size} 单，合计利润 ¥{r.sum:.2f}；{worst(r)}"})  # fmt: skip
+        if len(ranked) > rules.MAX_ITEMS_PER_RULE:
+            rest = ranked.iloc[rules.MAX_ITEMS_PER_RULE :]
+            items.append({"rule": rule, "store": f"另有 {len(rest)} 家门店",
+                          "evidence": f"共 {int(rest['size'].sum())} 单"})  # fmt: skip
     return items
 
 
