@@ -10,6 +10,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, html
 
+from components import encoding
 from config import PROJECT_ROOT, Settings
 from monitoring.endpoints import register_endpoints
 from monitoring.memory import tune_malloc, use_system_allocator_for_arrow
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, *, start_monitors: bool = True,
     settings = settings or Settings.from_env()
     use_system_allocator_for_arrow()
     tune_malloc()
+    encoding.install()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Dash(
         __name__,

@@ -206,3 +206,23 @@ def test_app006_todo_and_trend_callbacks(engine, settings):
     data = trend["props"]["figure"]["data"]
     assert [t["name"] for t in data] == ["订单数", "实收", "实际利润"]
     assert len(data[0]["x"]) == 7 and data[0]["x"][-1] == end
+
+
+def test_app007_responses_encoded_as_dash_encodes_them(loaded_app, monkeypatch):
+    """The layout and a callback response through the app, with the one-pass encoder and with
+    Dash's own (the value is cached: the same object is encoded both times)."""
+    import dash._callback
+    import dash.dash
+    from dash import _utils
+
+    from components import encoding
+
+    client = loaded_app.server.test_client()
+    payload = kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"])
+    assert dash._callback.to_json is encoding.to_json  # the app factory installed it
+    ours = [client.get("/_dash-layout").get_data(), client.post("/_dash-update-component", json=payload).get_data()]
+    monkeypatch.setattr(dash._callback, "to_json", _utils.to_json)
+    monkeypatch.setattr(dash.dash, "to_json", _utils.to_json)
+    theirs = [client.get("/_dash-layout").get_data(), client.post("/_dash-update-component", json=payload).get_data()]
+    for mine, dash_own in zip(ours, theirs, strict=True):
+        assert json.loads(mine) == json.loads(dash_own) and len(mine) > 200
