@@ -64,18 +64,25 @@ def select(piece: pd.DataFrame, start: dt.date, end: dt.date, store_ids: Sequenc
         lows, highs = np.searchsorted(store, wanted, "left"), np.searchsorted(store, wanted, "right")
         positions = np.concatenate([np.arange(lo, hi) for lo, hi in zip(lows, highs, strict=True)]
                                    or [np.empty(0, dtype=np.int64)])  # fmt: skip
-    else:
-        positions = np.arange(len(piece))
-    day = piece["day"].to_numpy()[positions]
+
+        def column(values: np.ndarray) -> np.ndarray:
+            return values[positions]
+    else:  # every row: test the columns themselves (no copy of a million-row column)
+        positions = None
+
+        def column(values: np.ndarray) -> np.ndarray:
+            return values
+
+    day = column(piece["day"].to_numpy())
     keep = (day >= ordinal(start)) & (day <= ordinal(end))
-    codes = piece["channel"].cat.codes.to_numpy()[positions]
+    codes = column(piece["channel"].cat.codes.to_numpy())
     categories = piece["channel"].cat.categories
     if channels is not None:
         keep &= np.isin(codes, _codes(categories, channels))
     if fee_channels:
-        zero_fee = piece["platform_fee_zero"].to_numpy()[positions]
+        zero_fee = column(piece["platform_fee_zero"].to_numpy())
         keep &= ~(zero_fee & np.isin(codes, _codes(categories, fee_channels)))
-    return positions[keep]
+    return np.flatnonzero(keep) if positions is None else positions[keep]
 
 
 def _codes(categories: pd.Index, names: Sequence[str]) -> np.ndarray:
