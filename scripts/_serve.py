@@ -69,32 +69,64 @@ def peer_dir(settings: Settings) -> Path:
     return Path(settings.data_dir) / "workers" / str(settings.port)
 
 
+def stop_on_first_signal() -> None:
+    """SIGINT / SIGTERM stop like Ctrl+C once; any later one is ignored.
+
+    Ctrl+C reaches every process of the console and the supervisor then sends SIGTERM too: a
+    second KeyboardInterrupt would cut Waitress's wait for the requests in progress short, and a
+    request finishing after its server closed writes to a closed trigger (EBADF, a traceback).
+    """
+
+    def first(_signum, _frame):
+        ignore_stop_signals()
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, first)
+
+
+def ignore_stop_signals() -> None:
+    # A Python no-op rather than SIG_IGN: a signal already delivered but not yet handled would
+    # find SIG_IGN and raise "OSError: Signal 15 ignored due to race condition" instead.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _ignore)
+
+
+def _ignore(_signum, _frame) -> None:
+    pass
+
+
+def serve_until_stopped(server, app, noted: list[int] | None = None) -> None:
+    """Run Waitress until Ctrl+C / SIGTERM, then let the requests in progress finish
+    (Waitress's run() waits for its threads) and stop the app's samplers. ``noted``: signals
+    that came before (the server is then closed without serving)."""
+    from app import stop_app
+
+    try:
+        stop_on_first_signal()
+        if not noted:  # read after the handler is in place: no signal falls between the two
+            server.run()
+    except KeyboardInterrupt:
+        pass  # arrived outside Waitress's loop
+    finally:
+        ignore_stop_signals()
+        server.close()
+        stop_app(app)
+
+
 def worker_main(settings: Settings, sock: socket.socket, index: int) -> None:
     """One serving process (the target of each worker)."""
-    # Ctrl+C reaches every process of the console, and the supervisor's SIGTERM may come while
-    # the worker still starts: a KeyboardInterrupt inside Thread.start() breaks the threading
-    # module's locks (RuntimeError, a traceback). So signals are only noted until Waitress runs.
+    # The supervisor's SIGTERM (or a console's Ctrl+C) may come while the worker still starts: a
+    # KeyboardInterrupt inside Thread.start() breaks the threading module's locks (RuntimeError,
+    # a traceback). So signals are only noted until Waitress runs.
     requested: list[int] = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda number, _frame: requested.append(number))
-    from app import create_app, stop_app
+    from app import create_app
 
     own = dataclasses.replace(settings, cache_warm=settings.cache_warm and index == 0)
     app = create_app(own, peer_dir=peer_dir(settings))
-    server = waitress_server(app, own, sockets=[sock])
-    try:
-        # from here on SIGINT / SIGTERM stop like Ctrl+C: Waitress returns from run() on it
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.default_int_handler)
-        if not requested:
-            server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl+C must not break the stop
-            signal.signal(signum, signal.SIG_IGN)
-        server.close()
-        stop_app(app)
+    serve_until_stopped(waitress_server(app, own, sockets=[sock]), app, noted=requested)
 
 
 class Supervisor:
@@ -153,6 +185,7 @@ class Supervisor:
 
     def stop(self) -> None:
         """SIGTERM every worker, kill those still alive after STOP_TIMEOUT_S."""
+        ignore_stop_signals()
         for process in self.workers.values():
             if process.is_alive():
                 process.terminate()  # SIGTERM on POSIX, TerminateProcess on Windows

@@ -14,7 +14,6 @@ import atexit
 import dataclasses
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
@@ -106,17 +105,12 @@ def _serve_production(settings: Settings, host: str, pid_file: Path) -> int:
         return 1
     _pidfile.write(pid_file, host=host, port=settings.port, mode="production")
     atexit.register(_pidfile.remove_if_ours, pid_file)
-    # SIGTERM (service managers, `kill`) stops like Ctrl+C: Waitress returns from run() on it.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     step("✅", f"生产模式 (Waitress): http://{host}:{settings.port} {_capacity(settings)}; PID 文件 {pid_file}; "
                "Ctrl+C 停止")  # fmt: skip
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass  # Ctrl+C / SIGTERM arriving outside Waitress's loop
+        # SIGTERM (service managers, `kill`) stops like Ctrl+C: Waitress returns from run() on it.
+        _serve.serve_until_stopped(server, app)
     finally:
-        server.close()
-        stop_app(app)
         _pidfile.remove_if_ours(pid_file)
     step("✅", f"已停止 (pid {os.getpid()})")
     return 0
@@ -135,7 +129,7 @@ def _serve_workers(settings: Settings, host: str, pid_file: Path) -> int:
     except OSError as exc:
         step("❌", f"无法监听 {host}:{settings.port}: {exc}")
         return 1
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    _serve.stop_on_first_signal()
     supervisor = _serve.Supervisor(settings, sock, say=step)
     code = 0
     try:
