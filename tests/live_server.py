@@ -1,7 +1,6 @@
-"""Start the production launcher (Waitress) as a subprocess on a free port and wait for /healthz.
-
-Used by the tests that talk to a real running instance (doctor, load test). The server's output
-goes to a log file next to its data directory, quoted in the error when it does not come up.
+"""Real Waitress for the tests: the production launcher as a subprocess on a free port (waited
+for on /healthz; its output goes to a log file next to its data directory, quoted in the error
+when it does not come up), or Waitress serving an app from a thread of the test process.
 """
 
 from __future__ import annotations
@@ -11,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +25,36 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextmanager
+def waitress_in_thread(wsgi_app, threads: int = 4):
+    """Waitress serving ``wsgi_app`` on 127.0.0.1 from a thread; yields the server
+    (``effective_port``) and stops it from its own loop thread, then joins that thread."""
+    import waitress
+    from waitress import wasyncore
+
+    server = waitress.create_server(wsgi_app, host="127.0.0.1", port=0, threads=threads)
+    loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)
+    loop.start()
+
+    def stop() -> None:
+        # Runs in the loop thread (closing sockets from another thread races with poll()). The
+        # trigger only leaves the map (the loop ends once the map is empty): a thunk can run
+        # before pull_trigger has written to the pipe that scheduled it, so closing the pipe here
+        # made that write fail with EBADF. BaseWSGIServer.close would close the trigger too.
+        server.trigger.del_channel()
+        wasyncore.dispatcher.close(server)
+        wasyncore.close_all(server._map)
+
+    try:
+        yield server
+    finally:
+        server.trigger.pull_trigger(stop)
+        loop.join(timeout=10)
+        server.task_dispatcher.shutdown()
+        server.trigger.close()
+        assert not loop.is_alive(), "Waitress's loop thread did not stop"
 
 
 def app_env(data_dir: Path, database_url: str, redis_url: str, port: int, **extra: str) -> dict[str, str]:

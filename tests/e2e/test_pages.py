@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import waitress
 from openpyxl import load_workbook
 
 from app import create_app, stop_app
@@ -21,7 +19,7 @@ from db.migrate import upgrade
 from db.queries import stores
 from db.seed import seed_demo
 from tests.e2e.test_smoke import ARTIFACTS, CHROMIUM_ARGS, LOCAL_HOSTS, browser  # noqa: F401 (fixture)
-from tests.integration.test_app import free_port
+from tests.live_server import waitress_in_thread
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +45,8 @@ def site(tmp_path_factory):
     with engine.connect() as conn:
         store = stores(conn).iloc[0]
     app = create_app(settings)
-    server = waitress.create_server(app.server, host="127.0.0.1", port=free_port(), threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}", store
-    server.close()
-    thread.join(timeout=5)
+    with waitress_in_thread(app.server) as server:
+        yield f"http://127.0.0.1:{server.effective_port}", store
     stop_app(app)
     engine.dispose()
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-import waitress
 
 from app import create_app, stop_app
 from components import ids
@@ -18,7 +16,7 @@ from config import PROJECT_ROOT
 from db.demo_data import DemoSpec
 from db.seed import seed_demo
 from tests.conftest import service_missing
-from tests.integration.test_app import free_port
+from tests.live_server import waitress_in_thread
 
 pytestmark = pytest.mark.e2e
 
@@ -42,13 +40,8 @@ def live_server(engine, settings):
     """A small demo (generated, exported, imported through the real pipeline) on Waitress."""
     seed_demo(engine, settings, DemoSpec(stores=4, days=21, seed=11))
     app = create_app(settings)
-    server = waitress.create_server(app.server, host="127.0.0.1", port=free_port(), threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=5)
-    stop_app(app)
+    with waitress_in_thread(app.server) as server:
+        yield f"http://127.0.0.1:{server.effective_port}"
     stop_app(app)
 
 

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
-import threading
 import urllib.request
 
 import pytest
-import waitress
 
 from app import create_app, stop_app
 from components import ids
 from db.importer import import_file
 from tests.factories import write_csv
 from tests.integration.test_import import small_sheet
+from tests.live_server import waitress_in_thread
 
 
 def kpi_payload(stores, start, end, channels) -> dict:
@@ -75,9 +73,7 @@ def test_app001_pages_and_local_assets(loaded_app):
 def test_app002_kpi_callback_matches_hand_figures(loaded_app):
     client = loaded_app.server.test_client()
     # 2026-11-01..02; 美团闪购 MT2 has zero platform fee → excluded; MT1 16 + EL1 20 remain
-    response = client.post(
-        "/_dash-update-component", json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"])
-    )
+    response = client.post("/_dash-update-component", json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"]))
     assert response.status_code == 200
     values = kpi_values(response.json)
     assert values["orders"] == "2"
@@ -108,18 +104,9 @@ def test_app003_database_down_gives_friendly_message(settings):
     stop_app(app)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_app004_served_by_waitress_over_http(loaded_app):
-    server = waitress.create_server(loaded_app.server, host="127.0.0.1", port=free_port(), threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.effective_port}"
-    try:
+    with waitress_in_thread(loaded_app.server) as server:
+        base = f"http://127.0.0.1:{server.effective_port}"
         with urllib.request.urlopen(f"{base}/", timeout=10) as response:
             assert response.status == 200
             assert response.headers["Server"] == "waitress"
@@ -130,12 +117,6 @@ def test_app004_served_by_waitress_over_http(loaded_app):
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             assert kpi_values(json.load(response))["orders"] == "2"
-    finally:
-        # closed from the server's own loop thread: closing its sockets from here races with poll()
-        server.trigger.pull_trigger(server.close)
-        thread.join(timeout=5)
-        server.task_dispatcher.shutdown()
-        assert not thread.is_alive()
 
 
 def test_app005_cached_kpis_and_fresh_after_import(loaded_app, engine, settings, tmp_path):

@@ -64,7 +64,8 @@ def test_cli004_production_launcher_seeds_and_serves(tmp_path):
     import time
     import urllib.request
 
-    from tests.integration.test_app import free_port, kpi_payload, kpi_values
+    from tests.integration.test_app import kpi_payload, kpi_values
+    from tests.live_server import free_port
 
     port = free_port()
     env = {**os.environ, "O2O_DATA_DIR": str(tmp_path), "O2O_DEMO_STORES": "3", "O2O_DEMO_DAYS": "14",
