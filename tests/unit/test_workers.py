@@ -88,3 +88,31 @@ def test_workers003_a_second_stop_signal_is_ignored_without_an_error():
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", _TWO_SIGNALS], cwd=root, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "stops 1", "")
+
+
+def test_workers004_waitress_queue_warnings_are_digested():
+    """One queue warning per interval passes, naming how many were held back and the deepest."""
+    import logging
+
+    from scripts._serve import QueueWarningDigest
+
+    now = [100.0]
+    digest = QueueWarningDigest(interval_s=10.0, clock=lambda: now[0])
+    logger = logging.getLogger("test.waitress.queue")
+    logger.propagate = False
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.addHandler(handler)
+    logger.addFilter(digest)
+    try:
+        for at, depth in ((100.0, 1), (101.0, 7), (105.0, 3), (109.9, 2), (110.0, 4), (111.0, 1)):
+            now[0] = at
+            logger.warning("Task queue depth is %d", depth)
+    finally:
+        logger.removeHandler(handler)
+        logger.removeFilter(digest)
+    assert seen == [
+        "Waitress 请求排队: 队列深度 1 (所有线程忙); 上条报告后另有 0 次排队, 最深 1",
+        "Waitress 请求排队: 队列深度 4 (所有线程忙); 上条报告后另有 3 次排队, 最深 7",
+    ]
