@@ -90,7 +90,31 @@ class _RawBytes(BaseSerializer):
 
 
 class RawFileSystemCache(FileSystemCache):
+    """cachelib's file cache with our serializer and the file count kept in this process.
+
+    cachelib keeps the count in a file of the directory that it reads twice and rewrites on
+    every new value (two more file operations per write, shared by every worker without a
+    lock). Here each process counts from a listing of the directory at start and at every prune
+    plus the files it adds, so the directory can pass ``threshold`` by what the other workers
+    added since the last prune before it is pruned."""
+
     serializer = _RawBytes()
+    _count = 0  # set by cachelib's __init__ through _update_count
+
+    @property
+    def _file_count(self) -> int:
+        return self._count
+
+    def _update_count(self, delta: int | None = None, value: int | None = None) -> None:
+        if self._threshold == 0:
+            return
+        # an unlocked += may lose a step between threads; the next prune counts again
+        self._count = max(0, self._count + delta) if delta else (value or 0)
+
+    def _prune(self) -> None:
+        if self._over_threshold():  # count what every process added before removing any
+            self._update_count(value=sum(1 for _ in self._list_dir()))
+        super()._prune()
 
 
 class DiskTier:

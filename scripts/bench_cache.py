@@ -4,6 +4,7 @@
 
 1. Server-side latency of a hit in L1, L2 and L3 for a KPI payload (the six cards) and for a
    200,000-row DataFrame (L2/L3 hits include decoding and promotion to the tiers above).
+   Then the cost of writing a new 20 KB value to the disk tier (every miss writes one).
 2. Bytes saved by the shared-tier payloads.
 3. A Zipf-like replay of filter combinations (stores × date windows × channels) through the
    real ``store_kpis`` service: hit rate, mean latency, and the same requests with the cache off.
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cache import CacheManager
+from cache.tiers import DiskTier
 from config import Settings
 from db.engine import make_engine, reading
 from db.queries import data_date_bounds, stores
@@ -63,6 +65,18 @@ def tier_latency(cache: CacheManager, value, label: str, repeat: int) -> None:
         for t, v in results.items()
     )
     print(f"hit latency, {label}: {line}")
+
+
+def disk_write_latency(directory: Path, repeat: int, size: int = 20_000) -> None:
+    tier = DiskTier(directory, threshold=Settings().cache_l2_threshold)
+    payload = np.random.default_rng(5).bytes(size)
+    times = []
+    for i in range(repeat):
+        started = time.perf_counter()
+        tier.set(f"bench-write-{i}", payload, 3600)
+        times.append((time.perf_counter() - started) * 1000)
+    print(f"L2 write of a new {size // 1000} KB value: p50 {percentile(times, 50):.3f} ms / "
+          f"p95 {percentile(times, 95):.3f} ms (n = {repeat})")  # fmt: skip
 
 
 def replay(runtime: Runtime, requests: list[ViewFilters]) -> list[float]:
@@ -126,6 +140,7 @@ def main() -> int:
         })  # fmt: skip
         tier_latency(cache, kpi_payload, "KPI payload (6 cards)", args.repeat)
         tier_latency(cache, frame, "DataFrame 200,000 rows", max(20, args.repeat // 10))
+        disk_write_latency(Path(tmp) / "write-bench", max(1000, args.repeat * 5))
         df_snap = cache.stats.snapshot()["tiers"]["l2"]
         print(
             f"shared-tier bytes saved (all writes so far, mostly the DataFrame): "
