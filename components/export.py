@@ -11,10 +11,6 @@ import csv
 import io
 import re
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MARKDOWN_LINK = re.compile(r"^\[(.*)\]\([^)]*\)$", re.S)
 XLSX_FORMATS = {"money": "#,##0.00", "score": "0", "percent": "0.0%", "change": "+0.0%;-0.0%", "points": "+0.0%;-0.0%",
@@ -76,26 +72,30 @@ def csv_bytes(rows: list[dict], columns: list[dict]) -> bytes:
 
 def xlsx_bytes(rows: list[dict], columns: list[dict], sheet: str) -> bytes:
     """One sheet, header bold and frozen, number formats per column kind. Written in openpyxl's
-    write-only mode (rows streamed, no cell model kept): a download costs half the CPU."""
+    write-only mode (rows streamed, no cell model kept): a download costs half the CPU. openpyxl
+    is imported by the first download (~5 MB a serving process would hold from its start)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    def styled(value, *, font: Font | None = None, number_format: str | None = None) -> WriteOnlyCell:
+        cell = WriteOnlyCell(ws, value=value)
+        if font is not None:
+            cell.font = font
+        if number_format is not None:
+            cell.number_format = number_format
+        return cell
+
     headers, values = table_rows(rows, columns)
     formats = [XLSX_FORMATS.get(c.get("type", "text")) for c in columns]
     book = Workbook(write_only=True)
     ws = book.create_sheet(re.sub(r"[\[\]:*?/\\]", " ", sheet)[:31] or "Sheet1")
     ws.freeze_panes = "A2"
     bold = Font(bold=True)
-    ws.append([_styled(ws, escape_text(h), font=bold) for h in headers])
+    ws.append([styled(escape_text(h), font=bold) for h in headers])
     for row in values:
-        ws.append([v if fmt is None or v is None else _styled(ws, v, number_format=fmt)
+        ws.append([v if fmt is None or v is None else styled(v, number_format=fmt)
                    for v, fmt in zip(row, formats, strict=True)])  # fmt: skip
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def _styled(ws, value, *, font: Font | None = None, number_format: str | None = None) -> WriteOnlyCell:
-    cell = WriteOnlyCell(ws, value=value)
-    if font is not None:
-        cell.font = font
-    if number_format is not None:
-        cell.number_format = number_format
-    return cell

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # in the order the app's own imports reach them
 LIBRARIES = ("numpy", "pyarrow", "pandas", "sqlalchemy", "flask", "plotly.graph_objects", "dash",
-             "dash_bootstrap_components", "dash_ag_grid", "redis", "openpyxl", "psutil")  # fmt: skip
+             "dash_bootstrap_components", "dash_ag_grid", "redis", "psutil")  # fmt: skip
 
 
 def smaps(pid: int | str = "self") -> dict[str, int]:
