@@ -89,11 +89,9 @@ class PrivateRedis:
     """A redis-server of our own on a free port, which a test may stop and start again."""
 
     def __init__(self, tmp_path) -> None:
-        import socket
+        from tests.live_server import free_port
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.dir = tmp_path
         self.process = None
         self.url = f"redis://127.0.0.1:{self.port}/0"

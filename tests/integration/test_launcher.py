@@ -21,16 +21,11 @@ import redis
 from config import PROJECT_ROOT
 from db.engine import describe_url
 from tests.conftest import service_missing
+from tests.live_server import free_port
 
 SCRIPTS = PROJECT_ROOT / "scripts"
 PID_FILE = "o2o-dashboard.pid"
 START_TIMEOUT_S = 120
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def launcher_env(data_dir: Path, **extra: str) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import redis
 from config import PROJECT_ROOT
 from scripts.check_deps import DepStatus, check
 from tests.conftest import service_missing
+from tests.live_server import free_port
 
 SCRIPTS = PROJECT_ROOT / "scripts"
 
@@ -72,12 +72,6 @@ def test_ops003_check_deps_reports_wrong_pin_and_missing_package(tmp_path):
 # --- configure_redis --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _limits(url: str) -> tuple[str, str]:
     client = redis.Redis.from_url(url, decode_responses=True)
     try:
@@ -112,7 +106,7 @@ def test_ops005_configure_redis_persist_rewrites_config_file(tmp_path):
     binary = shutil.which("redis-server")
     if binary is None:
         service_missing("redis-server binary not installed")
-    port = _free_port()
+    port = free_port()
     conf = tmp_path / "redis.conf"
     conf.write_text(f'port {port}\nbind 127.0.0.1\nsave ""\nappendonly no\ndir {tmp_path}\nmaxmemory 16mb\n')
     server = subprocess.Popen([binary, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -132,7 +126,7 @@ def test_ops005_configure_redis_persist_rewrites_config_file(tmp_path):
 
 
 def test_ops006_configure_redis_unreachable_is_one_line_exit_2():
-    url = f"redis://127.0.0.1:{_free_port()}/0"
+    url = f"redis://127.0.0.1:{free_port()}/0"
     result = run(["scripts/configure_redis.py", "--url", url, "--show"])
     assert result.returncode == 2
     lines = [line for line in result.stdout.splitlines() if line.strip()]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import socket
 import time
 
 import pandas as pd
@@ -19,14 +18,9 @@ from services import analysis, todo
 from services.filters import ViewFilters
 from services.runtime import Runtime, build_runtime
 from tests.factories import order, sheet, write_csv
+from tests.live_server import free_port
 
 SPEC = DemoSpec(stores=3, days=14, seed=5)
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -35,7 +29,7 @@ def cached_runtime(engine, settings, tmp_path):
     lines, _truth = generate_orders(SPEC)
     for path in write_exports(lines, tmp_path / "demo"):
         assert import_file(engine, path, settings).status == "imported"
-    settings = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    settings = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     runtime = build_runtime(settings)
     yield runtime
     runtime.engine.dispose()
