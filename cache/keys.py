@@ -1,5 +1,6 @@
-"""Cache keys: SHA-256 of sorted JSON of region, function, normalised arguments, data version
-and the caller's scope. Never ``repr()`` of objects: only primitives reach the key."""
+"""Cache keys: SHA-256 of sorted JSON of region, function, normalised arguments, data version,
+database identity and the caller's scope. Never ``repr()`` of objects: only primitives reach
+the key."""
 
 from __future__ import annotations
 
@@ -53,9 +54,13 @@ def code_fingerprint(root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def make_key(region: str, function: str, args: tuple, kwargs: dict, version: int, scope, code: str = "") -> str:
+def make_key(region: str, function: str, args: tuple, kwargs: dict, version: int, scope, code: str = "",
+             database: str = "") -> str:  # fmt: skip
+    """``database``: the identity of the database the value is computed from (db.version), so
+    two databases at the same data version never share a key in any tier."""
     document = {
         "c": code,
+        "d": database,
         "r": region,
         "f": function,
         "a": normalize(list(args)),

@@ -4,10 +4,12 @@ Regions marked ``mapped`` (the pieces) take a path of their own: the process's c
 the host's memory-mapped Arrow file → compute, so all workers of a host share one copy.
 
 A hit in a lower tier is promoted to the tiers above it; a computed value is written to all.
-Keys include the data version, re-read from the database at most once per second, so no tier
-serves data from before an import. Concurrent misses of one key compute once per process (a
-per-key lock) and, across processes, once per Redis lock lifetime (others wait briefly for the
-value, then compute themselves). Cache trouble is logged and counted, never raised.
+Keys include the data version and the database's identity, re-read together from the database
+at most once per second, so no tier serves data from before an import or from another database
+(one re-created, or another one on the same data directory). Concurrent misses of one key
+compute once per process (a per-key lock) and, across processes, once per Redis lock lifetime
+(others wait briefly for the value, then compute themselves). Cache trouble is logged and
+counted, never raised.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from config.cache import (
     LOCK_POLL_S,
     LOCK_TTL_MS,
     LOCK_WAIT_S,
+    OTHER_DATABASE_PIECES_MAX_AGE_S,
     REDIS_PREFIX,
     REGIONS,
     VERSION_CHECK_S,
@@ -48,7 +51,7 @@ class CacheManager:
     def __init__(
         self,
         settings: Settings,
-        version_reader: Callable[[], int],
+        version_reader: Callable[[], tuple[int, str] | int],
         *,
         regions: dict[str, RegionTTL] | None = None,
         redis_prefix: str | None = None,
@@ -61,8 +64,8 @@ class CacheManager:
         self.stats = CacheStats()
         self.l1 = MemoryTier(settings.cache_l1_max_entries, settings.cache_l1_max_mb * 1024 * 1024, clock)
         self.l2 = DiskTier(Path(settings.data_dir) / "cache", settings.cache_l2_threshold)
-        self.mapped = MappedFileTier(Path(settings.data_dir) / "pieces")
-        self._frames: dict[str, tuple[int, object]] = {}  # mapped region: key → (version, frame)
+        self.mapped = MappedFileTier(Path(settings.data_dir) / "pieces", OTHER_DATABASE_PIECES_MAX_AGE_S)
+        self._frames: dict[str, tuple[tuple[int, str], object]] = {}  # mapped: key → (stamp, frame)
         self._frames_lock = threading.Lock()
         self.breaker = CircuitBreaker(BREAKER_FAILURES, breaker_cooldown)
         # Instances share Redis only when they share the database: the namespace is derived
@@ -71,8 +74,9 @@ class CacheManager:
         self.l3 = RedisTier(settings.redis_url, settings.redis_socket_timeout_ms / 1000,
                             redis_prefix, self.breaker, self.stats)  # fmt: skip
         self.code_version = code_version if code_version is not None else code_fingerprint(PROJECT_ROOT)
+        # (version, database id) in one query; a bare int (tools, tests) is a database without id
         self._version_reader = version_reader
-        self._version = 0
+        self._stamp: tuple[int, str] = (0, "")
         self._version_checked: float | None = None
         self._version_lock = threading.Lock()
         self._flights: dict[str, threading.Lock] = {}
@@ -92,25 +96,31 @@ class CacheManager:
     # -- data version ---------------------------------------------------------------------
     def data_version(self) -> int:
         """The data version, re-read at most every VERSION_CHECK_S seconds."""
+        return self.data_stamp()[0]
+
+    def data_stamp(self) -> tuple[int, str]:
+        """(data version, database id), re-read together at most every VERSION_CHECK_S
+        seconds: a database swapped or re-created under a running app is seen like an import."""
         now = time.monotonic()
         with self._version_lock:
             fresh = self._version_checked is not None and now - self._version_checked < VERSION_CHECK_S
             if fresh:
-                return self._version
+                return self._stamp
             self._version_checked = now
             token = _request.set(None)  # the version check is not the request's own query
             try:
-                version = int(self._version_reader())
+                read = self._version_reader()
+                stamp = (int(read), "") if isinstance(read, int) else (int(read[0]), str(read[1]))
             except Exception:  # the database is down: keep the last known version
                 log.warning("cache: could not read the data version", exc_info=True)
-                return self._version
+                return self._stamp
             finally:
                 _request.reset(token)
-            changed = version != self._version
-            self._version = version
+            changed = stamp != self._stamp
+            self._stamp = stamp
         if changed:
-            self.l3.publish_version(version)  # mirror for other tools; each process reads the DB
-        return version
+            self.l3.publish_version(stamp[0])  # mirror for other tools; each process reads the DB
+        return stamp
 
     # -- read path --------------------------------------------------------------------------
     def get_or_compute(self, region: str, function: str, args: tuple, kwargs: dict,
@@ -119,9 +129,10 @@ class CacheManager:
             with self.compute_slot():
                 return compute()
         ttl = self.regions[region]
-        version = self.data_version()
-        key = make_key(region, function, args, kwargs, version, current_scope.get(), self.code_version)
-        read = (lambda r: self._get_or_map(key, version, function, compute, r)) if ttl.mapped else (
+        stamp = self.data_stamp()
+        key = make_key(region, function, args, kwargs, stamp[0], current_scope.get(), self.code_version,
+                       database=stamp[1])  # fmt: skip
+        read = (lambda r: self._get_or_map(key, stamp, function, compute, r)) if ttl.mapped else (
             lambda r: self._get_or_compute(key, ttl, function, compute, r))  # fmt: skip
         if _request.get() is not None:  # a piece looked up while a request computes
             return read(None)
@@ -160,7 +171,7 @@ class CacheManager:
                     self.l3.release_lock(key)
             return value
 
-    def _get_or_map(self, key: str, version: int, function: str, compute: Callable[[], object],
+    def _get_or_map(self, key: str, stamp: tuple[int, str], function: str, compute: Callable[[], object],
                     request: _Request | None):  # fmt: skip
         """A mapped-region value: this process's frame, else the host's file, else computed
         (once per host while the Redis lock holds; the others wait for the file)."""
@@ -172,12 +183,12 @@ class CacheManager:
             if found is not None:
                 return found[1]
             started = time.perf_counter()
-            value = self.mapped.load(key, version)
+            value = self.mapped.load(key, *stamp)
             self.stats.lookup("l2", value is not None, _ms(started))
             if value is None:
                 lock = self.l3.acquire_lock(key, LOCK_TTL_MS)
                 if lock is False:
-                    value = self._wait_for_file(key, version)
+                    value = self._wait_for_file(key, stamp)
                 try:
                     if value is None:
                         with self.compute_slot():
@@ -185,29 +196,30 @@ class CacheManager:
                             value = compute()
                         if request is not None:
                             self.stats.compute((time.perf_counter() - started) * 1000, function, request.queried)
-                        value = self._map(key, version, value)
+                        value = self._map(key, stamp, value)
                 finally:
                     if lock:
                         self.l3.release_lock(key)
-            with self._frames_lock:  # frames of older versions are let go (their files unmapped)
-                self._frames = {k: v for k, v in self._frames.items() if v[0] >= version}
-                self._frames[key] = (version, value)
+            with self._frames_lock:  # frames of older versions or another database are let go
+                version, database = stamp
+                self._frames = {k: v for k, v in self._frames.items() if v[0][1] == database and v[0][0] >= version}
+                self._frames[key] = (stamp, value)
             return value
 
-    def _map(self, key: str, version: int, value):
+    def _map(self, key: str, stamp: tuple[int, str], value):
         """The computed value as mapped from its new file (kept as it is when it cannot be written)."""
         try:
-            return self.mapped.save(key, version, value)
+            return self.mapped.save(key, *stamp, value)
         except Exception:
             log.warning("mapped cache: %s kept in this process only", key, exc_info=True)
             self.stats.error("l2")
             return value
 
-    def _wait_for_file(self, key: str, version: int):
+    def _wait_for_file(self, key: str, stamp: tuple[int, str]):
         deadline = time.monotonic() + LOCK_WAIT_S
         while time.monotonic() < deadline:
             time.sleep(LOCK_POLL_S)
-            value = self.mapped.load(key, version)
+            value = self.mapped.load(key, *stamp)
             if value is not None:
                 return value
         return None
@@ -311,7 +323,7 @@ class CacheManager:
         """Read-only state for the monitor panel and /metrics (no I/O)."""
         snap = self.stats.snapshot()
         snap["enabled"] = self.enabled
-        snap["data_version"] = self._version
+        snap["data_version"] = self._stamp[0]
         snap["l1_entries"] = len(self.l1)
         snap["l1_bytes"] = self.l1.bytes_used
         with self._frames_lock:

@@ -7,7 +7,8 @@
 - ``RedisTier`` (L3): shared by every instance; short socket timeouts and a circuit breaker.
 - ``MappedFileTier``: DataFrames of a "mapped" region (the pieces) as uncompressed Arrow IPC
   files that each process memory-maps: the host's workers share one copy in the page cache
-  and read it without decoding (numeric columns are views of the mapping, read-only).
+  and read it without decoding (numeric columns are views of the mapping, read-only). The file
+  name carries the data version and the database identity (pruning keeps other databases' files).
 
 Shared tiers hold envelopes from cache.serialize. Every tier method swallows its own failures
 (logged, counted) and reports a miss: only the database may fail a request.
@@ -140,38 +141,45 @@ class DiskTier:
 
 
 class MappedFileTier:
-    """``<directory>/v<version>-<key>.arrow``: written once (a temporary file renamed into
-    place, so a reader never sees half a file), then memory-mapped by every process that reads
-    it. Files of other data versions are removed when a new one is written (a process still
-    mapping one keeps its pages until it lets go; Windows refuses the removal: retried later).
-    There is no TTL: the files of the current version are what every view reads."""
+    """``<directory>/v<version>-<database id>-<key>.arrow``: written once (a temporary file
+    renamed into place, so a reader never sees half a file), then memory-mapped by every process
+    that reads it. When a new one is written, the files of earlier data versions of the same
+    database are removed, and those of other databases (an instance on another database sharing
+    the data directory, or a database since re-created) once unused for ``other_max_age``
+    seconds: a process still mapping one keeps its pages until it lets go, a process that needs
+    it again computes it again (Windows refuses the removal: retried later). There is no TTL:
+    the files of the current version are what every view reads."""
 
     SUFFIX = ".arrow"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, other_max_age: float) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
+        self.other_max_age = other_max_age
 
-    def path_for(self, key: str, version: int) -> Path:
-        return self.directory / f"v{version}-{key}{self.SUFFIX}"
+    def path_for(self, key: str, version: int, database: str) -> Path:
+        return self.directory / f"v{version}-{database}-{key}{self.SUFFIX}"
 
-    def load(self, key: str, version: int) -> pd.DataFrame | None:
+    def load(self, key: str, version: int, database: str) -> pd.DataFrame | None:
         """The mapped frame, or None when there is no such file. A file Arrow cannot read is
         removed and reported as missing (raises nothing)."""
-        path = self.path_for(key, version)
+        path = self.path_for(key, version, database)
         try:
             table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
-            return table.to_pandas(split_blocks=True)
+            frame = table.to_pandas(split_blocks=True)
         except FileNotFoundError:
             return None
         except (OSError, pa.ArrowException) as exc:
             log.warning("mapped cache: unreadable %s dropped (%s)", path.name, exc)
             self._remove(path)
             return None
+        with contextlib.suppress(OSError):  # in use: not pruned as unused by another database's instance
+            os.utime(path)
+        return frame
 
-    def save(self, key: str, version: int, frame: pd.DataFrame) -> pd.DataFrame:
+    def save(self, key: str, version: int, database: str, frame: pd.DataFrame) -> pd.DataFrame:
         """Write ``frame`` and return it mapped from the file (the caller drops its own copy)."""
-        path = self.path_for(key, version)
+        path = self.path_for(key, version, database)
         table = pa.Table.from_pandas(frame)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
         try:
@@ -181,17 +189,32 @@ class MappedFileTier:
         finally:
             self._remove(temporary)
         del table
-        self.prune(version)
-        mapped = self.load(key, version)
+        self.prune(version, database)
+        mapped = self.load(key, version, database)
         return frame if mapped is None else mapped
 
-    def prune(self, version: int) -> None:
-        """Remove the files of earlier data versions (a process that has not seen the new
-        version yet may still write its own: removed by the next prune)."""
+    def prune(self, version: int, database: str) -> None:
+        """Remove the files of ``database`` of earlier data versions (a process that has not seen
+        the new version yet may still write its own: removed by the next prune), and files of
+        other databases (or named before the database was in the name) unused for
+        ``other_max_age`` seconds: another instance may be reading them."""
+        unused_since = time.time() - self.other_max_age
         for path in self.directory.glob(f"v*{self.SUFFIX}"):
-            written = path.name[1:].partition("-")[0]
-            if written.isdigit() and int(written) < version:
-                self._remove(path)
+            written, owner = self._written_by(path)
+            if owner == database:
+                if written < version:
+                    self._remove(path)
+                continue
+            with contextlib.suppress(OSError):  # removed meanwhile by another process
+                if path.stat().st_mtime < unused_since:
+                    self._remove(path)
+
+    def _written_by(self, path: Path) -> tuple[int, str | None]:
+        """(data version, database id) from a file's name; database None for a name without one."""
+        parts = path.name[1 : -len(self.SUFFIX)].split("-", 2)
+        if len(parts) < 3 or not parts[0].isdigit():
+            return 0, None
+        return int(parts[0]), parts[1]
 
     def clear(self) -> None:
         for path in self.directory.glob(f"v*{self.SUFFIX}"):

@@ -41,5 +41,8 @@ LOCK_WAIT_S = 2.0
 LOCK_POLL_S = 0.05
 # How often a process re-reads the data version (an import is seen within this).
 VERSION_CHECK_S = 1.0
+# Piece files of another database in the shared data directory (another instance's, or of a
+# database since re-created) are removed once nobody has read them for this long.
+OTHER_DATABASE_PIECES_MAX_AGE_S = 86_400
 # Redis key prefix (one Redis may serve several installations: change per site if shared).
 REDIS_PREFIX = "o2o:"

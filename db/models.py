@@ -8,6 +8,7 @@ consumer is pandas. Order-level money lives on ``orders`` once per order; item-l
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from sqlalchemy import (
     BigInteger,
@@ -96,13 +97,16 @@ class ImportBatch(Base):
 
 
 class DataVersion(Base):
-    """Single-row counter bumped by every successful import (cache invalidation)."""
+    """Single-row counter bumped by every successful import (cache invalidation), and the
+    random identity of this database (written by migration 0004), which keeps the caches of
+    two databases sharing one data directory or Redis apart."""
 
     __tablename__ = "data_version"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    database_id: Mapped[str] = mapped_column(String(32), default=lambda: uuid.uuid4().hex)
 
 
 class Order(Base):

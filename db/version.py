@@ -1,12 +1,22 @@
-"""The data-version counter: bumped by every import, read by the cache to build keys."""
+"""The data-version counter (bumped by every import) and the database identity, read by the
+cache to build keys."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from sqlalchemy import Connection, select, update
 
 from db.models import DataVersion
+
+
+class DataStamp(NamedTuple):
+    """What a cached value was computed from: this database (``database_id``, random per
+    database) at this data ``version`` (bumped by every import)."""
+
+    version: int
+    database_id: str
 
 
 def bump_data_version(conn: Connection) -> int:
@@ -21,3 +31,9 @@ def bump_data_version(conn: Connection) -> int:
 
 def read_data_version(conn: Connection) -> int:
     return int(conn.execute(select(DataVersion.version).where(DataVersion.id == 1)).scalar_one())
+
+
+def read_data_stamp(conn: Connection) -> DataStamp:
+    """The version and the database identity, in one query (so they always belong together)."""
+    row = conn.execute(select(DataVersion.version, DataVersion.database_id).where(DataVersion.id == 1)).one()
+    return DataStamp(int(row.version), str(row.database_id))

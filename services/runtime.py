@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from cache import CacheManager
 from config import Settings
 from db.engine import make_engine
-from db.version import read_data_version
+from db.version import DataStamp, read_data_stamp
 from monitoring import Monitors
 
 EXTENSION_KEY = "o2o_runtime"
@@ -34,11 +34,11 @@ def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
     process is one worker of several, sharing its counters there."""
     engine = make_engine(settings.database_url)
 
-    def version() -> int:
+    def stamp() -> DataStamp:
         with engine.connect() as conn:
-            return read_data_version(conn)
+            return read_data_stamp(conn)
 
-    cache = CacheManager(settings, version)
+    cache = CacheManager(settings, stamp)
     cache.watch(engine)
     return Runtime(settings=settings, engine=engine, cache=cache,
                    monitors=Monitors.from_settings(settings, cache.snapshot, peer_dir))  # fmt: skip

@@ -334,3 +334,69 @@ def test_cache015_mapped_pieces_are_one_file_per_host(tmp_path, private_redis):
     third = manager(tmp_path, private_redis.url, "host", version=version, regions=MAPPED)
     assert piece(third).equals(expected) and counter.calls == 3
     assert piece(second).equals(expected) and counter.calls == 3  # the rewritten file serves the others
+
+
+class Stamp:
+    """A database's (data version, identity) as the runtime reads it."""
+
+    def __init__(self, version: int, database: str) -> None:
+        self.version, self.database = version, database
+
+    def __call__(self) -> tuple[int, str]:
+        return self.version, self.database
+
+
+def test_cache016_databases_sharing_a_data_dir_keep_their_pieces(tmp_path, private_redis):
+    """Pieces of two databases at the same version never mix, and a new version of one removes
+    only its own older files: the other database's (in use by another instance) stay until
+    nobody has read them for OTHER_DATABASE_PIECES_MAX_AGE_S."""
+    import os
+
+    from config.cache import OTHER_DATABASE_PIECES_MAX_AGE_S
+
+    a, b = Stamp(1, "a" * 32), Stamp(1, "b" * 32)
+    counter_a, counter_b = Counter(), Counter()
+
+    def piece(stamp, counter, rows):
+        cache = manager(tmp_path, private_redis.url, "host", version=stamp, regions=MAPPED)  # a new process
+        return cache.get_or_compute("pieces", "tests.piece", (), {}, lambda: _piece(counter, rows))
+
+    def files(database):
+        return sorted(p.name.split("-")[0] for p in (tmp_path / "host" / "pieces").glob(f"v*-{database}-*.arrow"))
+
+    assert len(piece(a, counter_a, 10)) == 10
+    assert len(piece(b, counter_b, 20)) == 20  # same version, same key arguments: its own value
+    assert counter_b.calls == 1 and files("a" * 32) == ["v1"] and files("b" * 32) == ["v1"]
+    b.version = 2
+    assert len(piece(b, counter_b, 20)) == 20 and files("b" * 32) == ["v2"]
+    assert files("a" * 32) == ["v1"]  # still the current file of database a
+    assert len(piece(a, counter_a, 10)) == 10 and counter_a.calls == 1  # mapped, not computed again
+
+    legacy = tmp_path / "host" / "pieces" / "v7-pieces:0123.arrow"  # named before databases were
+    legacy.write_bytes(b"")
+    unused = time.time() - OTHER_DATABASE_PIECES_MAX_AGE_S - 60
+    for path in (tmp_path / "host" / "pieces").glob("v*.arrow"):
+        os.utime(path, (unused, unused))
+    assert len(piece(b, counter_b, 20)) == 20 and counter_b.calls == 2  # b's file read again: in use
+    a.version = 2
+    assert len(piece(a, counter_a, 10)) == 10 and counter_a.calls == 2
+    assert files("a" * 32) == ["v2"] and files("b" * 32) == ["v2"] and not legacy.exists()
+    a.version = 3
+    os.utime(next((tmp_path / "host" / "pieces").glob(f"v2-{'b' * 32}-*")), (unused, unused))
+    piece(a, counter_a, 10)  # b's file unused for longer than the limit: removed
+    assert files("a" * 32) == ["v3"] and files("b" * 32) == []
+
+
+def test_cache017_database_identity_is_in_every_tier_key(tmp_path, private_redis):
+    """A database re-created under the same URL (same Redis namespace) at the same data version:
+    neither Redis (another host, own memory and disk) nor this process's memory and disk serve
+    the old database's value, and a running manager sees the new identity at its next check."""
+    old, new = Stamp(1, "0" * 32), Stamp(1, "1" * 32)
+    counter = Counter()
+    assert get(manager(tmp_path, private_redis.url, "a", old), counter)["call"] == 1
+    assert get(manager(tmp_path, private_redis.url, "b", new), counter)["call"] == 2  # not from Redis
+    running = manager(tmp_path, private_redis.url, "a", old)
+    assert get(running, counter)["call"] == 1  # the old database still answers from L2
+    old.database = new.database  # re-created under the running manager
+    time.sleep(VERSION_CHECK_S + 0.1)
+    assert get(running, counter)["call"] == 2  # the new database's value, from Redis
