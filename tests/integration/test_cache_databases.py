@@ -20,7 +20,6 @@ from db.engine import make_engine
 from db.importer import import_file
 from db.migrate import upgrade
 from services.runtime import EXTENSION_KEY
-from tests.conftest import _pg_url
 from tests.factories import order, sheet, write_csv
 from tests.integration.test_app import kpi_payload, kpi_values
 
@@ -50,7 +49,7 @@ class Databases:
     def url(self, index: int) -> str:
         if self.backend == "sqlite":
             return f"sqlite:///{self.tmp_path / f'{self.names[index]}.sqlite3'}"
-        return _pg_url(self.names[index])
+        return self.admin.url.set(database=self.names[index]).render_as_string(hide_password=False)
 
     def recreate(self, index: int) -> None:
         """The database is gone and an empty one takes its place under the same URL."""
