@@ -84,7 +84,7 @@ class CacheWarmer(BackgroundLoop):
         self.rewarm_s = rewarm_s
         self.retry_s = retry_s
         self.last_report: WarmReport | None = None
-        self.warmed_version: int | None = None
+        self.warmed_version: tuple[int, str] | None = None  # (data version, database id)
 
     def warm_once(self) -> WarmReport:
         """Compute every default view not in the cache yet; stops early when asked to stop."""
@@ -110,13 +110,14 @@ class CacheWarmer(BackgroundLoop):
         while not self._stop.is_set():
             delay = self.interval_s
             try:
-                version = self.runtime.cache.data_version()
+                stamp = self.runtime.cache.data_stamp()  # a swapped database re-warms too
                 stale = time.monotonic() - warmed_at > self.rewarm_s
-                if version != self.warmed_version or stale:
+                if stamp != self.warmed_version or stale:
                     report = self.warm_once()
                     if report.complete and not report.errors:
-                        self.warmed_version, warmed_at = version, time.monotonic()
-                        log.info("缓存预热完成: 数据版本 %s, %d 个视图, %.1f 秒", version, report.views, report.seconds)
+                        self.warmed_version, warmed_at = stamp, time.monotonic()
+                        log.info("缓存预热完成: 数据版本 %s, %d 个视图, %.1f 秒",
+                                 stamp[0], report.views, report.seconds)
                     elif not self._stop.is_set():
                         delay = self.retry_s
             except Exception:  # database down while listing the views: try again later
