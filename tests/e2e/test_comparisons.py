@@ -6,6 +6,7 @@ percentage. Screenshots go to test-artifacts/e2e/."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from urllib.parse import urlparse
 
 import pytest
@@ -55,12 +56,12 @@ def page(browser):  # noqa: F811
     context.close()
 
 
-def _lines(page, comparison: str) -> list[tuple[str, str]]:
-    """(text, tooltip) of each card's line for ``comparison``, in card order."""
+def _lines(page, label: str) -> list[tuple[str, str]]:
+    """(text, tooltip) of each card's line starting with ``label`` (环比 / 同比), in card order."""
     found = []
     for key in CARDS:
         card = page.locator(".card", has=page.locator(f"[data-kpi={key}]"))
-        line = card.locator(f"[data-comparison={comparison}]")
+        line = card.locator("div.small", has_text=re.compile(f"^{label}"))
         found.append((line.inner_text(), line.get_attribute("title") or ""))
     return found
 
@@ -73,7 +74,7 @@ def _cards(page, url: str) -> None:
 def test_e2e201_default_window_compares_two_different_periods(site, page):
     _cards(page, site + "/")
     end = SPEC.end_date
-    previous, weeks_ago = _lines(page, "previous"), _lines(page, "weeks_ago")
+    previous, weeks_ago = _lines(page, "环比"), _lines(page, "同比")
     week_before = f"{(end - dt.timedelta(days=13)).isoformat()}~{(end - dt.timedelta(days=7)).isoformat()}"
     month_before = f"{(end - dt.timedelta(days=34)).isoformat()}~{(end - dt.timedelta(days=28)).isoformat()}"
     for (text, tooltip), (other, other_tooltip) in zip(previous, weeks_ago, strict=True):
@@ -93,7 +94,7 @@ def test_e2e202_previous_period_before_the_data_is_not_compared(site, page):
     end = start + dt.timedelta(days=8)
     query = f"?start={start.isoformat()}&end={end.isoformat()}"
     _cards(page, site + "/" + query)
-    lines = _lines(page, "previous") + _lines(page, "weeks_ago")
+    lines = _lines(page, "环比") + _lines(page, "同比")
     for text, tooltip in lines:
         assert text.endswith("上期数据不足"), text
         assert "%" not in text and "个百分点" not in text, text
