@@ -125,6 +125,10 @@ def test_raw002_comparisons_withheld_unless_covered(staggered, engine):
     early = ViewFilters.build(start, start + dt.timedelta(days=8))
     end = SPEC.end_date  # one day: 环比 the day before, 同比 a week before, every store covered
     last_day = ViewFilters.build(end, end)
+    cache = runtimes["cache"].cache
+    store_kpis(runtimes["cache"], ViewFilters.build(end, end, [1]))  # reads the pieces the views sum
+    store_overview(runtimes["cache"], ViewFilters.build(end, end, [1]))
+    computed = cache.snapshot()["computed"]
     for name, runtime in runtimes.items():
         spans = pieces.store_data_spans(runtime)
         assert {code: spans.set_index("store_id").at[i, "first_day"] for code, i in ids.items()} == firsts, name
@@ -176,3 +180,4 @@ def test_raw002_comparisons_withheld_unless_covered(staggered, engine):
             before = expected(lines, code, *base)
             assert row["orders_change"] == pytest.approx((now["orders"] - before["orders"]) / before["orders"])
             assert row["revenue_change"] == pytest.approx((now["revenue"] - before["revenue"]) / before["revenue"])
+    assert cache.snapshot()["computed"] == computed  # coverage came from the pieces: no query per request
