@@ -6,9 +6,10 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import html
 
+from analytics.kpis import BASE_SHORT, CURRENT_SHORT
 from components import format as fmt
 
-SHORT_TEXT = {"base": "上期数据不足", "current": "本期数据不足"}
+SHORT_TEXT = {BASE_SHORT: "上期数据不足", CURRENT_SHORT: "本期数据不足"}
 
 
 def _dates(period: dict, year: bool = True) -> str:
@@ -36,9 +37,9 @@ def shortfall(side: str, coverage: dict) -> str:
 def comparison_tooltip(comparison: dict) -> str:
     """The exact dates compared, and when withheld the coverage that falls short."""
     compared = f"本期 {_dates(comparison['current'])} 对比 {_dates(comparison['period'])}"
-    if comparison["withheld"] == "base":
+    if comparison["withheld"] == BASE_SHORT:
         return f"{shortfall('上期', comparison['period'])}；{compared}"
-    if comparison["withheld"] == "current":
+    if comparison["withheld"] == CURRENT_SHORT:
         return f"{shortfall('本期', comparison['current'])}；{compared}"
     return compared
 

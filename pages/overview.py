@@ -66,15 +66,19 @@ def update_overview(*values):
     return filtered_section("overview", values, store_overview, lambda result: _render(result, values))
 
 
+# change_withheld (analytics.kpis BASE_SHORT / CURRENT_SHORT) → the period's name, key and covered days
+SHORT_SIDES = {"base": ("上期", "previous", "base_days"), "current": ("本期", "current", "current_days")}
+
+
 def _explain_withheld(row: dict, periods: dict) -> None:
-    """Mark a store whose data does not cover the previous or the current period."""
-    for side, name, days in (("上期", "previous", "base_days"), ("本期", "current", "current_days")):
-        if row[days] < periods[name]["days"]:
-            covered = {**periods[name], "covered_days": row[days], "stores": 1, "short_stores": 1}
-            row["change_withheld"] = SHORT_TEXT["base" if name == "previous" else "current"]
-            row["change_note"] = shortfall(side, covered)
-            return
-    row["change_withheld"] = row["change_note"] = None
+    """Word the service's ``change_withheld`` (which period the store's data falls short of)."""
+    why = row["change_withheld"]
+    row["change_note"] = None
+    if why is not None:
+        side, name, days = SHORT_SIDES[why]
+        covered = {**periods[name], "covered_days": row[days], "stores": 1, "short_stores": 1}
+        row["change_note"] = shortfall(side, covered)
+        row["change_withheld"] = SHORT_TEXT[why]
 
 
 def _render(result: dict, values: tuple) -> list:

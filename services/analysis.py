@@ -15,7 +15,7 @@ import pandas as pd
 from analytics import breakdowns, products
 from analytics.diagnosis_rules import slow_movers
 from analytics.health import health_scores
-from analytics.kpis import comparison_periods, covered_days
+from analytics.kpis import BASE_SHORT, CURRENT_SHORT, comparison_periods, covered_days
 from cache import cached
 from config import analysis as limits
 from config import diagnosis as rules
@@ -83,14 +83,19 @@ def _store_grid(runtime: Runtime, filters: ViewFilters) -> pd.DataFrame:
 
 def _withhold_uncovered(runtime: Runtime, grid: pd.DataFrame, filters: ViewFilters) -> pd.DataFrame:
     """A store's 环比 only where its data covers both periods (docs/METRICS.md §3): ``base_days``
-    and ``current_days`` say how many days it covers, the changes are None otherwise."""
+    and ``current_days`` say how many days it covers; otherwise the changes are None and
+    ``change_withheld`` says which period falls short."""
     periods = comparison_periods(filters.start, filters.end)
     spans = pieces.store_data_spans(runtime)
     for column, name in (("base_days", "previous"), ("current_days", "current")):
         days = covered_days(spans, periods[name])
         grid[column] = grid["store_id"].map(days).fillna(0).astype(int)
-    short = (grid["base_days"] < periods["previous"].days) | (grid["current_days"] < periods["current"].days)
-    grid.loc[short, ["orders_change", "revenue_change", "margin_change"]] = float("nan")
+    base_short = grid["base_days"] < periods["previous"].days
+    current_short = grid["current_days"] < periods["current"].days
+    grid["change_withheld"] = pd.Series(None, index=grid.index, dtype=object)
+    grid.loc[current_short, "change_withheld"] = CURRENT_SHORT
+    grid.loc[base_short, "change_withheld"] = BASE_SHORT  # the base's shortfall is named first
+    grid.loc[base_short | current_short, ["orders_change", "revenue_change", "margin_change"]] = float("nan")
     return grid
 
 
