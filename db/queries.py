@@ -88,6 +88,15 @@ def data_date_bounds(conn: Connection) -> tuple[dt.date | None, dt.date | None]:
 
 
 @_guard
+def store_data_spans(conn: Connection) -> pd.DataFrame:
+    """Per store with any order (any channel, abnormal ones included): first_day, last_day."""
+    t = AggStoreDayChannel.__table__
+    query = select(t.c.store_id, func.min(t.c.day), func.max(t.c.day)).group_by(t.c.store_id).order_by(t.c.store_id)
+    frame = _frame(conn, query, ["store_id", "first_day", "last_day"], dates=["first_day", "last_day"])
+    return frame.astype({"store_id": int})
+
+
+@_guard
 def stores(conn: Connection) -> pd.DataFrame:
     """All stores: id, code, name, city, franchise_type (ordered by city, name)."""
     query = select(Store.id, Store.code, Store.name, Store.city, Store.franchise_type).order_by(Store.city, Store.name)

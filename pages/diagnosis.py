@@ -36,10 +36,11 @@ def layout(**query: str) -> html.Div:
     return html.Div([*frame.children, *[dcc.Loading(html.Div(id=i), type="dot") for i in sections]])
 
 
-def _kpis(cards: list[dict]):
+def _kpis(result: dict):
+    cards = result["cards"]
     if not cards or cards[0]["value"] == 0:
         return info_alert(NO_DATA)
-    return kpi_row(cards)
+    return kpi_row(result)
 
 
 @dash.callback(Output(KPI_CONTAINER, "children"), *PAGE.inputs())

@@ -9,6 +9,7 @@ from dash import Output, html
 from components import ids
 from components.charts import bar_chart, figure, graph
 from components.grid import column, data_grid, register_export
+from components.kpi_card import SHORT_TEXT, shortfall
 from components.messages import NO_DATA, info_alert
 from components.page_frame import filtered_section, register_frame_callbacks, single_body_layout
 from services.analysis import store_overview
@@ -20,17 +21,29 @@ PAGE = ids.OVERVIEW
 register_frame_callbacks(PAGE)
 register_export(PAGE.page)
 
+
+
+def _change_column(field: str, header: str, kind: str) -> dict:
+    """A 环比 column that reads 上期数据不足 / 本期数据不足 (the coverage as its tooltip) where the
+    store's data does not cover both periods (the service leaves the change empty there)."""
+    spec = column(field, header, kind, tooltipField="change_note")
+    shown = spec["valueFormatter"]["function"]
+    spec["valueFormatter"] = {"function": f"params.data && params.data.change_withheld ? "
+                                          f"params.data.change_withheld : ({shown})"}  # fmt: skip
+    return spec
+
+
 STORE_COLUMNS = [
     column("store_link", "门店", "link", pinned="left", minWidth=200),
     column("city", "城市"),
     column("score", "健康分", "score", sort="asc"),
     column("orders", "订单数", "count"),
-    column("orders_change", "单量环比", "change"),
+    _change_column("orders_change", "单量环比", "change"),
     column("revenue", "实收", "money"),
-    column("revenue_change", "实收环比", "change"),
+    _change_column("revenue_change", "实收环比", "change"),
     column("actual_profit", "实际利润", "money"),
     column("profit_margin", "利润率", "percent"),
-    column("margin_change", "利润率环比", "points"),
+    _change_column("margin_change", "利润率环比", "points"),
     column("avg_order_value", "客单价", "money"),
     column("marketing_rate", "营销成本率", "percent"),
     column("delivery_rate", "配送成本率", "percent"),
@@ -53,6 +66,21 @@ def update_overview(*values):
     return filtered_section("overview", values, store_overview, lambda result: _render(result, values))
 
 
+# change_withheld (analytics.kpis BASE_SHORT / CURRENT_SHORT) → the period's name, key and covered days
+SHORT_SIDES = {"base": ("上期", "previous", "base_days"), "current": ("本期", "current", "current_days")}
+
+
+def _explain_withheld(row: dict, periods: dict) -> None:
+    """Word the service's ``change_withheld`` (which period the store's data falls short of)."""
+    why = row["change_withheld"]
+    row["change_note"] = None
+    if why is not None:
+        side, name, days = SHORT_SIDES[why]
+        covered = {**periods[name], "covered_days": row[days], "stores": 1, "short_stores": 1}
+        row["change_note"] = shortfall(side, covered)
+        row["change_withheld"] = SHORT_TEXT[why]
+
+
 def _render(result: dict, values: tuple) -> list:
     stores = result["stores"]
     if not result["with_data"]:
@@ -61,6 +89,7 @@ def _render(result: dict, values: tuple) -> list:
     for row in stores:  # a store's row opens its diagnosis with the same period and channels
         link = "/" + to_query([row["store_id"]], start, end, channels)
         row["store_link"] = f"[{row['store']}]({link})"
+        _explain_withheld(row, result["periods"])
     scored = [r["score"] for r in stores if r["score"] is not None]
     summary = html.Div(
         f"共 {len(stores)} 家门店，{result['with_data']} 家有订单；健康分低的排在前面，点击门店名查看诊断。",

@@ -15,7 +15,7 @@ import pandas as pd
 from analytics import breakdowns, products
 from analytics.diagnosis_rules import slow_movers
 from analytics.health import health_scores
-from analytics.kpis import comparison_periods
+from analytics.kpis import BASE_SHORT, CURRENT_SHORT, comparison_periods, covered_days
 from cache import cached
 from config import analysis as limits
 from config import diagnosis as rules
@@ -54,7 +54,11 @@ def store_overview(runtime: Runtime, filters: ViewFilters) -> dict:
     cities["stores"] = grid.groupby(city).size()
     cities["score"] = grid.groupby(city)["score"].mean()
     cities = breakdowns.with_ratios(cities.rename_axis("city").reset_index()).sort_values("revenue", ascending=False)
-    return {"stores": records(grid), "cities": records(cities), "with_data": int((grid["orders"] > 0).sum())}
+    periods = comparison_periods(filters.start, filters.end)
+    spans = {name: {"start": periods[name].start.isoformat(), "end": periods[name].end.isoformat(),
+                    "days": periods[name].days} for name in ("current", "previous")}  # fmt: skip
+    return {"stores": records(grid), "cities": records(cities), "with_data": int((grid["orders"] > 0).sum()),
+            "periods": spans}  # fmt: skip
 
 
 @cached("kpis")
@@ -71,9 +75,28 @@ def _store_grid(runtime: Runtime, filters: ViewFilters) -> pd.DataFrame:
     grid["orders_change"] = _relative(grid, base, "orders")
     grid["revenue_change"] = _relative(grid, base, "revenue")
     grid["margin_change"] = grid["profit_margin"] - grid["store_id"].map(base["profit_margin"])
+    grid = _withhold_uncovered(runtime, grid, filters)
     scores = health_scores(now.reset_index())[["store_id", "score"]]
     grid = grid.merge(scores, on="store_id", how="left")
     return grid.sort_values(["score", "store_id"], na_position="last").reset_index(drop=True)
+
+
+def _withhold_uncovered(runtime: Runtime, grid: pd.DataFrame, filters: ViewFilters) -> pd.DataFrame:
+    """A store's 环比 only where its data covers both periods (docs/METRICS.md §3): ``base_days``
+    and ``current_days`` say how many days it covers; otherwise the changes are None and
+    ``change_withheld`` says which period falls short."""
+    periods = comparison_periods(filters.start, filters.end)
+    spans = pieces.store_data_spans(runtime)
+    for column, name in (("base_days", "previous"), ("current_days", "current")):
+        days = covered_days(spans, periods[name])
+        grid[column] = grid["store_id"].map(days).fillna(0).astype(int)
+    base_short = grid["base_days"] < periods["previous"].days
+    current_short = grid["current_days"] < periods["current"].days
+    grid["change_withheld"] = pd.Series(None, index=grid.index, dtype=object)
+    grid.loc[current_short, "change_withheld"] = CURRENT_SHORT
+    grid.loc[base_short, "change_withheld"] = BASE_SHORT  # the base's shortfall is named first
+    grid.loc[base_short | current_short, ["orders_change", "revenue_change", "margin_change"]] = float("nan")
+    return grid
 
 
 def _relative(grid: pd.DataFrame, base: pd.DataFrame, column: str) -> pd.Series:

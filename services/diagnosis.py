@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from analytics.kpis import PERIODS, comparison_periods, kpi_cards
+from analytics.kpis import PERIODS, comparison_periods, coverage, kpi_cards
 from cache import cached
 from db import queries
 from db.engine import reading
@@ -37,11 +37,14 @@ def default_range(last_day: str | None, days: int = 7) -> tuple[dt.date, dt.date
 
 
 @cached("kpis")
-def store_kpis(runtime: Runtime, filters: ViewFilters) -> list[dict]:
-    """The six KPI cards for the filters, with 环比 and 同比上周."""
+def store_kpis(runtime: Runtime, filters: ViewFilters) -> dict:
+    """The six KPI cards for the filters, with 环比 and 同比 (``analytics.kpis.kpi_cards``),
+    each withheld when the imported data does not cover its periods for every selected store."""
     periods = comparison_periods(filters.start, filters.end)
     earliest = min(p.start for p in periods.values())
     daily = pieces.daily_totals(runtime, earliest, filters.end, filters.store_ids, filters.channels)
     windows = {name: (periods[name].start, periods[name].end) for name in PERIODS}
     skus = pieces.active_sku_counts(runtime, filters.store_ids, filters.channels, windows)
-    return kpi_cards(daily, skus, periods)
+    spans = pieces.store_data_spans(runtime)
+    coverages = {name: coverage(spans, period, filters.store_ids) for name, period in periods.items()}
+    return kpi_cards(daily, skus, periods, coverages)

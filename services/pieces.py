@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 from analytics import cube
@@ -136,6 +137,20 @@ def _selected(runtime: Runtime, piece, start: dt.date, end: dt.date, store_ids, 
     """(the piece, positions of the selection's rows, abnormal orders excluded)."""
     frame = piece(runtime)
     return frame, cube.select(frame, start, end, store_ids, channels, runtime.settings.fee_channels)
+
+
+def store_data_spans(runtime: Runtime) -> pd.DataFrame:
+    """``db.queries.store_data_spans``: store_id, first_day, last_day of every store with orders
+    (what the 环比 / 同比 coverage is measured against)."""
+    if not enabled(runtime):
+        with reading(runtime.engine) as conn:
+            return queries.store_data_spans(conn)
+    piece = channel_piece(runtime)  # ordered by store and day: a store's first and last rows
+    store, day = piece["store_id"].to_numpy(), piece["day"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, store[1:] != store[:-1]])[: len(store)]
+    ends = np.r_[starts[1:], len(store)][: len(starts)] - 1
+    return pd.DataFrame({"store_id": store[starts].astype(int), "first_day": cube.as_dates(day[starts]),
+                         "last_day": cube.as_dates(day[ends])})  # fmt: skip
 
 
 def daily_totals(runtime: Runtime, start: dt.date, end: dt.date, store_ids, channels,

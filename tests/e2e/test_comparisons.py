@@ -1,0 +1,116 @@
+"""环比 / 同比 in Debian chromium, offline: on the default window the two lines compare different
+periods (and say which); a window whose previous period starts before the data reads 上期数据不足
+with the coverage in the tooltip, on the KPI cards and in 经营总览's 环比 columns, never a
+percentage. Screenshots go to test-artifacts/e2e/."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import urlparse
+
+import pytest
+
+from app import create_app, stop_app
+from components import ids
+from config import Settings
+from db.demo_data import DemoSpec
+from db.engine import make_engine
+from db.migrate import upgrade
+from db.seed import seed_demo
+from tests.e2e.test_smoke import ARTIFACTS, LOCAL_HOSTS, browser  # noqa: F401 (fixture)
+from tests.live_server import waitress_in_thread
+
+pytestmark = pytest.mark.e2e
+
+SPEC = DemoSpec(stores=3, days=42, seed=11)  # 6 weeks: the default week's 同比 (4 weeks back) is in the data
+CARDS = ("orders", "revenue", "actual_profit", "avg_order_value", "profit_margin", "active_skus")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("comparisons")
+    settings = Settings.from_env({}, database_url=f"sqlite:///{root / 'o2o.sqlite3'}", data_dir=root / "var",
+                                 redis_url="redis://127.0.0.1:1/0")  # fmt: skip
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    seed_demo(engine, settings, SPEC)
+    app = create_app(settings)
+    with waitress_in_thread(app.server) as server:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    stop_app(app)
+    engine.dispose()
+
+
+@pytest.fixture
+def page(browser):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    blocked: list[str] = []
+    context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname in LOCAL_HOSTS
+                  else (blocked.append(route.request.url), route.abort()))  # fmt: skip
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield tab
+    assert errors == [] and blocked == []
+    context.close()
+
+
+def _lines(page, label: str) -> list[tuple[str, str]]:
+    """(text, tooltip) of each card's line starting with ``label`` (环比 / 同比), in card order."""
+    found = []
+    for key in CARDS:
+        card = page.locator(".card", has=page.locator(f"[data-kpi={key}]"))
+        line = card.locator("div.small", has_text=re.compile(f"^{label}"))
+        found.append((line.inner_text(), line.get_attribute("title") or ""))
+    return found
+
+
+def _cards(page, url: str) -> None:
+    page.goto(url, wait_until="networkidle")
+    page.locator(f"#{ids.DIAG_KPI_CONTAINER} [data-kpi=orders]").wait_for(timeout=30000)
+
+
+def test_e2e201_default_window_compares_two_different_periods(site, page):
+    _cards(page, site + "/")
+    end = SPEC.end_date
+    previous, weeks_ago = _lines(page, "环比"), _lines(page, "同比")
+    week_before = f"{(end - dt.timedelta(days=13)).isoformat()}~{(end - dt.timedelta(days=7)).isoformat()}"
+    month_before = f"{(end - dt.timedelta(days=34)).isoformat()}~{(end - dt.timedelta(days=28)).isoformat()}"
+    for (text, tooltip), (other, other_tooltip) in zip(previous, weeks_ago, strict=True):
+        assert text.startswith(f"环比 {week_before[5:10]}~{week_before[-5:]}"), text
+        assert other.startswith("同比4周前"), other
+        assert week_before in tooltip and month_before in other_tooltip, (tooltip, other_tooltip)
+        assert "数据不足" not in text + other
+    figures = [t.split(" ")[-1] for t, _ in previous], [t.split(" ")[-1] for t, _ in weeks_ago]
+    assert all("%" in f or "个百分点" in f or f == "—" for f in figures[0] + figures[1]), figures
+    assert figures[0] != figures[1], figures  # not the same comparison printed twice
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "comparisons-default.png"), full_page=True)
+
+
+def test_e2e202_previous_period_before_the_data_is_not_compared(site, page):
+    start = SPEC.start_date + dt.timedelta(days=2)  # 9 days; the 9 before them hold 2 days of data
+    end = start + dt.timedelta(days=8)
+    query = f"?start={start.isoformat()}&end={end.isoformat()}"
+    _cards(page, site + "/" + query)
+    lines = _lines(page, "环比") + _lines(page, "同比")
+    for text, tooltip in lines:
+        assert text.endswith("上期数据不足"), text
+        assert "%" not in text and "个百分点" not in text, text
+        assert "天有数据" in tooltip, tooltip
+    base = f"{(start - dt.timedelta(days=9)).isoformat()}~{(start - dt.timedelta(days=1)).isoformat()}"
+    assert f"上期 {base} 仅 2/9 天有数据" in lines[0][1], lines[0][1]
+    assert "仅 0/9 天有数据" in lines[-1][1], lines[-1][1]  # 同比 4 weeks back: before all the data
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "comparisons-short-base.png"), full_page=True)
+
+    page.goto(site + "/overview" + query, wait_until="networkidle")
+    cells = page.locator(f"#{ids.OVERVIEW_BODY} .ag-cell[col-id=orders_change]")
+    cells.first.wait_for(timeout=30000)
+    page.wait_for_timeout(500)
+    texts = cells.all_inner_texts()
+    assert len(texts) == SPEC.stores and set(texts) == {"上期数据不足"}, texts
+    assert not any("%" in t for t in page.locator(f"#{ids.OVERVIEW_BODY} .ag-cell[col-id=revenue_change]")
+                   .all_inner_texts())  # fmt: skip
+    page.screenshot(path=str(ARTIFACTS / "comparisons-overview.png"), full_page=True)
