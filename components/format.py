@@ -1,55 +1,96 @@
-"""Number formatting for Chinese readers: ¥, 万, %, 个百分点."""
+"""Number formatting for Chinese readers: ¥, 万, %, 个百分点.
+
+Every formatter rounds half-up on the decimal a number prints as (``Decimal(str(x))``), the way a
+person rounds by hand: 10.5 → 11, 0.125 → ¥0.13, 9999.995 → ¥1.00万. Python's ``round`` and
+f-strings round half to even on the binary value instead (¥10.50 became "¥10", 0.125 "¥0.12").
+A minus sign goes before ¥ ("-¥168.46") and is dropped when the rounded value is zero.
+assets/dashAgGridFunctions.js formats the grids the same way (tests/unit/test_format.py runs both).
+"""
 
 from __future__ import annotations
 
-import math
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 DASH = "—"
+WAN = Decimal(10_000)
+COUNT_WAN_FROM = Decimal(100_000)  # counts switch to 万 later than money: 99,999 单 still reads well
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def _decimal(value) -> Decimal | None:
+    """The value as the decimal it prints as; None when missing or not finite."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
 
 
-def money(value: float | None, precise: bool = False) -> str:
-    """¥1,234 below 10,000; ¥12.35万 from 10,000; two decimals when ``precise``."""
-    if _missing(value):
+def _round(number: Decimal, digits: int) -> Decimal:
+    return number.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def _sign(number: Decimal, rounded: Decimal, plus: str = "") -> str:
+    if number < 0 and rounded != 0:
+        return "-"
+    return plus
+
+
+def money(value) -> str:
+    """¥1,234.50 below ¥1万, ¥12.35万 from ¥1万 (both two decimals, half-up); -¥168.46."""
+    number = _decimal(value)
+    if number is None:
         return DASH
-    sign = "-" if value < 0 else ""
-    amount = abs(value)
-    if amount >= 10_000:
-        return f"{sign}¥{amount / 10_000:,.2f}万"
-    return f"{sign}¥{amount:,.2f}" if precise else f"{sign}¥{amount:,.0f}"
+    amount = _round(abs(number), 2)
+    if amount >= WAN:
+        amount = _round(abs(number) / WAN, 2)
+        return f"{_sign(number, amount)}¥{amount:,.2f}万"
+    return f"{_sign(number, amount)}¥{amount:,.2f}"
 
 
-def count(value: float | None) -> str:
-    if _missing(value):
+def count(value) -> str:
+    """Whole numbers with thousands separators; 12.3万 from 100,000."""
+    number = _decimal(value)
+    if number is None:
         return DASH
-    if abs(value) >= 100_000:
-        return f"{value / 10_000:,.1f}万"
-    return f"{value:,.0f}"
+    amount = _round(abs(number), 0)
+    if amount >= COUNT_WAN_FROM:
+        amount = _round(abs(number) / WAN, 1)
+        return f"{_sign(number, amount)}{amount:,.1f}万"
+    return f"{_sign(number, amount)}{amount:,.0f}"
 
 
-def percent(value: float | None, digits: int = 1) -> str:
-    if _missing(value):
+def number(value, digits: int = 2) -> str:
+    """A plain number (a distance, a score) with thousands separators."""
+    parsed = _decimal(value)
+    if parsed is None:
         return DASH
-    return f"{value * 100:.{digits}f}%"
+    amount = _round(abs(parsed), digits)
+    return f"{_sign(parsed, amount)}{amount:,.{digits}f}"
 
 
-def change(value: float | None, rate: bool = False) -> str:
+def percent(value, digits: int = 1) -> str:
+    """A ratio as a percentage: 0.1225 → 12.3%."""
+    number = _decimal(value)
+    if number is None:
+        return DASH
+    amount = _round(abs(number.scaleb(2)), digits)
+    return f"{_sign(number, amount)}{amount:.{digits}f}%"
+
+
+def change(value, rate: bool = False) -> str:
     """Signed change: '+12.3%' for totals, '+1.2个百分点' for rates."""
-    if _missing(value):
+    number = _decimal(value)
+    if number is None:
         return DASH
-    if rate:
-        return f"{value * 100:+.1f}个百分点"
-    return f"{value * 100:+.1f}%"
+    amount = _round(abs(number.scaleb(2)), 1)
+    return f"{_sign(number, amount, plus='+')}{amount:.1f}" + ("个百分点" if rate else "%")
 
 
-def kpi_value(value: float | None, unit: str) -> str:
-    if unit == "money":
+def kpi_value(value, unit: str) -> str:
+    if unit in ("money", "money_precise"):  # 客单价 is money_precise: money keeps two decimals anyway
         return money(value)
-    if unit == "money_precise":
-        return money(value, precise=True)
     if unit == "percent":
         return percent(value)
     return count(value)

@@ -17,15 +17,16 @@ from dash import MATCH, Input, Output, State, dcc, html
 
 from components.export import csv_bytes, xlsx_bytes
 
-NULL = "params.value == null ? '—' : "
+# Formatters live in assets/dashAgGridFunctions.js (the browser twin of components/format.py:
+# half-up rounding, "-¥1,032.41"); the grid sorts and filters on the raw values.
 FORMATTERS = {
-    "money": NULL + "(params.value < 0 ? '-¥' : '¥') + d3.format(',.2f')(Math.abs(params.value))",
-    "score": NULL + "d3.format('.0f')(params.value)",
-    "percent": NULL + "d3.format('.1%')(params.value)",
-    "change": NULL + "d3.format('+.1%')(params.value)",
-    "points": NULL + "d3.format('+.1f')(params.value * 100) + ' 个百分点'",
-    "count": NULL + "d3.format(',.0f')(params.value)",
-    "number": NULL + "d3.format(',.2f')(params.value)",
+    "money": "o2oMoney(params.value)",
+    "score": "o2oScore(params.value)",
+    "percent": "o2oPercent(params.value)",
+    "change": "o2oChange(params.value)",
+    "points": "o2oPoints(params.value)",
+    "count": "o2oCount(params.value)",
+    "number": "o2oNumber(params.value)",
 }
 NUMERIC = set(FORMATTERS)
 # AG Grid's own texts in Chinese (filter menus, empty grid)

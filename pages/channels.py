@@ -8,7 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, dcc, html
 
 from components import ids
-from components.charts import bar_chart, graph
+from components.charts import PERCENT, bar_chart, graph
 from components.format import money
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
@@ -99,8 +99,7 @@ def _render_channels(result: dict) -> list:
     rates = (("commission_rate", "佣金率"), ("marketing_rate", "营销成本率"), ("delivery_rate", "配送成本率"),
              ("profit_margin", "利润率"))  # fmt: skip
     series = {name: [r[field] for r in rows] for field, name in rates}
-    chart = bar_chart([r["channel"] for r in rows], series, "各渠道成本率与利润率", "比率",
-                      yaxis={"title": "比率", "tickformat": ".0%"})  # fmt: skip
+    chart = bar_chart([r["channel"] for r in rows], series, "各渠道成本率与利润率", "比率", y_kind=PERCENT)
     abnormal = result["abnormal"]
     note = (f"另有 {abnormal} 单异常订单（收费渠道但平台服务费为 0）未计入以上指标，明细见页面底部。"
             if abnormal else "没有异常订单（收费渠道平台服务费为 0）。")  # fmt: skip
@@ -186,7 +185,7 @@ def _render_order(result: dict):
         return info_alert("订单不存在（可能已被重新导入），请重新选择。")
     order = result["order"]
     fees = dbc.Table(
-        [html.Tbody([html.Tr([html.Th(label), html.Td(money(order.get(field), precise=True), className="text-end")])
+        [html.Tbody([html.Tr([html.Th(label), html.Td(money(order.get(field)), className="text-end")])
                      for field, label in FEES])],
         size="sm", bordered=False, className="mb-0 small",
     )  # fmt: skip

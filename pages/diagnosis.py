@@ -6,11 +6,12 @@ import dash
 from dash import Output, dcc, html
 
 from components import ids
+from components.charts import COUNT, DATE_AXIS, MONEY, figure, graph
 from components.kpi_card import kpi_row
 from components.messages import NO_DATA, info_alert
 from components.monitor_panel import monitor_panel, register_callbacks
 from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
-from components.todo_panel import health_table, todo_card, trend_chart
+from components.todo_panel import health_table, todo_card
 from services.analysis import channel_analysis
 from services.diagnosis import store_kpis
 from services.todo import daily_trend, store_health, todo_list
@@ -51,6 +52,20 @@ def update_kpis(*values):
 @dash.callback(Output(ids.DIAG_TODO, "children"), *PAGE.inputs())
 def update_todo(*values):
     return filtered_section("今日必做", values, todo_list, todo_card, quiet=True)
+
+
+def trend_chart(rows: list[dict]):
+    """每日趋势: 实收 and 实际利润 in ¥ on the left, 订单数 as bars on the right."""
+    if not rows:
+        return info_alert("所选范围内没有订单，无法绘制趋势。")
+    days = [r["day"] for r in rows]
+    traces = [
+        {"type": "bar", "x": days, "y": [r["orders"] for r in rows], "name": "订单数", "yaxis": "y2", "opacity": 0.35},
+        {"type": "scatter", "mode": "lines+markers", "x": days, "y": [r["revenue"] for r in rows], "name": "实收"},
+        {"type": "scatter", "mode": "lines+markers", "x": days, "y": [r["actual_profit"] for r in rows],
+         "name": "实际利润"},
+    ]  # fmt: skip
+    return graph(figure(traces, "每日趋势", "金额", y_kind=MONEY, y2_kind=COUNT, y2_title="订单数", xaxis=DATE_AXIS))
 
 
 @dash.callback(Output(ids.DIAG_TREND, "children"), *PAGE.inputs())

@@ -6,7 +6,7 @@ import dash
 from dash import Output, html
 
 from components import ids
-from components.charts import figure, graph
+from components.charts import COUNT, PERCENT, figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import filtered_section, register_frame_callbacks, single_body_layout
@@ -44,10 +44,5 @@ def _render(rows: list[dict]) -> list:
          "yaxis": "y2"}
         for field, name in (("profit_margin", "利润率"), ("delivery_rate", "配送成本率"))
     ]  # fmt: skip
-    chart = figure(
-        traces,
-        "距离段：订单、利润率与配送成本率",
-        "订单数",
-        yaxis2={"title": "比率", "tickformat": ".0%", "overlaying": "y", "side": "right", "showgrid": False},
-    )
+    chart = figure(traces, "距离段：订单、利润率与配送成本率", "订单数", y_kind=COUNT, y2_kind=PERCENT, y2_title="比率")
     return [graph(chart, "distance-chart"), data_grid(PAGE.page, "bands", "距离段汇总", rows, COLUMNS, height=360)]

@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import Output, html
 
 from components import ids
-from components.charts import bar_chart, figure, graph
+from components.charts import COUNT, MONEY, bar_chart, figure, graph
 from components.grid import column, data_grid, register_export
 from components.kpi_card import SHORT_TEXT, shortfall
 from components.messages import NO_DATA, info_alert
@@ -98,10 +98,10 @@ def _render(result: dict, values: tuple) -> list:
     cities = result["cities"]
     city_chart = bar_chart([c["city"] for c in cities], {"实收": [c["revenue"] for c in cities],
                                                         "实际利润": [c["actual_profit"] for c in cities]},
-                           "城市对比", "金额 (¥)")  # fmt: skip
+                           "城市对比", "金额", y_kind=MONEY)  # fmt: skip
     histogram = figure([{"type": "histogram", "x": scored, "xbins": {"start": 0, "end": 100, "size": 10},
-                         "name": "门店数"}], "健康分分布", "门店数", xaxis={"title": "健康分", "range": [0, 100]},
-                       yaxis={"tickformat": ",d"})  # fmt: skip
+                         "name": "门店数"}], "健康分分布", "门店数", y_kind=COUNT,
+                       xaxis={"title": "健康分", "range": [0, 100]})  # fmt: skip
     return [
         summary,
         data_grid(PAGE.page, "stores", "门店一览", stores, STORE_COLUMNS, height=520),

@@ -8,7 +8,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
 from components import ids
-from components.charts import DATE_AXIS, bar_chart, figure, graph
+from components.charts import COUNT, DATE_AXIS, MONEY, PERCENT, bar_chart, figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
@@ -86,13 +86,13 @@ def _render(result: dict) -> list:
         return [info_alert(NO_DATA)]
     abc = result["abc"]
     abc_chart = bar_chart([f"{r['abc']} 类（{r['skus']} 个）" for r in abc], {"实收": [r["revenue"] for r in abc]},
-                          "ABC 分类（按实收：A 80% / B 15% / C 5%）", "实收 (¥)")  # fmt: skip
+                          "ABC 分类（按实收：A 80% / B 15% / C 5%）", "实收", y_kind=MONEY)  # fmt: skip
     bands = result["price_bands"]
     band_chart = bar_chart([f"{r['band']}（{r['group']}）" for r in bands], {"实收": [r["revenue"] for r in bands]},
-                           "价格带", "实收 (¥)")  # fmt: skip
+                           "价格带", "实收", y_kind=MONEY)  # fmt: skip
     depth = result["depth"]
     depth_chart = bar_chart([f"{r['bucket']} 件" for r in depth], {"订单数": [r["orders"] for r in depth]},
-                            "购物篮深度（每单商品数，不含耗材）", "订单数")  # fmt: skip
+                            "购物篮深度（每单商品数，不含耗材）", "订单数", y_kind=COUNT)  # fmt: skip
     products = result["products"]
     quadrant_counts = "，".join(f"{q['quadrant']} {q['skus']} 个" for q in result["quadrants"])
     return [
@@ -118,8 +118,7 @@ def _quadrant_chart(products: list[dict]) -> dict:
             "marker": {"color": colour, "size": 8, "opacity": 0.7},
             "hovertemplate": "%{text}<br>动销率 %{x:.0%}<br>毛利率 %{y:.1%}<extra></extra>",
         })  # fmt: skip
-    return figure(traces, "动销 × 毛利率 象限", "毛利率", xaxis={"title": "动销率", "tickformat": ".0%"},
-                  yaxis={"tickformat": ".0%"})  # fmt: skip
+    return figure(traces, "动销 × 毛利率 象限", "毛利率", y_kind=PERCENT, x_kind=PERCENT, xaxis={"title": "动销率"})
 
 
 def _category_chart(rows: list[dict]) -> dict:
@@ -128,7 +127,7 @@ def _category_chart(rows: list[dict]) -> dict:
         points = [r for r in rows if r["category"] == category]
         traces.append({"type": "scatter", "mode": "lines", "name": category, "x": [r["day"] for r in points],
                        "y": [r["revenue"] for r in points]})  # fmt: skip
-    return figure(traces, "品类趋势（每日实收）", "实收 (¥)", xaxis=DATE_AXIS)
+    return figure(traces, "品类趋势（每日实收）", "实收", y_kind=MONEY, xaxis=DATE_AXIS)
 
 
 def _slow(rows: list[dict] | None):

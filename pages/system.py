@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
 from components import ids
-from components.charts import figure, graph
+from components.charts import TIME_AXIS, figure, graph
 from components.monitor_panel import panel_view
 from services.runtime import get_runtime
 
@@ -33,7 +33,7 @@ def layout(**_query: str) -> html.Div:
 
 def _figure(title: str, series: dict[str, tuple[list, list]], unit: str) -> dcc.Graph:
     traces = [{"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name} for name, (xs, ys) in series.items()]
-    return graph(figure(traces, title, unit, height=260, margin={"l": 40, "r": 10, "t": 40, "b": 30}))
+    return graph(figure(traces, title, unit, height=260, xaxis=TIME_AXIS, margin={"l": 40, "r": 10, "t": 40, "b": 30}))
 
 
 def _times(stamps) -> list[dt.datetime]:

@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, dcc, html
 
 from components import ids
-from components.charts import bar_chart, figure, graph
+from components.charts import AVERAGE, MONEY, bar_chart, figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
@@ -58,12 +58,13 @@ def _render(result: dict, measure: str) -> list:
     heatmap = figure([{
         "type": "heatmap", "z": result["matrix"][measure], "x": [f"{h}时" for h in range(24)],
         "y": result["weekdays"], "colorscale": "YlOrRd", "colorbar": {"title": {"text": "日均"}},
-        "hovertemplate": "%{y} %{x}<br>日均" + label + " %{z:,.1f}<extra></extra>",
-    }], f"星期 × 小时 日均{label}", "", height=360, yaxis={"autorange": "reversed"})  # fmt: skip
+        "hovertemplate": "%{y} %{x}<br>日均" + label + " %{customdata}<extra></extra>",
+    }], f"星期 × 小时 日均{label}", "", height=360, z_kind=MONEY if measure == "revenue" else AVERAGE,
+        yaxis={"autorange": "reversed"})  # fmt: skip
     slots = result["slots"]
     slot_chart = bar_chart([s["slot"] for s in slots], {"实收": [s["revenue"] for s in slots],
                                                       "实际利润": [s["actual_profit"] for s in slots]},
-                           "各时段实收与利润", "金额 (¥)")  # fmt: skip
+                           "各时段实收与利润", "金额", y_kind=MONEY)  # fmt: skip
     return [
         graph(heatmap, "time-heatmap"),
         graph(slot_chart),

@@ -77,16 +77,16 @@ def test_app002_kpi_callback_matches_hand_figures(loaded_app):
     assert response.status_code == 200
     values = kpi_values(response.json)
     assert values["orders"] == "2"
-    assert values["revenue"] == "¥36"
+    assert values["revenue"] == "¥36.00"  # two decimals below ¥1万 (issue 13)
     # profit: MT1 1.5 + EL1 3.1 = 4.6; margin 4.6 / 36
-    assert values["actual_profit"] == "¥5"
+    assert values["actual_profit"] == "¥4.60"
     assert values["avg_order_value"] == "¥18.00"
     assert values["profit_margin"] == "12.8%"
     assert values["active_skus"] == "2"
     only_eleme = client.post(
         "/_dash-update-component", json=kpi_payload(["all"], "2026-11-01", "2026-11-02", ["饿了么"])
     )
-    assert kpi_values(only_eleme.json)["revenue"] == "¥20"
+    assert kpi_values(only_eleme.json)["revenue"] == "¥20.00"
 
 
 def test_app003_database_down_gives_friendly_message(settings):

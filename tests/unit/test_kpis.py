@@ -154,7 +154,7 @@ def _text(component) -> str:
 
 
 def test_kpis003_chinese_formatting():
-    assert fmt.money(1234.4) == "¥1,234"
+    assert fmt.money(1234.4) == "¥1,234.40"  # two decimals below ¥1万 (issue 13)
     assert fmt.money(123456.0) == "¥12.35万"
     assert fmt.money(-15000.0) == "-¥1.50万"
     assert fmt.money(None) == "—"

@@ -1,0 +1,66 @@
+/* Number formatters of the grids (components/grid.py calls them by name in valueFormatter):
+ * the browser twin of components/format.py. Same rules: half-up rounding on the decimal a number
+ * prints as (String(x), the same shortest digits as Python's str(x)), not on its binary value as
+ * toFixed and d3-format do (9999.995 would give 9,999.99); the minus sign before ¥ ("-¥168.46")
+ * and none when the rounded value is zero. tests/unit/test_format.py runs both on the same values.
+ * Grids show money in full (¥12,345.68), not in 万: a table is read for the exact amount. */
+var dagfuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
+
+(function () {
+  var DASH = "—";
+
+  function missing(value) {
+    return value === null || value === undefined || typeof value !== "number" || !isFinite(value);
+  }
+
+  // x · 10^places computed on the decimal digits, so 9999.995 · 100 is exactly 999999.5
+  function shift(x, places) {
+    var parts = String(x).split("e");
+    return Number(parts[0] + "e" + ((parts.length > 1 ? Number(parts[1]) : 0) + places));
+  }
+
+  // |x| rounded half-up to ``digits`` decimals, as text with thousands separators if ``grouped``
+  function fixed(x, digits, grouped) {
+    var text = shift(Math.round(shift(Math.abs(x), digits)), -digits).toFixed(digits);
+    if (!grouped) return text;
+    var parts = text.split(".");
+    parts[0] = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return parts.join(".");
+  }
+
+  function sign(value, text, plus) {
+    return value < 0 && /[1-9]/.test(text) ? "-" : plus || "";
+  }
+
+  function plain(digits, grouped) {
+    return function (value) {
+      if (missing(value)) return DASH;
+      var text = fixed(value, digits, grouped);
+      return sign(value, text) + text;
+    };
+  }
+
+  dagfuncs.o2oMoney = function (value) {
+    if (missing(value)) return DASH;
+    var text = fixed(value, 2, true);
+    return sign(value, text) + "¥" + text;
+  };
+  dagfuncs.o2oCount = plain(0, true);
+  dagfuncs.o2oScore = plain(0, true);
+  dagfuncs.o2oNumber = plain(2, true);
+  dagfuncs.o2oPercent = function (value) {
+    if (missing(value)) return DASH;
+    var text = fixed(shift(value, 2), 1, false);
+    return sign(value, text) + text + "%";
+  };
+  dagfuncs.o2oChange = function (value) {
+    if (missing(value)) return DASH;
+    var text = fixed(shift(value, 2), 1, false);
+    return sign(value, text, "+") + text + "%";
+  };
+  dagfuncs.o2oPoints = function (value) {
+    if (missing(value)) return DASH;
+    var text = fixed(shift(value, 2), 1, false);
+    return sign(value, text, "+") + text + "个百分点";
+  };
+})();
