@@ -190,31 +190,41 @@ def test_pieces004_order_pieces_list_what_the_sql_lists(cached_runtime, engine, 
     other.engine.dispose()
 
 
-def test_pieces005_todo_order_items_rank_stores_by_their_losses(cached_runtime, engine, settings, tmp_path):
-    """穿底订单 items: one per store, the store losing most first, its worst order named, the
-    stores beyond the list counted — the same from the pieces as from the database."""
+def test_pieces005_todo_order_items_are_orders_ranked_by_their_losses(cached_runtime, engine, settings, tmp_path):
+    """穿底订单 items: one per order, largest loss first; 紧急 only the orders losing at least
+    URGENT_MIN_AMOUNT, the smaller losses 关注; each group counts and totals all its orders
+    beyond the listed ones — the same from the pieces as from the database."""
     from config import diagnosis as rules
     from services import pieces
 
     end = SPEC.end_date
     orders = []
-    for i in range(rules.MAX_ITEMS_PER_RULE + 2):  # store i: i + 1 orders losing 7 and one losing more
+    n_stores = rules.MAX_ITEMS_PER_RULE + 2
+    for i in range(n_stores):  # store i: i + 1 orders losing 8 (8 − 15 − 1) and one losing 23 + i
         store = {"store_code": f"L{i:02d}", "store_name": f"测试-亏损{i:02d}", "city": "测试城", "service_fee": 1.0}
         for k in range(i + 1):
             orders.append(order(f"L{i}-{k}", f"{end.isoformat()} 1{k % 10}:00:00",
                                 [{"received_price": 8.0, "cost": 15.0}], **store))  # fmt: skip
-        orders.append(order(f"W{i}", f"{end.isoformat()} 09:30:00", [{"received_price": 8.0, "cost": 30.0}], **store))
+        orders.append(order(f"W{i}", f"{end.isoformat()} 09:30:00", [{"received_price": 8.0, "cost": 30.0 + i}],
+                            **store))  # fmt: skip
     assert import_file(engine, write_csv(sheet(*orders), tmp_path / "loss.csv"), settings).status == "imported"
     time.sleep(VERSION_CHECK_S + 0.1)
     ids = {name: i for i, name in pieces.store_names(Runtime(settings, engine, None)).items()}
-    stores = [ids[f"测试-亏损{i:02d}"] for i in range(rules.MAX_ITEMS_PER_RULE + 2)]
+    stores = [ids[f"测试-亏损{i:02d}"] for i in range(n_stores)]
     filters = ViewFilters.build(end, end, stores=stores)
     memory = todo.todo_list(cached_runtime, filters)
     sql = todo.todo_list(Runtime(settings, engine, None), filters)
     assert memory == sql
-    loss = [item for item in memory["urgent"] if item["rule"] == "穿底订单"]
-    assert [item["store"] for item in loss[:-1]] == [f"测试-亏损{i:02d}" for i in
-                                                     range(rules.MAX_ITEMS_PER_RULE + 1, 1, -1)]  # fmt: skip
-    top = rules.MAX_ITEMS_PER_RULE + 1
-    assert loss[0]["evidence"].startswith(f"{top + 2} 单，合计利润 ¥-") and f"订单 W{top}" in loss[0]["evidence"]
-    assert loss[-1] == {"rule": "穿底订单", "store": "另有 2 家门店", "evidence": "共 5 单"}  # 2 + 3 orders
+    assert rules.URGENT_MIN_AMOUNT > 8 and rules.URGENT_MIN_AMOUNT <= 23  # the two kinds of order fall apart
+    (urgent,) = [g for g in memory["urgent"] if g["rule"] == "loss_orders"]
+    assert urgent["count"] == n_stores and urgent["amount"] == pytest.approx(sum(23 + i for i in range(n_stores)))
+    assert [item["object"] for item in urgent["items"]] == [f"W{i}" for i in range(n_stores - 1, 1, -1)]
+    first = urgent["items"][0]
+    assert first["kind"] == "order" and first["amount"] == pytest.approx(23 + n_stores - 1)
+    assert first["store"] == f"测试-亏损{n_stores - 1:02d}" and first["channel"] == "美团闪购"
+    assert first["facts"]["actual_profit"] == pytest.approx(-(23 + n_stores - 1))
+    assert isinstance(first["order_id"], int)  # the detail view's key
+    (watch,) = [g for g in memory["watch"] if g["rule"] == "loss_orders"]
+    small = sum(i + 1 for i in range(n_stores))
+    assert watch["count"] == small and watch["amount"] == pytest.approx(8 * small)
+    assert len(watch["items"]) == rules.MAX_ITEMS_PER_RULE and all(i["amount"] == 8 for i in watch["items"])
