@@ -18,11 +18,8 @@ from config import diagnosis as rules
 from db.demo_data import DemoSpec
 from db.engine import make_engine
 from db.migrate import upgrade
+from db.queries import data_date_bounds, stores
 from db.seed import seed_demo
-from services.diagnosis import filter_options
-from services.filters import ViewFilters
-from services.runtime import Runtime
-from services.todo import todo_list
 from tests.e2e.test_smoke import ARTIFACTS, CHROMIUM_ARGS, LOCAL_HOSTS, browser  # noqa: F401 (fixture)
 from tests.live_server import waitress_in_thread
 
@@ -32,27 +29,41 @@ TODO = f"#{ids.DIAG_TODO}"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The demo of the page tests (4 stores × 21 days) on SQLite behind Waitress, and a store
-    whose 今日必做 has an urgent order and an urgent SKU (worked out by the service itself)."""
+    """The demo of the page tests (4 stores × 21 days) on SQLite behind Waitress."""
     root = tmp_path_factory.mktemp("todo")
     settings = Settings.from_env({}, database_url=f"sqlite:///{root / 'o2o.sqlite3'}", data_dir=root / "var",
                                  redis_url="redis://127.0.0.1:1/0")  # fmt: skip
     engine = make_engine(settings.database_url)
     upgrade(engine)
     seed_demo(engine, settings, DemoSpec(stores=4, days=21, seed=11))
-    runtime = Runtime(settings, engine, None)
-    last = filter_options(runtime)["last_day"]
-
-    def kinds(store_id: int) -> set[str]:
-        todo = todo_list(runtime, ViewFilters.build(last, last, [store_id]))
-        return {item["kind"] for group in todo["urgent"] for item in group["items"]}
-
-    store = next(s for s in filter_options(runtime)["stores"] if {"order", "sku"} <= kinds(s["id"]))
+    with engine.connect() as conn:
+        listed = stores(conn)
+        last = data_date_bounds(conn)[1].isoformat()
     app = create_app(settings)
     with waitress_in_thread(app.server) as server:
-        yield f"http://127.0.0.1:{server.effective_port}", store, last
+        yield f"http://127.0.0.1:{server.effective_port}", listed.to_dict("records"), last
     stop_app(app)
     engine.dispose()
+
+
+URGENT_ORDER = "#todo-urgent a.todo-link[href^='/channels']"
+URGENT_SKU = "#todo-urgent a.todo-link[href^='/products']"
+
+
+@pytest.fixture
+def store(site, browser):  # noqa: F811
+    """The first store whose 今日必做 shows an urgent order and an urgent SKU, each as a link."""
+    base, candidates, _ = site
+    page = browser.new_page()
+    for candidate in candidates:
+        page.goto(f"{base}/?stores={candidate['id']}", wait_until="networkidle")
+        page.locator(f"{TODO} .card-title").first.wait_for(timeout=30000)
+        page.wait_for_timeout(500)
+        if page.locator(URGENT_ORDER).count() and page.locator(URGENT_SKU).count():
+            page.close()
+            return candidate
+    page.close()
+    raise AssertionError("no store's 今日必做 links an urgent order and an urgent SKU to their evidence")
 
 
 def _page(browser):  # noqa: F811
@@ -76,8 +87,8 @@ def _csv(download) -> list[list[str]]:
     return list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
 
 
-def test_e2e201_todo_groups_expand_and_download(site, browser):  # noqa: F811
-    base, store, _last = site
+def test_e2e201_todo_groups_expand_and_download(site, store, browser):  # noqa: F811
+    base, _, _ = site
     context, page, errors, blocked = _page(browser)
     _open_diagnosis(page, base, store)
     urgent = page.locator("#todo-urgent .todo-item")
@@ -117,13 +128,13 @@ def test_e2e201_todo_groups_expand_and_download(site, browser):  # noqa: F811
     context.close()
 
 
-def test_e2e202_item_links_land_on_the_filtered_evidence(site, browser):  # noqa: F811
-    base, store, last = site
+def test_e2e202_item_links_land_on_the_filtered_evidence(site, store, browser):  # noqa: F811
+    base, _, last = site
     context, page, errors, blocked = _page(browser)
     _open_diagnosis(page, base, store)
 
     # a SKU → 商品分析 on that SKU and store, ending the 今日必做 day
-    link = page.locator("#todo-urgent a.todo-link[href^='/products']").first
+    link = page.locator(URGENT_SKU).first
     name = link.inner_text()
     link.click()
     page.wait_for_function("window.location.pathname === '/products'", timeout=20000)
@@ -138,7 +149,7 @@ def test_e2e202_item_links_land_on_the_filtered_evidence(site, browser):  # noqa
 
     # an order → its detail on 渠道分析
     _open_diagnosis(page, base, store)
-    link = page.locator("#todo-urgent a.todo-link[href^='/channels']").first
+    link = page.locator(URGENT_ORDER).first
     order_no = link.inner_text()
     link.click()
     page.wait_for_function("window.location.pathname === '/channels'", timeout=20000)
