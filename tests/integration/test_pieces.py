@@ -228,3 +228,37 @@ def test_pieces005_todo_order_items_are_orders_ranked_by_their_losses(cached_run
     small = sum(i + 1 for i in range(n_stores))
     assert watch["count"] == small and watch["amount"] == pytest.approx(8 * small)
     assert len(watch["items"]) == rules.MAX_ITEMS_PER_RULE and all(i["amount"] == 8 for i in watch["items"])
+
+
+def test_pieces006_product_focus_lists_every_day_of_one_sku(cached_runtime, engine, settings, tmp_path):
+    """商品分析 ``?sku=`` (a 今日必做 link): the SKU's totals and every day of the period, the days
+    without a sale as zeros (a stock-out shows), the same from the pieces as from the database."""
+    from services import pieces
+
+    end = SPEC.end_date
+    store = {"store_code": "F900", "store_name": "测试-聚焦店", "city": "测试城", "service_fee": 1.0}
+    sku = {"product_name": "测试聚焦商品", "barcode": "6909999999999", "product_code": "F001", "cost": 5.0}
+    two_days_ago = (end - dt.timedelta(days=2)).isoformat()
+    extra = sheet(
+        order("F-1", f"{two_days_ago} 10:00:00", [{**sku, "received_price": 8.0, "quantity": 3}], **store),
+        order("F-2", f"{two_days_ago} 11:00:00", [{**sku, "received_price": 7.0, "quantity": 1}], **store),
+        order("F-3", f"{end.isoformat()} 10:00:00", [{**sku, "received_price": 4.0, "quantity": 2}], **store),
+    )  # fmt: skip
+    assert import_file(engine, write_csv(extra, tmp_path / "focus.csv"), settings).status == "imported"
+    time.sleep(VERSION_CHECK_S + 0.1)
+    plain = Runtime(settings, engine, None)
+    store_id = next(i for i, n in pieces.store_names(plain).items() if n == "测试-聚焦店")
+    product_id = next(int(p) for p in pieces.product_days(plain, end, end, [store_id], None)["product_id"])
+    filters = ViewFilters.build(end - dt.timedelta(days=3), end, stores=[store_id])
+    focus = analysis.product_focus(cached_runtime, filters, product_id)
+    assert focus == analysis.product_focus(plain, filters, product_id)
+    # 商品采购成本 is the line's cost (5 per line). 4 days: nothing; 3 × 8 + 1 × 7 = 31 for 4 units,
+    # cost 10; nothing; 2 × 4 = 8 for 2 units, cost 5
+    daily = [(r["day"], r["quantity"], r["revenue"], r["cost"]) for r in focus["daily"]]
+    days = [(end - dt.timedelta(days=back)).isoformat() for back in (3, 2, 1, 0)]
+    assert daily == [(days[0], 0, 0, 0), (days[1], 4, 31, 10), (days[2], 0, 0, 0), (days[3], 2, 8, 5)]
+    summary = focus["summary"]
+    assert summary["name"] == "测试聚焦商品" and summary["selling_days"] == 2
+    assert summary["revenue"] == pytest.approx(39) and summary["unit_price"] == pytest.approx(39 / 6)
+    assert summary["unit_cost"] == pytest.approx(15 / 6) and summary["profit"] == pytest.approx(24)
+    assert analysis.product_focus(plain, filters, 987654321) == {"found": False}
