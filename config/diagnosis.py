@@ -15,4 +15,5 @@ URGENT_MIN_AMOUNT = 10.0
 HOT_GROWTH = 0.50  # 热销: the last 7 days sold more than (1 + this) × the 7 days before
 HOT_MIN_UNITS = 10  # 热销: at least this many units in the last 7 days
 HOT_MIN_BASE_UNITS = 10  # 热销: at least this many units in the 7 days before (no growth rate on 1 → 19)
+TOP_PROFIT_SKUS = 3  # 利润贡献: each store's SKUs with the highest profit over the last 7 days
 SKU_EVIDENCE_DAYS = 28  # a SKU item's link opens 商品分析 on the 28 days ending the 今日必做 day

@@ -145,7 +145,7 @@ def _sku_findings(product_days, as_of: dt.date) -> dict:
     slow = idle.join(sold, on=["store_id", "product_id"]).sort_values("sold", ascending=False, kind="stable")
     hot = hot_skus(product_days, as_of, growth=rules.HOT_GROWTH, min_units=rules.HOT_MIN_UNITS,
                    min_base=rules.HOT_MIN_BASE_UNITS)  # fmt: skip
-    profit = top_profit_skus(product_days, as_of, top_n=TOP_PROFIT_PER_STORE)
+    profit = top_profit_skus(product_days, as_of, top_n=rules.TOP_PROFIT_SKUS)
     return {
         "below_cost": below_cost(product_days, as_of, rules.BELOW_COST_DAYS),
         "stockout": stockout_hot_skus(product_days, as_of),  # confirmed by stock in the caller
@@ -154,9 +154,6 @@ def _sku_findings(product_days, as_of: dt.date) -> dict:
         "hot": ("highlights", hot.assign(amount=float("nan"))),
         "top_profit": ("highlights", profit.assign(amount=profit["profit"])),
     }
-
-
-TOP_PROFIT_PER_STORE = 3  # 利润贡献: each store's best SKUs by profit
 
 
 def _confirmed_stockouts(conn, candidates: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
