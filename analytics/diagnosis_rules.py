@@ -5,7 +5,9 @@ excluded):
 - ``store_days``: store_id, day (datetime.date), orders, revenue, actual_profit
 - ``product_days``: store_id, day, product_id, quantity, revenue, cost
 
-Every rule returns one row per finding with the evidence an operator needs to act on it.
+Every rule returns one row per finding with the evidence an operator needs to act on it. The
+rules that can be 🔴 紧急 also return ``at_risk``: the money (元) the finding has lost or puts at
+risk, so that only findings above a threshold are urgent (``is_urgent``; docs/METRICS.md §5).
 """
 
 from __future__ import annotations
@@ -48,23 +50,27 @@ def _weekly(store_days: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
 
 
 def traffic_drop(store_days: pd.DataFrame, as_of: dt.date, threshold: float = 0.30) -> pd.DataFrame:
-    """🟡 单量下滑: orders of the last 7 days ≥ ``threshold`` below the 7 days before."""
+    """🟡 单量下滑: orders of the last 7 days ≥ ``threshold`` below the 7 days before, with the
+    实收 lost against that week (``revenue_lost``, ≥ 0)."""
     weekly = _weekly(store_days, as_of)
     weekly = weekly[weekly["orders_previous"] > 0]
     drop = 1 - weekly["orders_recent"] / weekly["orders_previous"]
-    found = weekly.assign(drop_ratio=drop)[drop >= threshold]
-    return found.reset_index()[["store_id", "orders_recent", "orders_previous", "drop_ratio"]]
+    lost = (weekly["revenue_previous"] - weekly["revenue_recent"]).clip(lower=0.0)
+    found = weekly.assign(drop_ratio=drop, revenue_lost=lost)[drop >= threshold]
+    return found.reset_index()[["store_id", "orders_recent", "orders_previous", "drop_ratio", "revenue_lost"]]
 
 
 def margin_decline(store_days: pd.DataFrame, as_of: dt.date, points: float = 0.10) -> pd.DataFrame:
-    """🟡 利润率下滑: margin (实际利润/实收) of the last 7 days more than ``points`` below the 7 before."""
+    """🟡 利润率下滑: margin (实际利润/实收) of the last 7 days more than ``points`` below the 7 before,
+    with the profit lost against the earlier margin on this week's 实收 (``profit_lost``)."""
     weekly = _weekly(store_days, as_of)
     weekly = weekly[(weekly["revenue_recent"] > 0) & (weekly["revenue_previous"] > 0)]
     recent = weekly["actual_profit_recent"] / weekly["revenue_recent"]
     previous = weekly["actual_profit_previous"] / weekly["revenue_previous"]
-    found = weekly.assign(recent_margin=recent, previous_margin=previous, decline=previous - recent)
+    found = weekly.assign(recent_margin=recent, previous_margin=previous, decline=previous - recent,
+                          profit_lost=(previous - recent) * weekly["revenue_recent"])  # fmt: skip
     found = found[found["decline"] > points]
-    return found.reset_index()[["store_id", "previous_margin", "recent_margin", "decline"]]
+    return found.reset_index()[["store_id", "previous_margin", "recent_margin", "decline", "profit_lost"]]
 
 
 def _sales(product_days: pd.DataFrame) -> pd.DataFrame:
@@ -129,8 +135,9 @@ def stockout_hot_skus(
     """🔴 热销缺货: a store's top-``top_n`` seller by quantity over the ``baseline_days`` before the
     gap (a window fully inside the data) that has sold nothing for the last ``min_zero_days`` to
     ``max_zero_days`` days, when such a gap is improbable by chance: with λ its daily quantity in
-    the baseline, exp(−λ · gap) < ``alpha`` (Poisson). Longer silences are 滞销, not stock-outs."""
-    columns = ["store_id", "product_id", "zero_days", "rank", "baseline_quantity"]
+    the baseline, exp(−λ · gap) < ``alpha`` (Poisson). Longer silences are 滞销, not stock-outs.
+    ``at_risk`` is the estimated lost sales: the baseline's daily 实收 × the silent days."""
+    columns = ["store_id", "product_id", "zero_days", "rank", "baseline_quantity", "baseline_revenue", "at_risk"]
     if product_days.empty:
         return pd.DataFrame(columns=columns)
     first_day = product_days["day"].min()
@@ -143,6 +150,9 @@ def stockout_hot_skus(
         matrix = np.zeros((len(products), n_days + 1))
         np.add.at(matrix, (product_pos, offsets[index] + 1), product_days["quantity"].to_numpy()[index])
         running = matrix.cumsum(axis=1)
+        money = np.zeros((len(products), n_days + 1))
+        np.add.at(money, (product_pos, offsets[index] + 1), product_days["revenue"].to_numpy(dtype=float)[index])
+        money = money.cumsum(axis=1)
         sold = matrix[:, 1:] > 0
         last = np.where(sold.any(axis=1), n_days - 1 - np.argmax(sold[:, ::-1], axis=1), -1)
         gaps = n_days - 1 - last
@@ -155,7 +165,9 @@ def stockout_hot_skus(
             for i in np.flatnonzero(gaps == gap):
                 rate = totals[i] / baseline_days
                 if ranks[i] <= top_n and totals[i] > 0 and np.exp(-rate * gap) < alpha:
-                    rows.append((store_id, products[i], int(gap), int(ranks[i]), float(totals[i])))
+                    revenue = float(money[i, gap_start] - money[i, gap_start - baseline_days])
+                    rows.append((store_id, products[i], int(gap), int(ranks[i]), float(totals[i]), revenue,
+                                 revenue / baseline_days * int(gap)))  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -178,22 +190,28 @@ def confirm_stockouts(candidates: pd.DataFrame, last_stock: pd.DataFrame, baseli
 
 def below_cost(product_days: pd.DataFrame, as_of: dt.date, days: int = 3) -> pd.DataFrame:
     """🔴 价格异常: SKUs whose received revenue was below their purchase cost over the last
-    ``days`` days (unit received price < unit cost), with the unit figures as evidence."""
+    ``days`` days (unit received price < unit cost), with the unit figures as evidence;
+    ``at_risk`` is the loss, cost − revenue."""
     recent = _sales(_window(product_days, as_of - dt.timedelta(days=days - 1), as_of))
     totals = recent.groupby(["store_id", "product_id"])[["quantity", "revenue", "cost"]].sum()
     found = totals[totals["revenue"] < totals["cost"] - 0.005]
-    found = found.assign(unit_price=found["revenue"] / found["quantity"], unit_cost=found["cost"] / found["quantity"])
-    return found.reset_index()
+    found = found.assign(unit_price=found["revenue"] / found["quantity"], unit_cost=found["cost"] / found["quantity"],
+                         at_risk=found["cost"] - found["revenue"])  # fmt: skip
+    return found.sort_values("at_risk", ascending=False).reset_index()
 
 
-def hot_skus(product_days: pd.DataFrame, as_of: dt.date, growth: float = 0.50, min_units: float = 10) -> pd.DataFrame:
-    """🟢 热销: quantity of the last 7 days ≥ ``min_units`` and > (1 + ``growth``) × the 7 days before."""
+def hot_skus(product_days: pd.DataFrame, as_of: dt.date, *, growth: float, min_units: float,
+             min_base: float) -> pd.DataFrame:  # fmt: skip
+    """🟢 热销: quantity of the last 7 days ≥ ``min_units`` and > (1 + ``growth``) × the 7 days before,
+    which sold at least ``min_base`` units: a growth rate on a handful of units (1 → 19 is
+    "+1800 %") is noise, and SKUs new to the store are the 新品 rule's."""
     recent, previous = _two_weeks(as_of)
     now = _window(product_days, *recent).groupby(["store_id", "product_id"])["quantity"].sum().rename("recent")
     before = _window(product_days, *previous).groupby(["store_id", "product_id"])["quantity"].sum().rename("previous")
     both = pd.concat([now, before], axis=1).fillna(0.0)
-    found = both[(both["recent"] >= min_units) & (both["recent"] > (1 + growth) * both["previous"])]
-    found = found.assign(growth=(found["recent"] / found["previous"].where(found["previous"] > 0)) - 1)
+    found = both[(both["recent"] >= min_units) & (both["previous"] >= min_base)
+                 & (both["recent"] > (1 + growth) * both["previous"])]  # fmt: skip
+    found = found.assign(growth=found["recent"] / found["previous"] - 1)
     return found.sort_values("recent", ascending=False).reset_index()
 
 
@@ -207,14 +225,36 @@ def top_profit_skus(product_days: pd.DataFrame, as_of: dt.date, top_n: int = 5) 
 
 
 def loss_orders(orders: pd.DataFrame) -> pd.DataFrame:
-    """🔴 穿底订单: orders whose 实际利润 < 0, worst first. ``orders`` needs actual_profit."""
-    return orders[orders["actual_profit"] < 0].sort_values("actual_profit").reset_index(drop=True)
+    """🔴 穿底订单: orders whose 实际利润 < 0, worst first, ``at_risk`` = the loss (−实际利润).
+    ``orders`` needs actual_profit."""
+    found = orders[orders["actual_profit"] < 0].sort_values("actual_profit").reset_index(drop=True)
+    return found.assign(at_risk=-found["actual_profit"])
 
 
 def costly_delivery_orders(orders: pd.DataFrame, fee_floor: float = 6.0) -> pd.DataFrame:
-    """🔴 高配送成本订单: 物流配送费 > ``fee_floor`` 元 and 实际利润 below that fee."""
+    """🔴 高配送成本订单: 物流配送费 > ``fee_floor`` 元 and 实际利润 below that fee. ``at_risk`` is
+    the money the order lost (−实际利润 when < 0, else 0): an order that still made a profit
+    is worth a look, not urgent."""
     found = orders[(orders["delivery_fee"] > fee_floor) & (orders["actual_profit"] < orders["delivery_fee"])]
-    return found.sort_values("delivery_fee", ascending=False).reset_index(drop=True)
+    found = found.sort_values("delivery_fee", ascending=False).reset_index(drop=True)
+    return found.assign(at_risk=(-found["actual_profit"]).clip(lower=0.0))
+
+
+def order_findings(orders: pd.DataFrame, fee_floor: float) -> dict[str, pd.DataFrame]:
+    """Both order rules with each order named once: a loss-making order whose delivery fee
+    explains it is listed under 高配送成本 (the cause), not also under 穿底订单.
+    ``orders`` needs channel, platform_order_id, actual_profit, delivery_fee."""
+    costly = costly_delivery_orders(orders, fee_floor)
+    loss = loss_orders(orders)
+    named = pd.MultiIndex.from_frame(costly[["channel", "platform_order_id"]])
+    listed = pd.MultiIndex.from_frame(loss[["channel", "platform_order_id"]]).isin(named)
+    return {"costly_delivery": costly, "loss_orders": loss[~listed].reset_index(drop=True)}
+
+
+def is_urgent(findings: pd.DataFrame, min_amount: float) -> pd.Series:
+    """🔴 紧急 only when the money lost or at risk (``at_risk``) reaches ``min_amount`` 元; the
+    rule's other findings are 🟡 关注."""
+    return findings["at_risk"] >= min_amount
 
 
 def new_skus(product_days: pd.DataFrame, as_of: dt.date, days: int = WEEK) -> pd.DataFrame:

@@ -63,6 +63,8 @@ PRODUCTS = PageIds("products")
 PRODUCTS_SELL_SPLIT = "products-sell-split"
 PRODUCTS_MARGIN_SPLIT = "products-margin-split"
 PRODUCTS_BODY = "products-body"
+PRODUCTS_SKU = "products-sku"  # dcc.Store of the SKU named by ?sku= (a 今日必做 link)
+PRODUCTS_FOCUS = "products-focus"
 TIME = PageIds("time")
 TIME_MEASURE = "time-measure"
 TIME_BODY = "time-body"

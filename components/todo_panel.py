@@ -1,70 +1,179 @@
-"""今日必做 card and the daily trend chart of the diagnosis page."""
+"""今日必做 panel, 门店健康分 grid and the daily trend chart of the diagnosis page.
+
+今日必做 comes from ``services.todo.todo_list``: per level a group per rule (count, total amount,
+items largest amount first). Each group shows its first items and the rest behind 展开; every
+item links to the view holding its evidence (a store → its diagnosis, an order → its detail on
+渠道分析, a SKU → 商品分析 filtered to it), filters in the URL. The same items are a flat grid
+that downloads as CSV / Excel.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from analytics.health import COMPONENTS, LABELS
-from components.charts import DATE_AXIS, figure, graph
-from components.messages import info_alert
+from components import ids
+from components.format import count, money, percent
+from components.grid import column, data_grid
+from config import diagnosis as rules
+from services.url_state import to_query
 
 LEVELS = (("urgent", "🔴 紧急", "danger"), ("watch", "🟡 关注", "warning"), ("highlights", "🟢 亮点", "success"))
+LEVEL_NAMES = {key: title.split(" ", 1)[1] for key, title, _ in LEVELS}
+RULE_NAMES = {
+    "loss_orders": "穿底订单", "costly_delivery": "高配送成本", "below_cost": "价格异常", "stockout": "热销缺货",
+    "traffic_drop": "单量下滑", "margin_decline": "利润率下滑", "slow": "滞销", "new": "新品", "hot": "热销",
+    "top_profit": "利润贡献",
+}  # fmt: skip
+# what 金额 means per rule (亏损 = lost, 损失 = lost sales or profit, 利润 = earned)
+AMOUNT_NAMES = {"loss_orders": "亏损", "costly_delivery": "亏损", "below_cost": "亏损", "stockout": "预计损失销售额",
+                "traffic_drop": "实收减少", "margin_decline": "利润减少", "top_profit": "利润"}  # fmt: skip
+TODO_COLUMNS = [
+    column("level", "级别", maxWidth=90), column("rule", "规则", maxWidth=120), column("store", "门店", minWidth=150),
+    column("object_link", "对象", "link", minWidth=170), column("amount", "金额", "money"),
+    column("evidence", "说明", minWidth=360, wrapText=True, autoHeight=True),
+]  # fmt: skip
+HEALTH_COLUMNS = [
+    column("store_link", "门店", "link", pinned="left", minWidth=180),
+    column("score", "健康分", "score", sort="asc"),
+    *[column(f"{c}_score", f"{LABELS[c]}分", "score") for c in COMPONENTS],
+    column("margin", "利润率", "percent"), column("volume", "订单数", "count"),
+    column("marketing_rate", "营销成本率", "percent"), column("delivery_rate", "配送成本率", "percent"),
+]  # fmt: skip
 
 
-def _item(item: dict) -> html.Li:
+def evidence(item: dict) -> str:
+    """The item's evidence in words (money through ``money`` only)."""
+    f = item["facts"]
+    rule = item["rule"]
+    if rule in ("loss_orders", "costly_delivery"):
+        return (f"{item['channel']}，实际利润 {money(f['actual_profit'], precise=True)}，物流配送费 "
+                f"{money(f['delivery_fee'], precise=True)}，商品实收 {money(f['items_revenue'], precise=True)}")
+    if rule == "traffic_drop":
+        return (f"近7天 {count(f['orders_recent'])} 单，前7天 {count(f['orders_previous'])} 单，"
+                f"下降 {percent(f['drop_ratio'])}")
+    if rule == "margin_decline":
+        return (f"利润率近7天 {percent(f['recent_margin'])}，前7天 {percent(f['previous_margin'])}，"
+                f"下降 {f['decline'] * 100:.1f} 个百分点")
+    if rule == "below_cost":
+        return (f"实收单价 {money(f['unit_price'], precise=True)} 低于成本 {money(f['unit_cost'], precise=True)}"
+                f"（近{rules.BELOW_COST_DAYS}天 {count(f['quantity'])} 件）")
+    if rule == "stockout":
+        stock = "无库存数据" if f["remaining_stock"] is None else f"最后剩余库存 {count(f['remaining_stock'])}"
+        return (f"已 {f['zero_days']} 天无销售（此前14天销量第 {f['rank']} 名，{count(f['baseline_quantity'])} 件；"
+                f"{stock}）")
+    if rule == "slow":
+        return (f"已 {f['idle_days']} 天无销售（{f['bucket']}），最后销售 {f['last_sale']}，"
+                f"此前动销 {f['selling_days']} 天")
+    if rule == "new":
+        return f"{f['first_sale']} 首次动销，已售 {count(f['quantity'])} 件"
+    if rule == "hot":
+        return f"近7天 {count(f['recent'])} 件，前7天 {count(f['previous'])} 件，增长 {percent(f['growth'], 0)}"
+    return f"近7天利润 {money(f['profit'], precise=True)}（{count(f['quantity'])} 件）"  # top_profit
+
+
+def item_href(item: dict, as_of: str, channels) -> str:
+    """The view with the item's evidence: its store's diagnosis over the two weeks the store
+    rules compare, its order's detail, or 商品分析 on its SKU and store."""
+    day = dt.date.fromisoformat(as_of)
+    store = [item["store_id"]]
+    if item["kind"] == "order":
+        extra = {"channel": item["channel"], "order": item["order_id"]}
+        return "/channels" + to_query(store, as_of, as_of, channels, extra)
+    if item["kind"] == "sku":
+        start = day - dt.timedelta(days=rules.SKU_EVIDENCE_DAYS - 1)
+        return "/products" + to_query(store, start.isoformat(), as_of, channels, {"sku": item["product_id"]})
+    return "/" + to_query(store, (day - dt.timedelta(days=13)).isoformat(), as_of, channels)
+
+
+def _amount(item: dict) -> list:
+    if item["amount"] is None:
+        return []
+    return [html.Strong(f"{AMOUNT_NAMES.get(item['rule'], '金额')} {money(item['amount'], precise=True)}",
+                        className="ms-2 text-nowrap")]  # fmt: skip
+
+
+def _item(item: dict, href: str) -> html.Li:
+    """The object as a link and the amount on one line; the store and the evidence below."""
+    where = "" if item["kind"] == "store" else f"{item['store']} · "
     return html.Li(
-        [html.Span(item["rule"], className="badge text-bg-light me-2"), html.Strong(item["store"], className="me-2"),
-         html.Span(item["evidence"])],
-        className="mb-1",
+        [html.Div([dcc.Link(item["object"], href=href, className="todo-link fw-semibold text-break"), *_amount(item)],
+                  className="d-flex justify-content-between align-items-baseline"),
+         html.Div(where + evidence(item), className="text-muted small")],
+        className="todo-item mb-2",
     )  # fmt: skip
 
 
-def todo_card(todo: dict) -> dbc.Card:
+def _group(group: dict, as_of: str, channels) -> html.Div:
+    items = [_item(i, item_href(i, as_of, channels)) for i in group["items"]]
+    shown, rest = items[: rules.SHOWN_ITEMS_PER_RULE], items[rules.SHOWN_ITEMS_PER_RULE :]
+    total = [] if group["amount"] is None else [
+        html.Span(f"合计{AMOUNT_NAMES.get(group['rule'], '金额')} {money(group['amount'], precise=True)}",
+                  className="ms-2 small")]  # fmt: skip
+    header = html.Div([html.Span(RULE_NAMES[group["rule"]], className="fw-bold"),
+                       html.Span(f"{group['count']} 项", className="badge text-bg-light ms-2"), *total],
+                      className="mb-1")  # fmt: skip
+    more = []
+    if rest:
+        unlisted = group["count"] - len(items)
+        note = [html.Div(f"另有 {unlisted} 项未列出（见明细表）", className="small text-muted")] if unlisted else []
+        more = [html.Details([html.Summary(f"展开其余 {group['count'] - len(shown)} 项", className="small"),
+                              html.Ul(rest, className="list-unstyled mb-0 mt-1"), *note], className="todo-more")]
+    return html.Div([header, html.Ul(shown, className="list-unstyled mb-1"), *more],
+                    className="todo-group border-start border-3 ps-2 mb-3")  # fmt: skip
+
+
+def todo_rows(todo: dict, channels) -> list[dict]:
+    """今日必做 as a flat table: 级别, 规则, 门店, 对象 (a link), 金额, 说明."""
+    rows = []
+    for key, _, _ in LEVELS:
+        for group in todo[key]:
+            for item in group["items"]:
+                href = item_href(item, todo["as_of"], channels)
+                rows.append({"level": LEVEL_NAMES[key], "rule": RULE_NAMES[item["rule"]], "store": item["store"],
+                             "object_link": f"[{_markdown(item['object'])}]({href})", "amount": item["amount"],
+                             "evidence": evidence(item)})  # fmt: skip
+    return rows
+
+
+def _markdown(text: str) -> str:
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
+def todo_card(todo: dict, values: tuple) -> dbc.Card:
+    """The panel for the page's filter values (stores, start, end, channels): links keep the channels."""
+    channels = values[3]
     columns = []
     for key, title, colour in LEVELS:
-        items = todo[key]
-        body = html.Ul([_item(i) for i in items], className="list-unstyled small mb-0") if items else html.Div(
-            "暂无", className="text-muted small")  # fmt: skip
-        columns.append(dbc.Col([html.H6(f"{title}（{len(items)}）", className=f"text-{colour}"), body], lg=4))
-    sku_note = "商品级提醒（价格异常、热销缺货、滞销、热销、利润贡献）请选择不超过 5 家门店查看。"
+        groups = todo[key]
+        body = [_group(g, todo["as_of"], channels) for g in groups] or [html.Div("暂无", className="text-muted small")]
+        columns.append(dbc.Col([html.H6(f"{title}（{sum(g['count'] for g in groups)}）", className=f"text-{colour}"),
+                                *body], lg=4, id=f"todo-{key}"))  # fmt: skip
+    sku_note = (f"商品级提醒（价格异常、热销缺货、滞销、新品、热销、利润贡献）请选择不超过 "
+                f"{rules.SKU_RULES_MAX_STORES} 家门店查看。")  # fmt: skip
     note = [] if todo["sku_rules"] else [html.Div(sku_note, className="small text-muted mt-2")]
+    urgent_rule = html.Div(f"紧急：亏损或预计损失不低于 {money(rules.URGENT_MIN_AMOUNT, precise=True)} 的事项；"
+                           "点击对象查看依据。", className="small text-muted mb-2")  # fmt: skip
+    rows = todo_rows(todo, channels)
+    table = html.Details([html.Summary(f"明细表（{len(rows)} 项，可排序、下载）", className="small"),
+                          data_grid(ids.DIAGNOSIS.page, "todo", "今日必做", rows, TODO_COLUMNS, height=360)],
+                         className="mt-2")  # fmt: skip
     return dbc.Card(
-        dbc.CardBody([html.H5(f"今日必做 · 截至 {todo['as_of']}", className="card-title"), dbc.Row(columns), *note]),
+        dbc.CardBody([html.H5(f"今日必做 · 截至 {todo['as_of']}", className="card-title"), urgent_rule,
+                      dbc.Row(columns), *note, table]),
         className="mb-3 shadow-sm",
-    )
+    )  # fmt: skip
 
 
-def trend_chart(rows: list[dict]) -> dcc.Graph | dbc.Alert:
-    if not rows:
-        return info_alert("所选范围内没有订单，无法绘制趋势。")
-    days = [r["day"] for r in rows]
-    traces = [
-        {"type": "bar", "x": days, "y": [r["orders"] for r in rows], "name": "订单数", "yaxis": "y2", "opacity": 0.35},
-        {"type": "scatter", "mode": "lines+markers", "x": days, "y": [r["revenue"] for r in rows], "name": "实收"},
-        {"type": "scatter", "mode": "lines+markers", "x": days, "y": [r["actual_profit"] for r in rows],
-         "name": "实际利润"},
-    ]  # fmt: skip
-    return graph(figure(traces, "每日趋势", "金额 (¥)", yaxis2={"title": "订单数", "overlaying": "y", "side": "right",
-                                                               "showgrid": False}, xaxis=DATE_AXIS))  # fmt: skip
-
-
-def health_table(rows: list[dict], limit: int = 10) -> dbc.Card:
-    """Worst stores first: score and the four component scores (0–100 against all stores)."""
-    head = html.Thead(html.Tr([html.Th(h) for h in ("门店", "健康分", *(LABELS[c] + "分" for c in COMPONENTS))]))
-    body = html.Tbody([
-        html.Tr([html.Td(r["store"]), html.Td(f"{r['score']:.0f}", className=_score_class(r["score"])),
-                 *[html.Td(f"{r[c + '_score']:.0f}") for c in COMPONENTS]])
-        for r in rows[:limit]
-    ])  # fmt: skip
-    more = [] if len(rows) <= limit else [html.Div(f"另有 {len(rows) - limit} 家门店", className="small text-muted")]
-    return dbc.Card(dbc.CardBody([
-        html.H5("门店健康分（低分在前）", className="card-title"),
-        html.Div("利润率 40%、单量 20%、营销成本率 20%、配送成本率 20%，各项与全部门店同期比较（0–100）。",
-                 className="small text-muted mb-2"),
-        dbc.Table([head, body], size="sm", hover=True, className="mb-0") if rows else html.Div("暂无数据"), *more,
-    ]), className="mb-3 shadow-sm")  # fmt: skip
-
-
-def _score_class(score: float) -> str:
-    return "fw-semibold " + ("text-danger" if score < 40 else "text-warning" if score < 60 else "text-success")
+def health_table(rows: list[dict], values: tuple) -> html.Div:
+    """Worst stores first: 健康分, the four component scores (0–100 against all stores) and
+    their figures; a store's name opens its diagnosis with the same period and channels."""
+    _, start, end, channels = values
+    shown = [{**r, "store_link": f"[{_markdown(r['store'])}]({'/' + to_query([r['store_id']], start, end, channels)})"}
+             for r in sorted(rows, key=lambda r: r["score"])]  # fmt: skip
+    note = "利润率 40%、单量 20%、营销成本率 20%、配送成本率 20%，各项与全部门店同期比较（0–100）。"
+    return html.Div(data_grid(ids.DIAGNOSIS.page, "health", "门店健康分", shown, HEALTH_COLUMNS, height=420, note=note),
+                    className="card card-body mb-3 shadow-sm")  # fmt: skip

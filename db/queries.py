@@ -158,7 +158,7 @@ def product_days(conn: Connection, scope: Scope) -> pd.DataFrame:
     return _frame(conn, query, ["store_id", "day", "product_id", *measures], measures, dates=["day"])
 
 
-DAY_ORDER_COLUMNS = ("store_id", "channel", "platform_order_id", "ordered_at", "distance_km", "items_revenue",
+DAY_ORDER_COLUMNS = ("id", "store_id", "channel", "platform_order_id", "ordered_at", "distance_km", "items_revenue",
                      "delivery_fee", "actual_profit")  # fmt: skip
 
 

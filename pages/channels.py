@@ -77,7 +77,7 @@ def layout(**query: str) -> html.Div:
         return html.Div(frame.children)
     channel = query.get("channel") if query.get("channel") in frame.options["channels"] else None
     product = _int(query.get("product")) if channel else None
-    order = _int(query.get("order")) if product else None
+    order = _int(query.get("order"))  # an order alone is a link to its detail (今日必做)
     stores = [dcc.Store(id=DRILL["channel"], data=channel), dcc.Store(id=DRILL["product"], data=product),
               dcc.Store(id=DRILL["order"], data=order)]  # fmt: skip
     sections = [

@@ -7,6 +7,7 @@ from dash import Output, dcc, html
 
 from components import ids
 from components.charts import COUNT, DATE_AXIS, MONEY, figure, graph
+from components.grid import register_export
 from components.kpi_card import kpi_row
 from components.messages import NO_DATA, info_alert
 from components.monitor_panel import monitor_panel, register_callbacks
@@ -22,6 +23,7 @@ dash.register_page(__name__, path="/", name="门店诊断", title="门店诊断�
 register_callbacks()  # the monitor panel's own callbacks, registered with this page
 PAGE = ids.DIAGNOSIS
 register_frame_callbacks(PAGE)
+register_export(PAGE.page)  # 今日必做 and 门店健康分 download as CSV / Excel
 
 TITLE = "门店诊断看板"
 MONITOR_SLOT = ids.MONITOR_SLOT
@@ -51,7 +53,7 @@ def update_kpis(*values):
 
 @dash.callback(Output(ids.DIAG_TODO, "children"), *PAGE.inputs())
 def update_todo(*values):
-    return filtered_section("今日必做", values, todo_list, todo_card, quiet=True)
+    return filtered_section("今日必做", values, todo_list, lambda todo: todo_card(todo, values), quiet=True)
 
 
 def trend_chart(rows: list[dict]):
@@ -75,7 +77,8 @@ def update_trend(*values):
 
 @dash.callback(Output(ids.DIAG_HEALTH, "children"), *PAGE.inputs())
 def update_health(*values):
-    return filtered_section("health score", values, store_health, health_table, quiet=True)
+    return filtered_section("health score", values, store_health, lambda rows: health_table(rows, values),
+                            quiet=True)  # fmt: skip
 
 
 @dash.callback(Output(ids.DIAG_ABNORMAL, "children"), *PAGE.inputs())

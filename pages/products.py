@@ -9,18 +9,19 @@ from dash import Input, Output, dcc, html
 
 from components import ids
 from components.charts import COUNT, DATE_AXIS, MONEY, PERCENT, bar_chart, figure, graph
+from components.format import count, money
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
 from config import analysis as defaults
 from config import diagnosis as rules
-from services.analysis import product_analysis
+from services.analysis import product_analysis, product_focus
 
 dash.register_page(__name__, path="/products", name="商品分析", title="商品分析 · 门店诊断看板", order=2)
 
 PAGE = ids.PRODUCTS
 SPLITS = {"sell": (ids.PRODUCTS_SELL_SPLIT, "value"), "margin": (ids.PRODUCTS_MARGIN_SPLIT, "value")}
-register_frame_callbacks(PAGE, SPLITS)
+register_frame_callbacks(PAGE, {**SPLITS, "sku": (ids.PRODUCTS_SKU, "data")})
 register_export(PAGE.page)
 
 PRODUCT_COLUMNS = [
@@ -69,7 +70,46 @@ def layout(**query: str) -> html.Div:
         ],
         className="g-3 mb-3",
     )  # fmt: skip
-    return html.Div([*frame.children, controls, dcc.Loading(html.Div(id=ids.PRODUCTS_BODY), type="dot")])
+    sku = dcc.Store(id=ids.PRODUCTS_SKU, data=_int(query.get("sku")))
+    return html.Div([*frame.children, sku, controls, dcc.Loading(html.Div(id=ids.PRODUCTS_FOCUS), type="dot"),
+                     dcc.Loading(html.Div(id=ids.PRODUCTS_BODY), type="dot")])  # fmt: skip
+
+
+def _int(text) -> int | None:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return None
+
+
+@dash.callback(Output(ids.PRODUCTS_FOCUS, "children"), *PAGE.inputs(), Input(ids.PRODUCTS_SKU, "data"))
+def update_focus(stores, start, end, channels, sku):
+    """The SKU a link names (``?sku=``): its totals and every day of the period."""
+    if sku is None:
+        return None
+    return filtered_section("product focus", (stores, start, end, channels), product_focus, _render_focus, int(sku))
+
+
+def _render_focus(result: dict):
+    if not result["found"]:
+        return info_alert("链接中的商品不存在（可能已被重新导入）。")
+    s, daily = result["summary"], result["daily"]
+    facts = [("销量", f"{count(s['quantity'])} 件"), ("动销天数", f"{s['selling_days']} 天"),
+             ("实收", money(s["revenue"], precise=True)), ("成本", money(s["cost"], precise=True)),
+             ("利润", money(s["profit"], precise=True)), ("实收单价", money(s["unit_price"], precise=True)),
+             ("成本单价", money(s["unit_cost"], precise=True))]  # fmt: skip
+    days = [r["day"] for r in daily]
+    chart = figure([
+        {"type": "bar", "x": days, "y": [r["quantity"] for r in daily], "name": "销量", "yaxis": "y2", "opacity": 0.4},
+        {"type": "scatter", "mode": "lines+markers", "x": days, "y": [r["revenue"] for r in daily], "name": "实收"},
+        {"type": "scatter", "mode": "lines+markers", "x": days, "y": [r["cost"] for r in daily], "name": "成本"},
+    ], f"{s['name']} · 每日销售", "金额 (¥)", xaxis=DATE_AXIS,
+       yaxis2={"title": "销量", "overlaying": "y", "side": "right", "showgrid": False})  # fmt: skip
+    return dbc.Card(dbc.CardBody([
+        html.H5(f"商品：{s['name']}", className="card-title", id="products-focus-title"),
+        html.Div("，".join(f"{label} {value}" for label, value in facts), className="small mb-2"),
+        graph(chart),
+    ]), className="mb-3 shadow-sm border-primary")  # fmt: skip
 
 
 @dash.callback(Output(ids.PRODUCTS_BODY, "children"), *PAGE.inputs(),

@@ -151,6 +151,27 @@ def product_analysis(runtime: Runtime, filters: ViewFilters, sell_split: float, 
     return result
 
 
+@cached("products")
+def product_focus(runtime: Runtime, filters: ViewFilters, product_id: int) -> dict:
+    """One SKU in the selection (商品分析 ``?sku=``): its name, totals and every day of the period
+    (days without a sale as zeros, so a stock-out or an idle spell shows)."""
+    name = pieces.product_names(runtime, [product_id]).get(int(product_id))
+    if name is None:
+        return {"found": False}
+    days = pieces.product_days(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
+    mine = days[days["product_id"] == product_id].groupby("day")[["quantity", "revenue", "cost", "profit"]].sum()
+    calendar = [filters.start + dt.timedelta(days=i) for i in range((filters.end - filters.start).days + 1)]
+    daily = mine.reindex(calendar, fill_value=0).rename_axis("day").reset_index()
+    totals = daily[["quantity", "revenue", "cost", "profit"]].sum()
+    sold = float(totals["quantity"])
+    summary = {"name": name, "product_id": int(product_id), **{k: float(v) for k, v in totals.items()},
+               "selling_days": int((daily["quantity"] > 0).sum()),
+               "unit_price": float(totals["revenue"]) / sold if sold else None,
+               "unit_cost": float(totals["cost"]) / sold if sold else None,
+               "margin": float(totals["profit"]) / float(totals["revenue"]) if totals["revenue"] else None}  # fmt: skip
+    return {"found": True, "summary": summary, "daily": records(daily)}
+
+
 @cached("timeseries")
 def time_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
     """Time slots, per-hour totals and the weekday × hour matrices (daily averages)."""

@@ -190,31 +190,75 @@ def test_pieces004_order_pieces_list_what_the_sql_lists(cached_runtime, engine, 
     other.engine.dispose()
 
 
-def test_pieces005_todo_order_items_rank_stores_by_their_losses(cached_runtime, engine, settings, tmp_path):
-    """穿底订单 items: one per store, the store losing most first, its worst order named, the
-    stores beyond the list counted — the same from the pieces as from the database."""
+def test_pieces005_todo_order_items_are_orders_ranked_by_their_losses(cached_runtime, engine, settings, tmp_path):
+    """穿底订单 items: one per order, largest loss first; 紧急 only the orders losing at least
+    URGENT_MIN_AMOUNT, the smaller losses 关注; each group counts and totals all its orders
+    beyond the listed ones — the same from the pieces as from the database."""
     from config import diagnosis as rules
     from services import pieces
 
     end = SPEC.end_date
     orders = []
-    for i in range(rules.MAX_ITEMS_PER_RULE + 2):  # store i: i + 1 orders losing 7 and one losing more
+    n_stores = rules.MAX_ITEMS_PER_RULE + 2
+    for i in range(n_stores):  # store i: i + 1 orders losing 8 (8 − 15 − 1) and one losing 23 + i
         store = {"store_code": f"L{i:02d}", "store_name": f"测试-亏损{i:02d}", "city": "测试城", "service_fee": 1.0}
         for k in range(i + 1):
             orders.append(order(f"L{i}-{k}", f"{end.isoformat()} 1{k % 10}:00:00",
                                 [{"received_price": 8.0, "cost": 15.0}], **store))  # fmt: skip
-        orders.append(order(f"W{i}", f"{end.isoformat()} 09:30:00", [{"received_price": 8.0, "cost": 30.0}], **store))
+        orders.append(order(f"W{i}", f"{end.isoformat()} 09:30:00", [{"received_price": 8.0, "cost": 30.0 + i}],
+                            **store))  # fmt: skip
     assert import_file(engine, write_csv(sheet(*orders), tmp_path / "loss.csv"), settings).status == "imported"
     time.sleep(VERSION_CHECK_S + 0.1)
     ids = {name: i for i, name in pieces.store_names(Runtime(settings, engine, None)).items()}
-    stores = [ids[f"测试-亏损{i:02d}"] for i in range(rules.MAX_ITEMS_PER_RULE + 2)]
+    stores = [ids[f"测试-亏损{i:02d}"] for i in range(n_stores)]
     filters = ViewFilters.build(end, end, stores=stores)
     memory = todo.todo_list(cached_runtime, filters)
     sql = todo.todo_list(Runtime(settings, engine, None), filters)
     assert memory == sql
-    loss = [item for item in memory["urgent"] if item["rule"] == "穿底订单"]
-    assert [item["store"] for item in loss[:-1]] == [f"测试-亏损{i:02d}" for i in
-                                                     range(rules.MAX_ITEMS_PER_RULE + 1, 1, -1)]  # fmt: skip
-    top = rules.MAX_ITEMS_PER_RULE + 1
-    assert loss[0]["evidence"].startswith(f"{top + 2} 单，合计利润 ¥-") and f"订单 W{top}" in loss[0]["evidence"]
-    assert loss[-1] == {"rule": "穿底订单", "store": "另有 2 家门店", "evidence": "共 5 单"}  # 2 + 3 orders
+    assert rules.URGENT_MIN_AMOUNT > 8 and rules.URGENT_MIN_AMOUNT <= 23  # the two kinds of order fall apart
+    (urgent,) = [g for g in memory["urgent"] if g["rule"] == "loss_orders"]
+    assert urgent["count"] == n_stores and urgent["amount"] == pytest.approx(sum(23 + i for i in range(n_stores)))
+    assert [item["object"] for item in urgent["items"]] == [f"W{i}" for i in range(n_stores - 1, 1, -1)]
+    first = urgent["items"][0]
+    assert first["kind"] == "order" and first["amount"] == pytest.approx(23 + n_stores - 1)
+    assert first["store"] == f"测试-亏损{n_stores - 1:02d}" and first["channel"] == "美团闪购"
+    assert first["facts"]["actual_profit"] == pytest.approx(-(23 + n_stores - 1))
+    assert isinstance(first["order_id"], int)  # the detail view's key
+    (watch,) = [g for g in memory["watch"] if g["rule"] == "loss_orders"]
+    small = sum(i + 1 for i in range(n_stores))
+    assert watch["count"] == small and watch["amount"] == pytest.approx(8 * small)
+    assert len(watch["items"]) == rules.MAX_ITEMS_PER_RULE and all(i["amount"] == 8 for i in watch["items"])
+
+
+def test_pieces006_product_focus_lists_every_day_of_one_sku(cached_runtime, engine, settings, tmp_path):
+    """商品分析 ``?sku=`` (a 今日必做 link): the SKU's totals and every day of the period, the days
+    without a sale as zeros (a stock-out shows), the same from the pieces as from the database."""
+    from services import pieces
+
+    end = SPEC.end_date
+    store = {"store_code": "F900", "store_name": "测试-聚焦店", "city": "测试城", "service_fee": 1.0}
+    sku = {"product_name": "测试聚焦商品", "barcode": "6909999999999", "product_code": "F001", "cost": 5.0}
+    two_days_ago = (end - dt.timedelta(days=2)).isoformat()
+    extra = sheet(
+        order("F-1", f"{two_days_ago} 10:00:00", [{**sku, "received_price": 8.0, "quantity": 3}], **store),
+        order("F-2", f"{two_days_ago} 11:00:00", [{**sku, "received_price": 7.0, "quantity": 1}], **store),
+        order("F-3", f"{end.isoformat()} 10:00:00", [{**sku, "received_price": 4.0, "quantity": 2}], **store),
+    )  # fmt: skip
+    assert import_file(engine, write_csv(extra, tmp_path / "focus.csv"), settings).status == "imported"
+    time.sleep(VERSION_CHECK_S + 0.1)
+    plain = Runtime(settings, engine, None)
+    store_id = next(i for i, n in pieces.store_names(plain).items() if n == "测试-聚焦店")
+    product_id = next(int(p) for p in pieces.product_days(plain, end, end, [store_id], None)["product_id"])
+    filters = ViewFilters.build(end - dt.timedelta(days=3), end, stores=[store_id])
+    focus = analysis.product_focus(cached_runtime, filters, product_id)
+    assert focus == analysis.product_focus(plain, filters, product_id)
+    # 商品采购成本 is the line's cost (5 per line). 4 days: nothing; 3 × 8 + 1 × 7 = 31 for 4 units,
+    # cost 10; nothing; 2 × 4 = 8 for 2 units, cost 5
+    daily = [(r["day"], r["quantity"], r["revenue"], r["cost"]) for r in focus["daily"]]
+    days = [(end - dt.timedelta(days=back)).isoformat() for back in (3, 2, 1, 0)]
+    assert daily == [(days[0], 0, 0, 0), (days[1], 4, 31, 10), (days[2], 0, 0, 0), (days[3], 2, 8, 5)]
+    summary = focus["summary"]
+    assert summary["name"] == "测试聚焦商品" and summary["selling_days"] == 2
+    assert summary["revenue"] == pytest.approx(39) and summary["unit_price"] == pytest.approx(39 / 6)
+    assert summary["unit_cost"] == pytest.approx(15 / 6) and summary["profit"] == pytest.approx(24)
+    assert analysis.product_focus(plain, filters, 987654321) == {"found": False}

@@ -159,3 +159,102 @@ def test_truth004_stockouts_confirmed_by_stock(demo):
             genuine.add((store, sku))
     recall, precision = score("stockout_hot_skus", found, injected, genuine)
     assert recall >= 0.9 and precision >= 0.9
+
+
+def _raw_order_profit(lines: pd.DataFrame) -> pd.Series:
+    """实际利润 per order from the raw lines: Σ利润额 − platform fee (平台服务费 when > 0, else
+    平台佣金) − 物流配送费 + 企客后返."""
+    first = lines.groupby(ORDER_KEY)[["service_fee", "commission", "delivery_fee", "corporate_rebate"]].first()
+    platform_fee = first["service_fee"].where(first["service_fee"] > 0, first["commission"]).fillna(0)
+    return (lines.groupby(ORDER_KEY)["profit"].sum() - platform_fee - first["delivery_fee"].fillna(0)
+            + first["corporate_rebate"].fillna(0))  # fmt: skip
+
+
+def test_truth005_urgent_items_carry_money_lost_or_at_risk(demo):
+    """🔴 紧急 as the service builds it (order_findings, below_cost, confirmed stock-outs, then
+    is_urgent): each item's money is recomputed from the raw lines of the kept orders, never
+    taken from the rule's output, and must reach the threshold for ≥ 90 % of the items; the
+    injected problems are all still listed (at some level)."""
+    from analytics.diagnosis_rules import is_urgent, order_findings
+    from config import diagnosis as rules
+
+    truth, _, product_days, as_of, orders, lines = demo
+    threshold = rules.URGENT_MIN_AMOUNT
+    kept_lines = lines.merge(orders[ORDER_KEY], on=ORDER_KEY)
+    goods = kept_lines[(kept_lines["category_l1"] != CONSUMABLE_CATEGORY) & (kept_lines["quantity"] > 0)]
+    goods = goods.assign(received=goods["received_price"] * goods["quantity"])
+
+    # the findings, all levels
+    by_order = order_findings(orders[orders["day"] == as_of], rules.COSTLY_DELIVERY_FEE)
+    cheap = below_cost(product_days, as_of, rules.BELOW_COST_DAYS)
+    latest = lines[(lines["category_l1"] != CONSUMABLE_CATEGORY) & (lines["quantity"] > 0)]
+    latest = latest.sort_values("ordered_at").groupby(["store_code", "sku"]).tail(1)
+    last_stock = latest.rename(columns={"store_code": "store_id", "sku": "product_id"})[
+        ["store_id", "product_id", "remaining_stock"]]  # fmt: skip
+    stockouts = confirm_stockouts(stockout_hot_skus(product_days, as_of), last_stock,
+                                  days_of_cover=rules.STOCKOUT_DAYS_OF_COVER)  # fmt: skip
+    findings = {**by_order, "below_cost": cheap, "stockout": stockouts}
+
+    # money from the raw lines
+    order_loss = -_raw_order_profit(kept_lines)
+    window = goods[goods["day"] > as_of - dt.timedelta(days=rules.BELOW_COST_DAYS)]
+    per_sku = window.groupby(["store_code", "sku"])[["cost", "received"]].sum()
+    sku_loss = per_sku["cost"] - per_sku["received"]
+    daily = goods.groupby(["store_code", "sku", "day"])[["quantity", "received"]].sum()
+    stock_at_last = latest.set_index(["store_code", "sku"])["remaining_stock"]
+
+    def lost_sales(store, sku) -> float:
+        """Sales lost since the last sale at the 14 days' pace before it; 0 unless the export
+        shows the SKU ran out (剩余库存 at the last sale below a day of that pace)."""
+        sold = daily.loc[(store, sku)]
+        last = max(sold.index)
+        before = sold[sold.index > last - dt.timedelta(days=14)]
+        if stock_at_last[(store, sku)] >= before["quantity"].sum() / 14:
+            return 0.0
+        return before["received"].sum() / 14 * (as_of - last).days
+
+    def money(kind: str, row) -> float:
+        if kind in ("loss_orders", "costly_delivery"):
+            return float(order_loss[(row.channel, row.platform_order_id)])
+        if kind == "below_cost":
+            return float(sku_loss.get((row.store_id, row.product_id), 0.0))
+        return lost_sales(row.store_id, row.product_id)
+
+    urgent = {kind: found[is_urgent(found, threshold)] for kind, found in findings.items()}
+    carried = [money(kind, row) >= threshold for kind, found in urgent.items() for row in found.itertuples()]
+    share = sum(carried) / len(carried)
+    before = [money(kind, row) >= threshold for kind, found in findings.items() for row in found.itertuples()]
+    print(f"urgent items: {len(carried)} ({', '.join(f'{k} {len(f)}' for k, f in urgent.items())}); "
+          f"{share:.1%} carry ≥ ¥{threshold:.0f} lost or at risk, recomputed from the raw lines "
+          f"(every finding urgent, as before: {len(before)} items, {sum(before) / len(before):.1%})")  # fmt: skip
+    assert len(carried) >= 10 and share >= 0.9
+
+    day = as_of.isoformat()
+    listed_orders = {key for k in ("loss_orders", "costly_delivery")
+                     for key in zip(findings[k]["channel"], findings[k]["platform_order_id"], strict=True)}  # fmt: skip
+    injected = {(t["channel"], t["platform_order_id"]) for t in truth["loss_far_orders"] if t["date"] == day}
+    recalls = {"loss orders": len(listed_orders & injected) / len(injected)}
+    for kind, key in (("below_cost", "below_cost_skus"), ("stockout", "stockout_skus")):
+        found = set(zip(findings[kind]["store_id"], findings[kind]["product_id"], strict=True))
+        wanted = {(t["store_code"], t["sku"]) for t in truth[key]}
+        recalls[kind] = len(found & wanted) / len(wanted)
+    print("injected problems listed in 今日必做: " + ", ".join(f"{k} {v:.0%}" for k, v in recalls.items()))
+    assert injected and min(recalls.values()) >= 0.9
+
+
+def test_truth006_hot_skus_have_a_base_volume(demo):
+    """🟢 热销 never rests on a handful of units: the week before sold ≥ HOT_MIN_BASE_UNITS,
+    counted from the raw lines."""
+    from analytics.diagnosis_rules import hot_skus
+    from config import diagnosis as rules
+
+    _, _, product_days, as_of, orders, lines = demo
+    hot = hot_skus(product_days, as_of, growth=rules.HOT_GROWTH, min_units=rules.HOT_MIN_UNITS,
+                   min_base=rules.HOT_MIN_BASE_UNITS)  # fmt: skip
+    goods = lines.merge(orders[ORDER_KEY], on=ORDER_KEY)
+    goods = goods[goods["category_l1"] != CONSUMABLE_CATEGORY]
+    week_before = goods[(goods["day"] <= as_of - dt.timedelta(days=7)) & (goods["day"] > as_of - dt.timedelta(days=14))]
+    base = week_before.groupby(["store_code", "sku"])["quantity"].sum()
+    bases = [base.get((r.store_id, r.product_id), 0) for r in hot.itertuples()]
+    print(f"hot_skus: {len(hot)} flagged, smallest base week {min(bases):.0f} units")
+    assert len(hot) and min(bases) >= rules.HOT_MIN_BASE_UNITS

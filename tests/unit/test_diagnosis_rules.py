@@ -144,7 +144,7 @@ def test_rules006_hot_and_top_profit_skus():
         rows.append({"store_id": 1, "day": day(offset), "product_id": 22, "quantity": 5.0,
                      "revenue": 0.0, "cost": 0.0, "profit": 1.0})
     frame = pd.DataFrame(rows)
-    hot = hot_skus(frame, AS_OF)
+    hot = hot_skus(frame, AS_OF, growth=0.5, min_units=10, min_base=5)
     assert hot["product_id"].tolist() == [20] and hot["growth"].iloc[0] == pytest.approx(2.0)
     top = top_profit_skus(frame, AS_OF, top_n=2)
     # last 7 days: product 21 → 70, product 20 → 42, product 22 → 7
@@ -189,3 +189,60 @@ def test_rules009_sku_rules_on_empty_and_string_keyed_frames():
     found = slow_movers(coded, AS_OF).set_index("product_id")
     assert set(found.index) == {"SKU10", "SKU11"} and set(found["store_id"]) == {"S001"}
     assert found.at["SKU11", "last_sale"] == day(8)
+
+
+def test_rules010_hot_skus_need_a_base_volume():
+    """No growth rate on a handful of units: 1 → 19 units is not "+1800 %" 热销."""
+    from analytics.diagnosis_rules import hot_skus
+    from config import diagnosis as rules
+
+    rows = []
+    for offset in range(14):
+        recent = offset < 7
+        # product 40: 1 unit in the week before (one day), 19 in the last 7 days
+        if recent or offset == 7:
+            rows.append({"store_id": 1, "day": day(offset), "product_id": 40,
+                         "quantity": (3.0 if offset < 6 else 1.0) if recent else 1.0})  # 6 × 3 + 1 = 19
+        # product 41: 2/day before (14 units), 4/day now (28): +100 % on a real base
+        rows.append({"store_id": 1, "day": day(offset), "product_id": 41, "quantity": 4.0 if recent else 2.0})
+    frame = pd.DataFrame(rows).assign(revenue=0.0, cost=0.0)
+    settings = {"growth": rules.HOT_GROWTH, "min_units": rules.HOT_MIN_UNITS}
+    assert rules.HOT_MIN_BASE_UNITS > 1  # the configured base rules out a 1-unit week
+    hot = hot_skus(frame, AS_OF, **settings, min_base=rules.HOT_MIN_BASE_UNITS)
+    assert hot["product_id"].tolist() == [41] and hot["growth"].iloc[0] == pytest.approx(1.0)
+    anything = hot_skus(frame, AS_OF, **settings, min_base=1)  # the old behaviour: 19 vs 1 unit
+    assert anything.set_index("product_id").at[40, "growth"] == pytest.approx(18.0)
+
+
+def test_rules011_urgent_only_for_money_lost_above_the_threshold():
+    """Order rules: each order named once, 紧急 only when its loss reaches the threshold."""
+    from analytics.diagnosis_rules import is_urgent, order_findings
+
+    orders = pd.DataFrame({
+        "channel": ["美团"] * 5,
+        "platform_order_id": ["a", "b", "c", "d", "e"],
+        "actual_profit": [-15.0, 1.63, -12.0, -2.0, -4.0],
+        "delivery_fee": [8.0, 7.0, 3.0, 4.0, 9.0],
+    })  # fmt: skip
+    found = order_findings(orders, fee_floor=6.0)
+    # 高配送成本 (fee > 6, profit < fee), highest fee first: e (9), a (8), b (7); the loss orders
+    # a and e are listed there, so 穿底订单 keeps c and d, worst first
+    costly, loss = found["costly_delivery"], found["loss_orders"]
+    assert costly["platform_order_id"].tolist() == ["e", "a", "b"]
+    assert costly["at_risk"].tolist() == [4.0, 15.0, 0.0]  # b made a profit (+1.63): nothing lost
+    assert loss["platform_order_id"].tolist() == ["c", "d"] and loss["at_risk"].tolist() == [12.0, 2.0]
+    assert costly[is_urgent(costly, 10.0)]["platform_order_id"].tolist() == ["a"]
+    assert loss[is_urgent(loss, 10.0)]["platform_order_id"].tolist() == ["c"]
+    assert costly[is_urgent(costly, 20.0)].empty  # a larger threshold: all of them are 关注
+    empty = order_findings(orders.iloc[0:0], fee_floor=6.0)
+    assert empty["loss_orders"].empty and empty["costly_delivery"].empty
+
+
+def test_rules012_money_at_risk_of_the_sku_rules():
+    # below cost over 2 days: cost 24 − revenue 18 = 6 元 lost
+    found = below_cost(product_days(), AS_OF, days=2)
+    assert found["at_risk"].tolist() == [pytest.approx(6.0)]
+    # product 10 sold 5 units (50 元) a day over the 14-day baseline, silent for 3 days:
+    # 700 / 14 × 3 = 150 元 of sales lost
+    stockout = stockout_hot_skus(product_days(), AS_OF, top_n=2, min_zero_days=2)
+    assert stockout["baseline_revenue"].tolist() == [700.0] and stockout["at_risk"].tolist() == [150.0]
