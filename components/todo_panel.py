@@ -50,8 +50,8 @@ def evidence(item: dict) -> str:
     f = item["facts"]
     rule = item["rule"]
     if rule in ("loss_orders", "costly_delivery"):
-        return (f"{item['channel']}，实际利润 {money(f['actual_profit'], precise=True)}，物流配送费 "
-                f"{money(f['delivery_fee'], precise=True)}，商品实收 {money(f['items_revenue'], precise=True)}")
+        return (f"{item['channel']}，实际利润 {money(f['actual_profit'])}，物流配送费 "
+                f"{money(f['delivery_fee'])}，商品实收 {money(f['items_revenue'])}")
     if rule == "traffic_drop":
         return (f"近7天 {count(f['orders_recent'])} 单，前7天 {count(f['orders_previous'])} 单，"
                 f"下降 {percent(f['drop_ratio'])}")
@@ -59,7 +59,7 @@ def evidence(item: dict) -> str:
         return (f"利润率近7天 {percent(f['recent_margin'])}，前7天 {percent(f['previous_margin'])}，"
                 f"下降 {f['decline'] * 100:.1f} 个百分点")
     if rule == "below_cost":
-        return (f"实收单价 {money(f['unit_price'], precise=True)} 低于成本 {money(f['unit_cost'], precise=True)}"
+        return (f"实收单价 {money(f['unit_price'])} 低于成本 {money(f['unit_cost'])}"
                 f"（近{rules.BELOW_COST_DAYS}天 {count(f['quantity'])} 件）")
     if rule == "stockout":
         stock = "无库存数据" if f["remaining_stock"] is None else f"最后剩余库存 {count(f['remaining_stock'])}"
@@ -72,7 +72,7 @@ def evidence(item: dict) -> str:
         return f"{f['first_sale']} 首次动销，已售 {count(f['quantity'])} 件"
     if rule == "hot":
         return f"近7天 {count(f['recent'])} 件，前7天 {count(f['previous'])} 件，增长 {percent(f['growth'], 0)}"
-    return f"近7天利润 {money(f['profit'], precise=True)}（{count(f['quantity'])} 件）"  # top_profit
+    return f"近7天利润 {money(f['profit'])}（{count(f['quantity'])} 件）"  # top_profit
 
 
 def item_href(item: dict, as_of: str, channels) -> str:
@@ -92,7 +92,7 @@ def item_href(item: dict, as_of: str, channels) -> str:
 def _amount(item: dict) -> list:
     if item["amount"] is None:
         return []
-    return [html.Strong(f"{AMOUNT_NAMES.get(item['rule'], '金额')} {money(item['amount'], precise=True)}",
+    return [html.Strong(f"{AMOUNT_NAMES.get(item['rule'], '金额')} {money(item['amount'])}",
                         className="ms-2 text-nowrap")]  # fmt: skip
 
 
@@ -111,7 +111,7 @@ def _group(group: dict, as_of: str, channels) -> html.Div:
     items = [_item(i, item_href(i, as_of, channels)) for i in group["items"]]
     shown, rest = items[: rules.SHOWN_ITEMS_PER_RULE], items[rules.SHOWN_ITEMS_PER_RULE :]
     total = [] if group["amount"] is None else [
-        html.Span(f"合计{AMOUNT_NAMES.get(group['rule'], '金额')} {money(group['amount'], precise=True)}",
+        html.Span(f"合计{AMOUNT_NAMES.get(group['rule'], '金额')} {money(group['amount'])}",
                   className="ms-2 small")]  # fmt: skip
     header = html.Div([html.Span(RULE_NAMES[group["rule"]], className="fw-bold"),
                        html.Span(f"{group['count']} 项", className="badge text-bg-light ms-2"), *total],
@@ -155,7 +155,7 @@ def todo_card(todo: dict, values: tuple) -> dbc.Card:
     sku_note = (f"商品级提醒（价格异常、热销缺货、滞销、新品、热销、利润贡献）请选择不超过 "
                 f"{rules.SKU_RULES_MAX_STORES} 家门店查看。")  # fmt: skip
     note = [] if todo["sku_rules"] else [html.Div(sku_note, className="small text-muted mt-2")]
-    urgent_rule = html.Div(f"紧急：亏损或预计损失不低于 {money(rules.URGENT_MIN_AMOUNT, precise=True)} 的事项；"
+    urgent_rule = html.Div(f"紧急：亏损或预计损失不低于 {money(rules.URGENT_MIN_AMOUNT)} 的事项；"
                            "点击对象查看依据。", className="small text-muted mb-2")  # fmt: skip
     rows = todo_rows(todo, channels)
     table = html.Details([html.Summary(f"明细表（{len(rows)} 项，可排序、下载）", className="small"),

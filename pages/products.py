@@ -95,9 +95,9 @@ def _render_focus(result: dict):
         return info_alert("链接中的商品不存在（可能已被重新导入）。")
     s, daily = result["summary"], result["daily"]
     facts = [("销量", f"{count(s['quantity'])} 件"), ("动销天数", f"{s['selling_days']} 天"),
-             ("实收", money(s["revenue"], precise=True)), ("成本", money(s["cost"], precise=True)),
-             ("利润", money(s["profit"], precise=True)), ("实收单价", money(s["unit_price"], precise=True)),
-             ("成本单价", money(s["unit_cost"], precise=True))]  # fmt: skip
+             ("实收", money(s["revenue"])), ("成本", money(s["cost"])),
+             ("利润", money(s["profit"])), ("实收单价", money(s["unit_price"])),
+             ("成本单价", money(s["unit_cost"]))]  # fmt: skip
     days = [r["day"] for r in daily]
     chart = figure([
         {"type": "bar", "x": days, "y": [r["quantity"] for r in daily], "name": "销量", "yaxis": "y2", "opacity": 0.4},

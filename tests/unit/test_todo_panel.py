@@ -45,9 +45,9 @@ def test_todo002_flat_table_and_money_formatting():
         ("关注", "滞销", "测试店", None)]  # fmt: skip
     assert rows[0]["object_link"] == f"[2700000001]({item_href(ORDER, AS_OF, None)})"
     # money through format.money (its sign convention is format.py's), never "¥-14.63"
-    loss = money(-14.63, precise=True)
+    loss = money(-14.63)
     assert rows[0]["evidence"] == f"美团闪购，实际利润 {loss}，物流配送费 ¥9.09，商品实收 ¥73.74"
     assert rows[1]["evidence"] == "近7天 213 单，前7天 407 单，下降 47.7%"
     text = str(todo_card(todo, (["3"], "2026-11-21", AS_OF, ["all"])))
-    assert f"亏损 {money(14.63, precise=True)}" in text and f"实收减少 {money(10243.1, precise=True)}" in text
+    assert f"亏损 {money(14.63)}" in text and f"实收减少 {money(10243.1)}" in text
     assert "¥-" not in text
