@@ -50,6 +50,11 @@ class PageIds:
     def url(self) -> str:
         return f"{self.page}-url"
 
+    @property
+    def url_state(self) -> str:
+        """dcc.Store of the query string the filters shown stand for (Back/Forward compares with it)."""
+        return f"{self.page}-url-state"
+
     def inputs(self) -> tuple[Input, ...]:
         return (Input(self.store, "value"), Input(self.date, "start_date"), Input(self.date, "end_date"),
                 Input(self.channel, "value"))  # fmt: skip

@@ -12,11 +12,12 @@ from components.charts import bar_chart, graph
 from components.format import money
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
-from components.page_frame import filtered_section, frame_layout, register_frame_callbacks, section
+from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks, section
 from services.analysis import abnormal_orders, channel_analysis, channel_skus, order_detail, product_orders
 from services.runtime import get_runtime
 
-dash.register_page(__name__, path="/channels", name="渠道分析", title="渠道分析 · 门店诊断看板", order=4)
+PATH = "/channels"
+dash.register_page(__name__, path=PATH, name="渠道分析", title="渠道分析 · 门店诊断看板", order=4)
 
 PAGE = ids.CHANNELS
 DRILL = {
@@ -24,8 +25,6 @@ DRILL = {
     "product": ids.CHANNELS_DRILL_PRODUCT,
     "order": ids.CHANNELS_DRILL_ORDER,
 }
-register_frame_callbacks(PAGE, {key: (store, "data") for key, store in DRILL.items()})
-register_export(PAGE.page)
 
 CHANNEL_COLUMNS = [
     column("channel", "渠道", pinned="left"), column("rating", "健康度"), column("rating_score", "健康分", "score"),
@@ -71,15 +70,24 @@ def _int(text) -> int | None:
         return None
 
 
+def _read_drill(query: dict, options: dict) -> dict:
+    """The drill-down path from the URL: a known channel, then a product and an order id."""
+    channel = query.get("channel") if query.get("channel") in options["channels"] else None
+    product = _int(query.get("product")) if channel else None
+    order = _int(query.get("order")) if product is not None else None
+    return {"channel": channel, "product": product, "order": order}
+
+
+DRILL_PATH = UrlParams({key: (store, "data") for key, store in DRILL.items()}, _read_drill)
+register_frame_callbacks(PAGE, PATH, DRILL_PATH)
+register_export(PAGE.page)
+
+
 def layout(**query: str) -> html.Div:
-    frame = frame_layout(PAGE, "渠道分析", query)
+    frame = frame_layout(PAGE, "渠道分析", query, params=DRILL_PATH)
     if frame.state is None:
         return html.Div(frame.children)
-    channel = query.get("channel") if query.get("channel") in frame.options["channels"] else None
-    product = _int(query.get("product")) if channel else None
-    order = _int(query.get("order")) if product else None
-    stores = [dcc.Store(id=DRILL["channel"], data=channel), dcc.Store(id=DRILL["product"], data=product),
-              dcc.Store(id=DRILL["order"], data=order)]  # fmt: skip
+    stores = [dcc.Store(id=store, data=frame.params[key]) for key, store in DRILL.items()]
     sections = [
         dcc.Loading(html.Div(id=i), type="dot")
         for i in (ids.CHANNELS_BODY, ids.CHANNELS_SKUS, ids.CHANNELS_ORDERS, ids.CHANNELS_ORDER, ids.CHANNELS_ABNORMAL)

@@ -12,10 +12,11 @@ from components.messages import NO_DATA, info_alert
 from components.page_frame import filtered_section, register_frame_callbacks, single_body_layout
 from services.analysis import distance_analysis
 
-dash.register_page(__name__, path="/distance", name="配送分析", title="配送分析 · 门店诊断看板", order=5)
+PATH = "/distance"
+dash.register_page(__name__, path=PATH, name="配送分析", title="配送分析 · 门店诊断看板", order=5)
 
 PAGE = ids.DISTANCE
-register_frame_callbacks(PAGE)
+register_frame_callbacks(PAGE, PATH)
 register_export(PAGE.page)
 
 COLUMNS = [

@@ -11,17 +11,15 @@ from components import ids
 from components.charts import DATE_AXIS, bar_chart, figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
-from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
+from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks
 from config import analysis as defaults
 from config import diagnosis as rules
 from services.analysis import product_analysis
 
-dash.register_page(__name__, path="/products", name="商品分析", title="商品分析 · 门店诊断看板", order=2)
+PATH = "/products"
+dash.register_page(__name__, path=PATH, name="商品分析", title="商品分析 · 门店诊断看板", order=2)
 
 PAGE = ids.PRODUCTS
-SPLITS = {"sell": (ids.PRODUCTS_SELL_SPLIT, "value"), "margin": (ids.PRODUCTS_MARGIN_SPLIT, "value")}
-register_frame_callbacks(PAGE, SPLITS)
-register_export(PAGE.page)
 
 PRODUCT_COLUMNS = [
     column("name", "商品", pinned="left", minWidth=180), column("category", "一级分类"), column("abc", "ABC"),
@@ -51,21 +49,31 @@ def _percent_input(label: str, component_id: str, value: float) -> dbc.Col:
 def _split(query: dict, key: str, default: float) -> float:
     try:
         value = float(query.get(key, ""))
-    except ValueError:
+    except (TypeError, ValueError):
         return default * 100
     return value if 0 <= value <= 100 else default * 100
 
 
+def _read_splits(query: dict, _options: dict) -> dict:
+    """The quadrant splits (in %) from the URL; the configured default for anything else."""
+    return {"sell": _split(query, "sell", defaults.QUADRANT_SELL_THROUGH_SPLIT),
+            "margin": _split(query, "margin", defaults.QUADRANT_MARGIN_SPLIT)}  # fmt: skip
+
+
+SPLITS = UrlParams({"sell": (ids.PRODUCTS_SELL_SPLIT, "value"), "margin": (ids.PRODUCTS_MARGIN_SPLIT, "value")},
+                   _read_splits)  # fmt: skip
+register_frame_callbacks(PAGE, PATH, SPLITS)
+register_export(PAGE.page)
+
+
 def layout(**query: str) -> html.Div:
-    frame = frame_layout(PAGE, "商品分析", query)
+    frame = frame_layout(PAGE, "商品分析", query, params=SPLITS)
     if frame.state is None:
         return html.Div(frame.children)
     controls = dbc.Row(
         [
-            _percent_input("象限分界：动销率", ids.PRODUCTS_SELL_SPLIT,
-                           _split(query, "sell", defaults.QUADRANT_SELL_THROUGH_SPLIT)),
-            _percent_input("象限分界：毛利率", ids.PRODUCTS_MARGIN_SPLIT,
-                           _split(query, "margin", defaults.QUADRANT_MARGIN_SPLIT)),
+            _percent_input("象限分界：动销率", ids.PRODUCTS_SELL_SPLIT, frame.params["sell"]),
+            _percent_input("象限分界：毛利率", ids.PRODUCTS_MARGIN_SPLIT, frame.params["margin"]),
         ],
         className="g-3 mb-3",
     )  # fmt: skip
