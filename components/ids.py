@@ -82,4 +82,5 @@ CHANNELS_ORDER = "channels-order-detail"
 CHANNELS_ABNORMAL = "channels-abnormal"
 DISTANCE = PageIds("distance")
 DISTANCE_BODY = "distance-body"
+DISTANCE_NO_DISTANCE = "distance-no-distance"  # the orders without a distance, apart from the bands
 DIAG_ABNORMAL = "diagnosis-abnormal"

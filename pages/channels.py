@@ -42,7 +42,8 @@ SKU_COLUMNS = [
 ]  # fmt: skip
 ORDER_COLUMNS = [
     column("platform_order_id", "订单ID", pinned="left", minWidth=170), column("store", "门店", minWidth=150),
-    column("channel", "渠道"), column("ordered_at", "下单时间", minWidth=160), column("line_count", "商品行", "count"),
+    column("channel", "渠道"), column("ordered_at", "下单时间", "datetime", minWidth=160),
+    column("line_count", "商品行", "count"),
     column("items_revenue", "实收", "money"), column("platform_fee", "平台服务费", "money"),
     column("delivery_fee", "物流配送费", "money"), column("marketing_cost", "营销成本", "money"),
     column("actual_profit", "实际利润", "money"), column("distance_km", "距离(km)", "number"),
@@ -114,8 +115,8 @@ def _render_channels(result: dict) -> list:
             if abnormal else "没有异常订单（收费渠道平台服务费为 0）。")  # fmt: skip
     return [
         html.Div([note], className="small text-muted mb-2"),
-        data_grid(PAGE.page, "channels", "渠道对比（点击一行查看该渠道的商品）", rows, CHANNEL_COLUMNS,
-                  clickable=True),
+        data_grid(PAGE.page, "channels", "渠道对比", rows, CHANNEL_COLUMNS, clickable=True,
+                  hint="点击一行查看该渠道的商品"),
         graph(chart, "channels-chart"),
     ]  # fmt: skip
 
@@ -151,8 +152,8 @@ def update_skus(stores, start, end, channels, channel):
     def render(rows: list[dict]):
         if not rows:
             return info_alert(f"{channel} 在所选范围内没有商品销售。")
-        return data_grid(PAGE.page, "skus", f"{channel} · 商品（点击查看含该商品的订单）", rows, SKU_COLUMNS,
-                         height=360, clickable=True)  # fmt: skip
+        return data_grid(PAGE.page, "skus", f"{channel} · 商品", rows, SKU_COLUMNS, height=360, clickable=True,
+                         hint="点击查看含该商品的订单")  # fmt: skip
 
     return filtered_section("channel skus", (stores, start, end, channels), channel_skus, render, channel)
 
@@ -170,11 +171,12 @@ def update_orders(stores, start, end, channels, channel, product):
         return data_grid(
             PAGE.page,
             "orders",
-            f"{channel} · 含该商品的订单（点击查看订单明细）",
+            f"{channel} · 含该商品的订单",
             result["orders"],
             ORDER_COLUMNS,
             height=360,
             clickable=True,
+            hint="点击查看订单明细",
             note=f"共 {result['total']} 单" + (f"，显示最新 {shown} 单" if shown < result["total"] else ""),
         )
 
@@ -215,10 +217,11 @@ def update_abnormal(*values):
         return data_grid(
             PAGE.page,
             "abnormal",
-            "异常订单（收费渠道但平台服务费为 0，已从全部指标中排除）",
+            "异常订单",
             result["orders"],
             ORDER_COLUMNS,
             height=320,
+            hint="收费渠道但平台服务费为 0，已从全部指标中排除",
             note=f"共 {result['total']} 单" + (f"，显示最新 {shown} 单" if shown < result["total"] else ""),
         )
 

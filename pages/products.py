@@ -111,7 +111,7 @@ def _render(result: dict) -> list:
         graph(_category_chart(result["category_trend"])),
         data_grid(PAGE.page, "products", "商品明细", products, PRODUCT_COLUMNS,
                   note=f"按实收排序，最多 {defaults.PRODUCT_ROWS} 个商品。"),
-        data_grid(PAGE.page, "losing", "亏损商品（利润 < 0）", result["losing"], PRODUCT_COLUMNS, height=300),
+        data_grid(PAGE.page, "losing", "亏损商品", result["losing"], PRODUCT_COLUMNS, height=300, hint="利润为负"),
         _slow(result["slow"]),
     ]  # fmt: skip
 
@@ -142,4 +142,4 @@ def _category_chart(rows: list[dict]) -> dict:
 def _slow(rows: list[dict] | None):
     if rows is None:
         return info_alert(f"滞销商品（3 / 7 / 15 天以上无销售）请选择不超过 {rules.SKU_RULES_MAX_STORES} 家门店查看。")
-    return data_grid(PAGE.page, "slow", "滞销商品（3 / 7 / 15 天以上无销售）", rows, SLOW_COLUMNS, height=300)
+    return data_grid(PAGE.page, "slow", "滞销商品", rows, SLOW_COLUMNS, height=300, hint="3、7、15 天以上无销售")
