@@ -77,8 +77,8 @@ def _render(result: dict) -> list:
         traces,
         "距离段：订单、利润率与配送成本率",
         "订单数",
-        yaxis2={"title": "比率", "overlaying": "y", "side": "right", "showgrid": False,
-                **percent_axis([r[field] for r in rows for field, _ in rates])},
+        yaxis2={"title": "比率", "overlaying": "y", "side": "right", "showgrid": False, "automargin": True,
+                **percent_axis([r[field] for r in rows for field, _ in rates])},  # automargin: title off the ticks
     )  # fmt: skip
     return [_no_distance(result["no_distance"]), graph(chart, "distance-chart"),
             data_grid(PAGE.page, "bands", "距离段汇总", rows, COLUMNS, height=360)]  # fmt: skip

@@ -18,9 +18,15 @@ dash.register_page(__name__, path=PATH, name="时段分析", title="时段分析
 
 PAGE = ids.TIME
 MEASURES = {"orders": "订单数", "revenue": "实收"}
-MEASURE = UrlParams({"measure": (ids.TIME_MEASURE, "value")},
-                    lambda query, _options: {"measure": query.get("measure") if query.get("measure") in MEASURES
-                                             else "orders"})  # fmt: skip
+
+
+def _read_measure(query: dict, _options: dict) -> dict:
+    """The heat map's measure from the URL (a repeated parameter arrives as a list)."""
+    measure = query.get("measure")
+    return {"measure": measure if isinstance(measure, str) and measure in MEASURES else "orders"}
+
+
+MEASURE = UrlParams({"measure": (ids.TIME_MEASURE, "value")}, _read_measure)
 register_frame_callbacks(PAGE, PATH, MEASURE)
 register_export(PAGE.page)
 
