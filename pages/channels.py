@@ -200,7 +200,7 @@ def _render_order(result: dict):
                      for field, label in FEES])],
         size="sm", bordered=False, className="mb-0 small",
     )  # fmt: skip
-    title = f"订单 {order['platform_order_id']} · {order['channel']} · {order['ordered_at'].replace('T', ' ')}"
+    title = f"订单 {order['platform_order_id']} · {order['channel']} · {order['ordered_at'][:16].replace('T', ' ')}"
     return dbc.Card(dbc.CardBody([
         html.H6(title, className="card-title"),
         dbc.Row([dbc.Col(fees, lg=4), dbc.Col(data_grid(PAGE.page, "lines", "商品行", result["lines"], LINE_COLUMNS,
