@@ -9,6 +9,8 @@ from pathlib import Path
 import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, html
+from dash._pages import _path_to_page
+from flask import Response, has_request_context, request
 
 from components import encoding
 from config import PROJECT_ROOT, Settings
@@ -36,6 +38,46 @@ def _navbar() -> dbc.Navbar:
     )
 
 
+NOT_FOUND_MODULE = "not_found_404"
+
+
+def _is_page(app: Dash, path: str) -> bool:
+    """Whether Dash Pages' router shows a page of its own for ``path`` (the router's own lookup,
+    so the status never disagrees with what the browser shows; 页面不存在 itself is no page)."""
+    page, _ = _path_to_page(app.strip_relative_path(path))
+    return bool(page) and page["module"].split(".")[-1] != NOT_FOUND_MODULE
+
+
+def _not_found_title() -> str:
+    return next((page["title"] for module, page in dash.page_registry.items()
+                 if module.split(".")[-1] == NOT_FOUND_MODULE), "404")  # fmt: skip
+
+
+def _serve_unknown_paths_as_404(app: Dash) -> None:
+    """Dash Pages answers every path with its index and the router then shows 页面不存在, with
+    status 200, so link checkers, monitors and crawlers saw a page. The same index (the browser
+    still renders the 404 page) now goes out as 404, titled 页面不存在 for clients without
+    JavaScript. Only the catch-all route is touched: Dash's own routes, the assets, /healthz and
+    /metrics have rules of their own."""
+    catch_all = app.config.routes_pathname_prefix + "<path:path>"
+    interpolate = app.interpolate_index
+
+    def interpolate_index(**parts) -> str:
+        if has_request_context() and not _is_page(app, request.path):
+            parts["title"] = f"{_not_found_title()} · {APP_TITLE}"
+        return interpolate(**parts)
+
+    app.interpolate_index = interpolate_index  # Dash's index() calls it through the instance
+
+    @app.server.after_request
+    def unknown_path_is_404(response: Response) -> Response:
+        rule = request.url_rule
+        served_index = rule is not None and rule.rule == catch_all and response.status_code == 200
+        if served_index and not _is_page(app, request.path):
+            response.status_code = 404
+        return response
+
+
 def create_app(settings: Settings | None = None, *, start_monitors: bool = True, peer_dir: Path | None = None) -> Dash:
     """Build the Dash app for ``settings`` (default: from the environment). Starts the samplers
     (Redis health, psutil) and the cache warmer unless told not to; ``stop_app`` stops them.
@@ -57,6 +99,7 @@ def create_app(settings: Settings | None = None, *, start_monitors: bool = True,
         update_title=None,
     )
     app.layout = html.Div([_navbar(), dbc.Container(dash.page_container, fluid=True)])
+    _serve_unknown_paths_as_404(app)
     runtime = build_runtime(settings, peer_dir)
     install(app.server, runtime)
     register_endpoints(app.server, runtime, runtime.monitors)

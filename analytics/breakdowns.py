@@ -16,7 +16,7 @@ TIME_SLOTS = (
     ("傍晚", 17, 20), ("晚间", 20, 23), ("深夜", 23, 2), ("凌晨", 2, 6),
 )  # fmt: skip
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-DISTANCE_LABELS = {-1: "未知", 0: "0–1km", 1: "1–2km", 2: "2–3km", 3: "3–4km", 4: "4–5km", 5: "5–6km", 6: "6km+"}
+DISTANCE_LABELS = {0: "0–1km", 1: "1–2km", 2: "2–3km", 3: "3–4km", 4: "4–5km", 5: "5–6km", 6: "6km+"}
 # Channel rating (渠道健康度): points for margin and the three cost rates, see channel_table.
 RATING_LABELS = ((75, "优"), (50, "良"), (25, "中"), (0, "差"))
 
@@ -97,16 +97,34 @@ def channel_table(channels: pd.DataFrame, thresholds: dict[str, tuple[float, flo
     return out.sort_values("revenue", ascending=False).reset_index(drop=True)
 
 
-def distance_table(bands: pd.DataFrame) -> pd.DataFrame:
-    """``bands``: distance_band, orders, revenue, actual_profit, delivery_net_cost. One row per band
-    0–6 (6 = 6 km+; −1 unknown only when present) with 利润率, 配送成本率, 客单价, 单均配送成本."""
-    sums = bands.groupby("distance_band")[["orders", "revenue", "actual_profit", "delivery_net_cost"]].sum()
-    index = list(range(7)) + ([-1] if -1 in sums.index else [])
-    sums = sums.reindex(index, fill_value=0).rename_axis("distance_band").reset_index()
-    sums.insert(1, "band", sums["distance_band"].map(DISTANCE_LABELS))
+DISTANCE_MEASURES = ["orders", "revenue", "actual_profit", "delivery_net_cost"]
+NO_DISTANCE = -1  # band of orders without a 距离 (到店 / 收银机): not delivered, so in no band
+
+
+def _with_delivery_ratios(sums: pd.DataFrame) -> pd.DataFrame:
     out = with_ratios(sums)
     out["delivery_cost_per_order"] = _safe_div(out["delivery_net_cost"], out["orders"])
     return out
+
+
+def distance_table(bands: pd.DataFrame) -> pd.DataFrame:
+    """``bands``: distance_band, orders, revenue, actual_profit, delivery_net_cost. One row per
+    delivery band 0–6 (6 = 6 km+) with 利润率, 配送成本率, 客单价, 单均配送成本. Orders without a
+    distance are left out: they were never delivered, and their margin would bend the bands'
+    line (see ``no_distance_orders``)."""
+    sums = bands.groupby("distance_band")[DISTANCE_MEASURES].sum()
+    sums = sums.reindex(range(7), fill_value=0).rename_axis("distance_band").reset_index()
+    sums.insert(1, "band", sums["distance_band"].map(DISTANCE_LABELS))
+    return _with_delivery_ratios(sums)
+
+
+def no_distance_orders(bands: pd.DataFrame) -> pd.DataFrame:
+    """The orders without a distance (band −1) as one row with the bands' ratios; no row when
+    the selection has none."""
+    part = bands.loc[bands["distance_band"] == NO_DISTANCE, DISTANCE_MEASURES]
+    if not part["orders"].sum():
+        return _with_delivery_ratios(part.iloc[0:0])
+    return _with_delivery_ratios(pd.DataFrame([part.sum()]).astype({"orders": "int64"}))
 
 
 def share(values: pd.Series) -> pd.Series:

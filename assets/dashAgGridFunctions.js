@@ -45,6 +45,11 @@ var dagfuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
     var text = fixed(value, 2, true);
     return sign(value, text) + "¥" + text;
   };
+  // an ISO time to the minute, "2026-11-25 20:24" (cut, not rounded: as the downloads write it)
+  dagfuncs.o2oDateTime = function (value) {
+    if (value === null || value === undefined || value === "") return DASH;
+    return String(value).slice(0, 16).replace("T", " ");
+  };
   dagfuncs.o2oCount = plain(0, true);
   dagfuncs.o2oScore = plain(0, true);
   dagfuncs.o2oNumber = plain(2, true);

@@ -31,6 +31,15 @@ def _round(number: Decimal, digits: int) -> Decimal:
     return number.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
 
 
+def rounded(value, digits: int, shift: int = 0) -> float | None:
+    """``value`` × 10^``shift`` rounded as it is shown (half-up on the decimal it prints as), for
+    the downloads, which must hold the figures the page shows; None when missing."""
+    number = _decimal(value)
+    if number is None:
+        return None
+    return float(_round(number.scaleb(shift), digits)) + 0.0  # no "-0.0"
+
+
 def _sign(number: Decimal, rounded: Decimal, plus: str = "") -> str:
     if number < 0 and rounded != 0:
         return "-"

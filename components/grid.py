@@ -1,21 +1,21 @@
 """Sortable, filterable tables (dash-ag-grid) with CSV / XLSX downloads.
 
-Columns carry their kind in ``type`` (money, percent, change, points, count, number, text,
-link); the browser formats numbers for Chinese readers (¥, %, 个百分点) while sorting on the raw
-values, and the download callback writes the same columns (components/export.py). Ids are
-pattern-matching dicts keyed by page and table, so each page registers one download callback.
+Columns carry their kind in ``type`` (money, percent, change, points, count, number, datetime,
+text, link); the browser formats numbers for Chinese readers (¥, %, 个百分点) while sorting on
+the raw values, and the download callback writes the same columns (components/export.py), in a
+file and sheet named after the grid's title (a hint such as 点击一行… is shown beside the title,
+not in it). Ids are pattern-matching dicts keyed by page and table, so each page registers one
+download callback.
 """
 
 from __future__ import annotations
-
-import datetime as dt
 
 import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import MATCH, Input, Output, State, dcc, html
 
-from components.export import csv_bytes, xlsx_bytes
+from components.export import table_file
 
 # Formatters live in assets/dashAgGridFunctions.js (the browser twin of components/format.py:
 # half-up rounding, "-¥1,032.41"); the grid sorts and filters on the raw values.
@@ -29,6 +29,7 @@ FORMATTERS = {
     "number": "o2oNumber(params.value)",
 }
 NUMERIC = set(FORMATTERS)
+DATETIME_FORMATTER = "o2oDateTime(params.value)"  # 2026-11-25 20:24
 # AG Grid's own texts in Chinese (filter menus, empty grid)
 LOCALE = {
     "noRowsToShow": "暂无数据", "loadingOoo": "加载中…", "searchOoo": "搜索…", "selectAll": "全选",
@@ -50,6 +51,8 @@ def column(field: str, header: str, kind: str = "text", **extra) -> dict:
         spec["filter"] = "agNumberColumnFilter"
     elif kind == "link":
         spec["cellRenderer"] = "markdown"
+    elif kind == "datetime":  # ISO text sorts in time order; shown without T and seconds
+        spec["valueFormatter"] = {"function": DATETIME_FORMATTER}
     return spec
 
 
@@ -62,13 +65,15 @@ AUTO_HEIGHT_ROWS = 12  # up to this many rows the grid grows to fit them, beyond
 
 
 def data_grid(page: str, table: str, title: str, rows: list[dict], columns: list[dict], *, height: int = 420,
-              note: str | None = None, clickable: bool = False) -> html.Div:  # fmt: skip
-    """A titled grid with 下载 CSV / 下载 Excel buttons. ``clickable`` rows (drill-downs) select on click."""
+              note: str | None = None, clickable: bool = False, hint: str | None = None) -> html.Div:  # fmt: skip
+    """A titled grid with 下载 CSV / 下载 Excel buttons. ``title`` is the section's name (the
+    download's file and sheet name); ``hint`` (e.g. what a click does) is shown beside it.
+    ``clickable`` rows (drill-downs) select on click."""
     ids = _ids(page, table)
     options = {
         "theme": "themeQuartz",
         "localeText": LOCALE,
-        "columnTypes": {kind: {} for kind in (*NUMERIC, "text", "link")},
+        "columnTypes": {kind: {} for kind in (*NUMERIC, "datetime", "text", "link")},
         "animateRows": False,
         "enableCellTextSelection": True,
     }
@@ -92,8 +97,10 @@ def data_grid(page: str, table: str, title: str, rows: list[dict], columns: list
         ],
         className="ms-auto",
     )
-    header = html.Div([html.H6(title, id=ids["title"], className="mb-0 align-self-center"), buttons],
-                      className="d-flex mb-2")  # fmt: skip
+    name = [html.H6(title, id=ids["title"], className="mb-0 align-self-center")]
+    if hint:
+        name.append(html.Span(f"（{hint}）", className="small text-muted ms-1 align-self-center"))
+    header = html.Div([*name, buttons], className="d-flex mb-2")
     extra = [html.Div(note, className="small text-muted mb-2")] if note else []
     return html.Div([header, *extra, grid], className="mb-4")
 
@@ -115,7 +122,6 @@ def register_export(page: str) -> None:
     def download(_csv, _xlsx, shown, rows, columns, title):
         fmt = (dash.ctx.triggered_id or {}).get("type")
         data = shown if shown is not None else (rows or [])
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        if fmt == "xlsx":
-            return dcc.send_bytes(xlsx_bytes(data, columns or [], title or page), f"{title}_{stamp}.xlsx")
-        return dcc.send_bytes(csv_bytes(data, columns or []), f"{title}_{stamp}.csv")
+        name = title if isinstance(title, str) and title else page
+        content, filename = table_file(data, columns or [], name, "xlsx" if fmt == "xlsx" else "csv")
+        return dcc.send_bytes(content, filename)

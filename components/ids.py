@@ -50,6 +50,11 @@ class PageIds:
     def url(self) -> str:
         return f"{self.page}-url"
 
+    @property
+    def url_state(self) -> str:
+        """dcc.Store of the query string the filters shown stand for (Back/Forward compares with it)."""
+        return f"{self.page}-url-state"
+
     def inputs(self) -> tuple[Input, ...]:
         return (Input(self.store, "value"), Input(self.date, "start_date"), Input(self.date, "end_date"),
                 Input(self.channel, "value"))  # fmt: skip
@@ -79,4 +84,5 @@ CHANNELS_ORDER = "channels-order-detail"
 CHANNELS_ABNORMAL = "channels-abnormal"
 DISTANCE = PageIds("distance")
 DISTANCE_BODY = "distance-body"
+DISTANCE_NO_DISTANCE = "distance-no-distance"  # the orders without a distance, apart from the bands
 DIAG_ABNORMAL = "diagnosis-abnormal"

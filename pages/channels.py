@@ -12,11 +12,12 @@ from components.charts import PERCENT, bar_chart, graph
 from components.format import money
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
-from components.page_frame import filtered_section, frame_layout, register_frame_callbacks, section
+from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks, section
 from services.analysis import abnormal_orders, channel_analysis, channel_skus, order_detail, product_orders
 from services.runtime import get_runtime
 
-dash.register_page(__name__, path="/channels", name="渠道分析", title="渠道分析 · 门店诊断看板", order=4)
+PATH = "/channels"
+dash.register_page(__name__, path=PATH, name="渠道分析", title="渠道分析 · 门店诊断看板", order=4)
 
 PAGE = ids.CHANNELS
 DRILL = {
@@ -24,8 +25,6 @@ DRILL = {
     "product": ids.CHANNELS_DRILL_PRODUCT,
     "order": ids.CHANNELS_DRILL_ORDER,
 }
-register_frame_callbacks(PAGE, {key: (store, "data") for key, store in DRILL.items()})
-register_export(PAGE.page)
 
 CHANNEL_COLUMNS = [
     column("channel", "渠道", pinned="left"), column("rating", "健康度"), column("rating_score", "健康分", "score"),
@@ -43,7 +42,8 @@ SKU_COLUMNS = [
 ]  # fmt: skip
 ORDER_COLUMNS = [
     column("platform_order_id", "订单ID", pinned="left", minWidth=170), column("store", "门店", minWidth=150),
-    column("channel", "渠道"), column("ordered_at", "下单时间", minWidth=160), column("line_count", "商品行", "count"),
+    column("channel", "渠道"), column("ordered_at", "下单时间", "datetime", minWidth=160),
+    column("line_count", "商品行", "count"),
     column("items_revenue", "实收", "money"), column("platform_fee", "平台服务费", "money"),
     column("delivery_fee", "物流配送费", "money"), column("marketing_cost", "营销成本", "money"),
     column("actual_profit", "实际利润", "money"), column("distance_km", "距离(km)", "number"),
@@ -71,15 +71,24 @@ def _int(text) -> int | None:
         return None
 
 
-def layout(**query: str) -> html.Div:
-    frame = frame_layout(PAGE, "渠道分析", query)
-    if frame.state is None:
-        return html.Div(frame.children)
-    channel = query.get("channel") if query.get("channel") in frame.options["channels"] else None
+def _read_drill(query: dict, options: dict) -> dict:
+    """The drill-down path from the URL: a known channel, then a product and an order id."""
+    channel = query.get("channel") if query.get("channel") in options["channels"] else None
     product = _int(query.get("product")) if channel else None
     order = _int(query.get("order"))  # an order alone is a link to its detail (今日必做)
-    stores = [dcc.Store(id=DRILL["channel"], data=channel), dcc.Store(id=DRILL["product"], data=product),
-              dcc.Store(id=DRILL["order"], data=order)]  # fmt: skip
+    return {"channel": channel, "product": product, "order": order}
+
+
+DRILL_PATH = UrlParams({key: (store, "data") for key, store in DRILL.items()}, _read_drill)
+register_frame_callbacks(PAGE, PATH, DRILL_PATH)
+register_export(PAGE.page)
+
+
+def layout(**query: str) -> html.Div:
+    frame = frame_layout(PAGE, "渠道分析", query, params=DRILL_PATH)
+    if frame.state is None:
+        return html.Div(frame.children)
+    stores = [dcc.Store(id=store, data=frame.params[key]) for key, store in DRILL.items()]
     sections = [
         dcc.Loading(html.Div(id=i), type="dot")
         for i in (ids.CHANNELS_BODY, ids.CHANNELS_SKUS, ids.CHANNELS_ORDERS, ids.CHANNELS_ORDER, ids.CHANNELS_ABNORMAL)
@@ -105,8 +114,8 @@ def _render_channels(result: dict) -> list:
             if abnormal else "没有异常订单（收费渠道平台服务费为 0）。")  # fmt: skip
     return [
         html.Div([note], className="small text-muted mb-2"),
-        data_grid(PAGE.page, "channels", "渠道对比（点击一行查看该渠道的商品）", rows, CHANNEL_COLUMNS,
-                  clickable=True),
+        data_grid(PAGE.page, "channels", "渠道对比", rows, CHANNEL_COLUMNS, clickable=True,
+                  hint="点击一行查看该渠道的商品"),
         graph(chart, "channels-chart"),
     ]  # fmt: skip
 
@@ -142,8 +151,8 @@ def update_skus(stores, start, end, channels, channel):
     def render(rows: list[dict]):
         if not rows:
             return info_alert(f"{channel} 在所选范围内没有商品销售。")
-        return data_grid(PAGE.page, "skus", f"{channel} · 商品（点击查看含该商品的订单）", rows, SKU_COLUMNS,
-                         height=360, clickable=True)  # fmt: skip
+        return data_grid(PAGE.page, "skus", f"{channel} · 商品", rows, SKU_COLUMNS, height=360, clickable=True,
+                         hint="点击查看含该商品的订单")  # fmt: skip
 
     return filtered_section("channel skus", (stores, start, end, channels), channel_skus, render, channel)
 
@@ -161,11 +170,12 @@ def update_orders(stores, start, end, channels, channel, product):
         return data_grid(
             PAGE.page,
             "orders",
-            f"{channel} · 含该商品的订单（点击查看订单明细）",
+            f"{channel} · 含该商品的订单",
             result["orders"],
             ORDER_COLUMNS,
             height=360,
             clickable=True,
+            hint="点击查看订单明细",
             note=f"共 {result['total']} 单" + (f"，显示最新 {shown} 单" if shown < result["total"] else ""),
         )
 
@@ -189,7 +199,7 @@ def _render_order(result: dict):
                      for field, label in FEES])],
         size="sm", bordered=False, className="mb-0 small",
     )  # fmt: skip
-    title = f"订单 {order['platform_order_id']} · {order['channel']} · {order['ordered_at'].replace('T', ' ')}"
+    title = f"订单 {order['platform_order_id']} · {order['channel']} · {order['ordered_at'][:16].replace('T', ' ')}"
     return dbc.Card(dbc.CardBody([
         html.H6(title, className="card-title"),
         dbc.Row([dbc.Col(fees, lg=4), dbc.Col(data_grid(PAGE.page, "lines", "商品行", result["lines"], LINE_COLUMNS,
@@ -206,10 +216,11 @@ def update_abnormal(*values):
         return data_grid(
             PAGE.page,
             "abnormal",
-            "异常订单（收费渠道但平台服务费为 0，已从全部指标中排除）",
+            "异常订单",
             result["orders"],
             ORDER_COLUMNS,
             height=320,
+            hint="收费渠道但平台服务费为 0，已从全部指标中排除",
             note=f"共 {result['total']} 单" + (f"，显示最新 {shown} 单" if shown < result["total"] else ""),
         )
 

@@ -18,11 +18,12 @@ from services.diagnosis import store_kpis
 from services.todo import daily_trend, store_health, todo_list
 from services.url_state import to_query
 
-dash.register_page(__name__, path="/", name="门店诊断", title="门店诊断看板", order=0)
+PATH = "/"
+dash.register_page(__name__, path=PATH, name="门店诊断", title="门店诊断看板", order=0)
 
 register_callbacks()  # the monitor panel's own callbacks, registered with this page
 PAGE = ids.DIAGNOSIS
-register_frame_callbacks(PAGE)
+register_frame_callbacks(PAGE, PATH)
 register_export(PAGE.page)  # 今日必做 and 门店健康分 download as CSV / Excel
 
 TITLE = "门店诊断看板"

@@ -15,10 +15,11 @@ from components.page_frame import filtered_section, register_frame_callbacks, si
 from services.analysis import store_overview
 from services.url_state import to_query
 
-dash.register_page(__name__, path="/overview", name="经营总览", title="经营总览 · 门店诊断看板", order=1)
+PATH = "/overview"
+dash.register_page(__name__, path=PATH, name="经营总览", title="经营总览 · 门店诊断看板", order=1)
 
 PAGE = ids.OVERVIEW
-register_frame_callbacks(PAGE)
+register_frame_callbacks(PAGE, PATH)
 register_export(PAGE.page)
 
 

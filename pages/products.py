@@ -12,17 +12,15 @@ from components.charts import COUNT, DATE_AXIS, MONEY, PERCENT, bar_chart, figur
 from components.format import count, money
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
-from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
+from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks
 from config import analysis as defaults
 from config import diagnosis as rules
 from services.analysis import product_analysis, product_focus
 
-dash.register_page(__name__, path="/products", name="商品分析", title="商品分析 · 门店诊断看板", order=2)
+PATH = "/products"
+dash.register_page(__name__, path=PATH, name="商品分析", title="商品分析 · 门店诊断看板", order=2)
 
 PAGE = ids.PRODUCTS
-SPLITS = {"sell": (ids.PRODUCTS_SELL_SPLIT, "value"), "margin": (ids.PRODUCTS_MARGIN_SPLIT, "value")}
-register_frame_callbacks(PAGE, {**SPLITS, "sku": (ids.PRODUCTS_SKU, "data")})
-register_export(PAGE.page)
 
 PRODUCT_COLUMNS = [
     column("name", "商品", pinned="left", minWidth=180), column("category", "一级分类"), column("abc", "ABC"),
@@ -52,25 +50,37 @@ def _percent_input(label: str, component_id: str, value: float) -> dbc.Col:
 def _split(query: dict, key: str, default: float) -> float:
     try:
         value = float(query.get(key, ""))
-    except ValueError:
+    except (TypeError, ValueError):
         return default * 100
     return value if 0 <= value <= 100 else default * 100
 
 
+def _read_params(query: dict, _options: dict) -> dict:
+    """The quadrant splits (in %) from the URL, the configured default for anything else; the
+    SKU a 今日必做 link names (``?sku=``), or none."""
+    return {"sell": _split(query, "sell", defaults.QUADRANT_SELL_THROUGH_SPLIT),
+            "margin": _split(query, "margin", defaults.QUADRANT_MARGIN_SPLIT),
+            "sku": _int(query.get("sku"))}  # fmt: skip
+
+
+PARAMS = UrlParams({"sell": (ids.PRODUCTS_SELL_SPLIT, "value"), "margin": (ids.PRODUCTS_MARGIN_SPLIT, "value"),
+                    "sku": (ids.PRODUCTS_SKU, "data")}, _read_params)  # fmt: skip
+register_frame_callbacks(PAGE, PATH, PARAMS)
+register_export(PAGE.page)
+
+
 def layout(**query: str) -> html.Div:
-    frame = frame_layout(PAGE, "商品分析", query)
+    frame = frame_layout(PAGE, "商品分析", query, params=PARAMS)
     if frame.state is None:
         return html.Div(frame.children)
     controls = dbc.Row(
         [
-            _percent_input("象限分界：动销率", ids.PRODUCTS_SELL_SPLIT,
-                           _split(query, "sell", defaults.QUADRANT_SELL_THROUGH_SPLIT)),
-            _percent_input("象限分界：毛利率", ids.PRODUCTS_MARGIN_SPLIT,
-                           _split(query, "margin", defaults.QUADRANT_MARGIN_SPLIT)),
+            _percent_input("象限分界：动销率", ids.PRODUCTS_SELL_SPLIT, frame.params["sell"]),
+            _percent_input("象限分界：毛利率", ids.PRODUCTS_MARGIN_SPLIT, frame.params["margin"]),
         ],
         className="g-3 mb-3",
     )  # fmt: skip
-    sku = dcc.Store(id=ids.PRODUCTS_SKU, data=_int(query.get("sku")))
+    sku = dcc.Store(id=ids.PRODUCTS_SKU, data=frame.params["sku"])
     return html.Div([*frame.children, sku, controls, dcc.Loading(html.Div(id=ids.PRODUCTS_FOCUS), type="dot"),
                      dcc.Loading(html.Div(id=ids.PRODUCTS_BODY), type="dot")])  # fmt: skip
 
@@ -143,7 +153,7 @@ def _render(result: dict) -> list:
         graph(_category_chart(result["category_trend"])),
         data_grid(PAGE.page, "products", "商品明细", products, PRODUCT_COLUMNS,
                   note=f"按实收排序，最多 {defaults.PRODUCT_ROWS} 个商品。"),
-        data_grid(PAGE.page, "losing", "亏损商品（利润 < 0）", result["losing"], PRODUCT_COLUMNS, height=300),
+        data_grid(PAGE.page, "losing", "亏损商品", result["losing"], PRODUCT_COLUMNS, height=300, hint="利润为负"),
         _slow(result["slow"]),
     ]  # fmt: skip
 
@@ -173,4 +183,4 @@ def _category_chart(rows: list[dict]) -> dict:
 def _slow(rows: list[dict] | None):
     if rows is None:
         return info_alert(f"滞销商品（3 / 7 / 15 天以上无销售）请选择不超过 {rules.SKU_RULES_MAX_STORES} 家门店查看。")
-    return data_grid(PAGE.page, "slow", "滞销商品（3 / 7 / 15 天以上无销售）", rows, SLOW_COLUMNS, height=300)
+    return data_grid(PAGE.page, "slow", "滞销商品", rows, SLOW_COLUMNS, height=300, hint="3、7、15 天以上无销售")

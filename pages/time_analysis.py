@@ -10,14 +10,24 @@ from components import ids
 from components.charts import AVERAGE, MONEY, bar_chart, figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
-from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
+from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks
 from services.analysis import time_analysis
 
-dash.register_page(__name__, path="/time", name="时段分析", title="时段分析 · 门店诊断看板", order=3)
+PATH = "/time"
+dash.register_page(__name__, path=PATH, name="时段分析", title="时段分析 · 门店诊断看板", order=3)
 
 PAGE = ids.TIME
 MEASURES = {"orders": "订单数", "revenue": "实收"}
-register_frame_callbacks(PAGE, {"measure": (ids.TIME_MEASURE, "value")})
+
+
+def _read_measure(query: dict, _options: dict) -> dict:
+    """The heat map's measure from the URL (a repeated parameter arrives as a list)."""
+    measure = query.get("measure")
+    return {"measure": measure if isinstance(measure, str) and measure in MEASURES else "orders"}
+
+
+MEASURE = UrlParams({"measure": (ids.TIME_MEASURE, "value")}, _read_measure)
+register_frame_callbacks(PAGE, PATH, MEASURE)
 register_export(PAGE.page)
 
 SLOT_COLUMNS = [
@@ -29,10 +39,10 @@ HOUR_COLUMNS = [column("hour", "小时", "count"), *SLOT_COLUMNS[2:]]
 
 
 def layout(**query: str) -> html.Div:
-    frame = frame_layout(PAGE, "时段分析", query)
+    frame = frame_layout(PAGE, "时段分析", query, params=MEASURE)
     if frame.state is None:
         return html.Div(frame.children)
-    measure = query.get("measure") if query.get("measure") in MEASURES else "orders"
+    measure = frame.params["measure"]
     picker = dbc.Row(
         dbc.Col(
             [dbc.Label("热力图指标", className="small mb-1 d-block"),

@@ -241,9 +241,11 @@ def abnormal_orders(runtime: Runtime, filters: ViewFilters) -> dict:
 
 
 @cached("kpis")
-def distance_analysis(runtime: Runtime, filters: ViewFilters) -> list[dict]:
-    """Distance bands 0–1 … 6+ km: orders, profit, 利润率, 配送成本率, 客单价."""
+def distance_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
+    """Distance bands 0–1 … 6+ km (orders, profit, 利润率, 配送成本率, 客单价) and, apart from them,
+    the orders without a distance (到店 / 收银机; None when there are none)."""
     bands = pieces.distance_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
     if bands.empty:
-        return []
-    return records(breakdowns.distance_table(bands))
+        return {"bands": [], "no_distance": None}
+    no_distance = records(breakdowns.no_distance_orders(bands))
+    return {"bands": records(breakdowns.distance_table(bands)), "no_distance": no_distance[0] if no_distance else None}

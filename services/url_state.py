@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from services.filters import ALL
 
@@ -36,9 +36,20 @@ def to_query(
     if channels and ALL not in channels:
         params["channels"] = ",".join(channels)
     for key, value in (extra or {}).items():
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # a number input sends 40 back for the 40.0 it was given
         if value is not None and value != "":
             params[key] = str(value)
     return "?" + urlencode(params, safe=",") if params else ""
+
+
+def query_params(search: str | None) -> dict:
+    """``?a=1&b=2`` → {"a": "1", "b": "2"}, parsed as Dash Pages parses it for ``layout(**query)``
+    (a repeated parameter becomes a list), so Back/Forward restores what a reload would."""
+    if not search or not search.startswith("?"):
+        return {}
+    parsed = parse_qs(search[1:], keep_blank_values=True)
+    return {key: values[0] if len(values) == 1 else values for key, values in parsed.items()}
 
 
 def _date(text: str | None) -> dt.date | None:

@@ -31,6 +31,9 @@ PAGES = [
     ("/channels", "#channels-body", None),
     ("/distance", "#distance-body", None),
 ]  # fmt: skip
+# the name of each page's first table: the download's file and sheet name
+FIRST_TABLE = {"/overview": "门店一览", "/products": "商品明细", "/time": "时段汇总", "/channels": "渠道对比",
+               "/distance": "距离段汇总"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +114,14 @@ def test_e2e101_page_filters_url_reload_and_downloads(site, browser, path, body,
     page.screenshot(path=str(ARTIFACTS / f"page-{prefix}.png"), full_page=True)
     with page.expect_download() as csv_download:
         page.locator(f"{body} button", has_text="下载 CSV").first.click()
-    assert csv_download.value.suggested_filename.endswith(".csv")
+    assert csv_download.value.suggested_filename == f"{FIRST_TABLE[path]}.csv"  # as named, no "_" put in
     rows = list(csv.reader(io.StringIO(csv_download.value.path().read_text(encoding="utf-8-sig"))))
     assert len(rows) >= 2 and all("\u4e00" <= ch <= "\u9fff" for ch in rows[0][0][:1]), rows[:2]
     with page.expect_download() as xlsx_download:
         page.locator(f"{body} button", has_text="下载 Excel").first.click()
-    assert xlsx_download.value.suggested_filename.endswith(".xlsx")
+    assert xlsx_download.value.suggested_filename == f"{FIRST_TABLE[path]}.xlsx"
     sheet = load_workbook(io.BytesIO(xlsx_download.value.path().read_bytes())).active
+    assert sheet.title == FIRST_TABLE[path]
     assert sheet.max_row == len(rows) and [c.value for c in sheet[1]] == rows[0]
     assert errors == []
     assert blocked == []

@@ -112,14 +112,27 @@ def test_ana002_distance_bands(loaded):
     lines, runtime, filters, period = loaded
     orders, _ = raw_orders(lines, *period)
     orders["band"] = orders["距离"].map(_band)
-    got = {r["distance_band"]: r for r in analysis.distance_analysis(runtime, filters)}
-    for band, group in orders.groupby("band"):
+    result = analysis.distance_analysis(runtime, filters)
+    got = {r["distance_band"]: r for r in result["bands"]}
+    assert sorted(got) == list(range(7))  # the delivery bands only, every one of them
+    delivered = orders[orders["band"] >= 0]
+    for band, group in delivered.groupby("band"):
         assert got[band]["orders"] == len(group), band
         assert got[band]["actual_profit"] == pytest.approx(group["profit"].sum(), abs=0.05)
         assert got[band]["delivery_rate"] == pytest.approx(
             group["delivery_net"].sum() / group["revenue"].sum(), abs=1e-6
         )
-    assert sum(r["orders"] for r in got.values()) == len(orders)
+    assert sum(r["orders"] for r in got.values()) == len(delivered)
+    # orders without a distance (收银机 in the demo) apart, with their own figures
+    in_store = orders[orders["band"] == -1]
+    assert len(in_store) and set(in_store["渠道"]) == {"收银机"}
+    apart = result["no_distance"]
+    assert apart["orders"] == len(in_store)
+    assert apart["revenue"] == pytest.approx(in_store["revenue"].sum(), abs=0.02)
+    assert apart["profit_margin"] == pytest.approx(in_store["profit"].sum() / in_store["revenue"].sum(), abs=1e-6)
+    # no 收银机 in the selection: nothing apart
+    delivery_only = ViewFilters.build(*period, channels=["美团闪购", "饿了么"])
+    assert analysis.distance_analysis(runtime, delivery_only)["no_distance"] is None
 
 
 def test_ana003_time_slots_and_heatmap(loaded):

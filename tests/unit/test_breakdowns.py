@@ -82,7 +82,7 @@ def test_brk004_channel_rating_points_and_labels():
     assert breakdowns.channel_table(middle, thresholds)["rating"].tolist() == ["良", "良"]
 
 
-def test_brk005_distance_table_has_every_band_in_order():
+def test_brk005_distance_table_has_every_delivery_band_in_order():
     bands = pd.DataFrame(
         {
             "distance_band": [0, 0, 6, -1],
@@ -93,7 +93,8 @@ def test_brk005_distance_table_has_every_band_in_order():
         }
     )
     table = breakdowns.distance_table(bands)
-    assert list(table["band"]) == ["0–1km", "1–2km", "2–3km", "3–4km", "4–5km", "5–6km", "6km+", "未知"]
+    # orders without a distance are no band (issue 13: 到店 orders distorted the bands' line)
+    assert list(table["band"]) == ["0–1km", "1–2km", "2–3km", "3–4km", "4–5km", "5–6km", "6km+"]
     first = table.iloc[0]
     assert (first["orders"], first["profit_margin"], first["delivery_rate"], first["avg_order_value"]) == (
         5,
@@ -103,6 +104,29 @@ def test_brk005_distance_table_has_every_band_in_order():
     )
     assert table.iloc[6]["delivery_cost_per_order"] == 12.0
     assert table.iloc[1]["orders"] == 0
+    assert table["orders"].sum() == 6
+
+
+def test_brk006_orders_without_a_distance_apart_with_their_own_figures():
+    bands = pd.DataFrame(
+        {
+            "distance_band": [2, -1, -1, 5],
+            "orders": [4, 3, 2, 1],
+            "revenue": [100.0, 60.0, 40.0, 30.0],
+            "actual_profit": [8.0, 20.0, 9.0, -6.0],
+            "delivery_net_cost": [12.0, 0.0, 0.0, 9.0],
+        }
+    )
+    row = breakdowns.no_distance_orders(bands)
+    assert len(row) == 1
+    got = row.iloc[0]
+    # 5 orders, 实收 100, 利润 29 → 利润率 29 %, 客单价 20, no delivery cost
+    assert (got["orders"], got["revenue"], got["actual_profit"]) == (5, 100.0, 29.0)
+    assert got["profit_margin"] == pytest.approx(0.29) and got["avg_order_value"] == pytest.approx(20.0)
+    assert got["delivery_rate"] == 0.0 and got["delivery_cost_per_order"] == 0.0
+    delivered = breakdowns.distance_table(bands)
+    assert delivered["orders"].sum() == 5 and delivered["profit_margin"].iloc[2] == pytest.approx(0.08)
+    assert breakdowns.no_distance_orders(bands[bands["distance_band"] >= 0]).empty
 
 
 def _products(revenues: list[float]) -> pd.DataFrame:
