@@ -336,3 +336,20 @@ def test_import012_duplicated_header_is_an_error(engine, settings, tmp_path):
     result = import_file(engine, path, settings)
     assert result.status == "rejected"
     assert [(p.row, p.column, p.reason) for p in result.report.problems] == [(1, "城市", "表头重复")]
+
+
+def test_import013_zero_service_fee_with_commission_is_a_normal_order(engine, settings, tmp_path):
+    """平台服务费 0 and 平台佣金 1.2: the fee is the commission and the order counts (issue 13)."""
+    frame = sheet(
+        order("MT4", "2026-11-01 13:00:00", [{"received_price": 10.0, "quantity": 1, "cost": 6.0}],
+              service_fee=0.0, commission=1.2, delivery_fee=2.0),
+        order("MT5", "2026-11-01 14:00:00", [{"received_price": 5.0, "quantity": 1, "cost": 3.0}],
+              service_fee=None, commission=None),
+    )  # fmt: skip
+    assert import_file(engine, write_csv(frame, tmp_path / "fee.csv"), settings).status == "imported"
+    with engine.connect() as conn:
+        rows = pd.read_sql(select(AggStoreDayChannel.__table__), conn).set_index("platform_fee_zero")
+    # MT4: Σ利润额 4 − 佣金 1.2 − 配送 2 = 0.8, normal; MT5 (both blank): 5 − 3 = 2, abnormal
+    assert rows.loc[False, "orders"] == 1 and rows.loc[False, "platform_fee"] == pytest.approx(1.2)
+    assert rows.loc[False, "actual_profit"] == pytest.approx(0.8)
+    assert rows.loc[True, "orders"] == 1 and rows.loc[True, "actual_profit"] == pytest.approx(2.0)
