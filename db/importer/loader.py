@@ -113,7 +113,6 @@ def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) 
     lines["store_key"] = lines["store_code"].fillna(lines["store_name"])
     lines["sku_key"] = _sku_keys(lines)
     lines["line_no"] = lines.groupby(ORDER_KEY, sort=False).cumcount() + 1
-    lines["profit"] = lines["profit"].fillna(lines["received_price"] * lines["quantity"] - lines["cost"])
 
     store_ids = _upsert_stores(conn, lines)
     product_ids = _upsert_products(conn, lines)
@@ -127,17 +126,18 @@ def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) 
     for table in STAGING_TABLES:
         table.drop(conn, checkfirst=True)
         table.create(conn)
-    try:
-        _bulk_insert(conn, STG_ORDERS, orders)
-        _collect_affected(conn)
-        _analyze(conn)
-        _upsert_orders(conn, batch_id)
-        _replace_items(conn, lines)
-        affected = conn.execute(select(func.count()).select_from(STG_AFFECTED)).scalar_one()
-        refresh_aggregates(conn, orders, lines)
-    finally:
-        for table in reversed(STAGING_TABLES):
-            table.drop(conn, checkfirst=True)
+    # No try/finally: on failure the rollback drops the temporary tables with everything else,
+    # and PostgreSQL refuses any statement (a DROP too) in a failed transaction, which would
+    # hide the real error (e.g. NumericValueOutOfRange from the COPY).
+    _bulk_insert(conn, STG_ORDERS, orders)
+    _collect_affected(conn)
+    _analyze(conn)
+    _upsert_orders(conn, batch_id)
+    _replace_items(conn, lines)
+    affected = conn.execute(select(func.count()).select_from(STG_AFFECTED)).scalar_one()
+    refresh_aggregates(conn, orders, lines)
+    for table in reversed(STAGING_TABLES):
+        table.drop(conn, checkfirst=True)
     return LoadStats(
         rows=len(lines),
         orders=len(orders),
