@@ -74,12 +74,11 @@ def _parse_column(col, text: pd.Series, rows: np.ndarray, report: ValidationRepo
     """(parsed values, mask of the cells that failed); failed numbers are NaN."""
     empty = (text == "").to_numpy()
     failed = np.zeros(len(text), dtype=bool)
-    cells = text.to_numpy(dtype=object)
 
     def reject(mask: np.ndarray, reason: str) -> None:
         idx = np.flatnonzero(mask & ~failed)
         if len(idx):
-            report.add_many(rows[idx], col.header, cells[idx], reason)
+            report.add_many(rows[idx], col.header, text.iloc[idx].tolist(), reason)
             failed[idx] = True
 
     if col.required:
@@ -145,20 +144,22 @@ def _check_order_consistency(
     bad_keys = conflicted[key_headers].drop_duplicates()
     candidates = raw[headers].reset_index().merge(bad_keys, on=key_headers, how="inner")
     positions = candidates["index"].to_numpy()
-    groups = [candidates[h] for h in key_headers]
+    order_codes = candidates.groupby(key_headers, sort=False).ngroup().to_numpy().astype(np.int64)
     sheet_rows = lines["sheet_row"].to_numpy()
     for name in present:
         header = _header(name)
-        cells = candidates[header].where(~failed[name][positions])  # failed cells: NA, not compared
-        distinct = cells.groupby(groups, sort=False).transform("nunique")
-        bad = ((distinct > 1) & cells.notna()).to_numpy()
+        value_codes, uniques = pd.factorize(candidates[header])
+        compared = ~failed[name][positions]  # failed cells are not compared with their siblings
+        width = len(uniques) + 1
+        pairs = np.unique(order_codes[compared] * width + value_codes[compared])
+        distinct = np.bincount(pairs // width, minlength=order_codes.max() + 1)[order_codes]
+        bad = compared & (distinct > 1)
         if not bad.any():
             continue
         orders = candidates[key_headers[1]].to_numpy()[bad]
-        counts = distinct.to_numpy()[bad]
         report.add_many(
-            sheet_rows[positions[bad]], header, cells.to_numpy()[bad], INCONSISTENT,
-            [f"订单 {o}，共 {n} 种取值" for o, n in zip(orders, counts, strict=True)],
+            sheet_rows[positions[bad]], header, candidates[header].to_numpy()[bad], INCONSISTENT,
+            [f"订单 {o}，共 {n} 种取值" for o, n in zip(orders, distinct[bad], strict=True)],
         )  # fmt: skip
 
 

@@ -452,3 +452,11 @@ def test_import018_database_refusal_is_a_rejection_not_a_traceback(engine, setti
     result = import_file(engine, write_csv(bad, tmp_path / "huge.csv"), settings)
     assert result.status == "rejected" and "数据库拒绝写入" in result.message and "huge.csv" in result.message
     assert counts(engine) == before and version(engine) == 0
+
+
+def test_import019_xlsx_huge_number_is_rejected_and_quoted_as_written(engine, settings, tmp_path):
+    """A numeric Excel cell of 1e308 is reported as '1e+308' (not a 309-digit integer), and rejected."""
+    bad = small_sheet()
+    bad.loc[2, "实收价格"] = 1e308  # row 4
+    problems = _rejected(engine, settings, write_xlsx(bad, tmp_path / "huge.xlsx"))
+    assert problems == [("huge.xlsx", 4, "实收价格", "1e+308", "超出数据库列的范围", "")]
