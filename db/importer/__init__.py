@@ -128,6 +128,7 @@ def import_file(
         # transaction is rolled back: still all-or-nothing, and a message instead of a traceback.
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         message = f"{path.name}: 数据库拒绝写入 ({cause})，文件未导入"
+        report.add(0, "(写入数据库)", cause, "数据库拒绝写入")  # no row known: 0
         _record_failure(engine, path, sha, size, started, {"file": path.name, "error": message}, rows=report.rows)
         return ImportResult(path, "rejected", message, report=report, warnings=report.warnings)
     stage("统计")

@@ -63,8 +63,9 @@ def text_lengths() -> dict[str, int]:
 
 
 @cache
-def sku_key_length() -> int:
-    return Product.__table__.c.sku_key.type.length
+def key_lengths() -> dict[str, int]:
+    """Keys the importer builds from the cells (store_key, sku_key) → longest text stored."""
+    return {"store_key": Store.__table__.c.code.type.length, "sku_key": Product.__table__.c.sku_key.type.length}
 
 
 @cache

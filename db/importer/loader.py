@@ -108,10 +108,9 @@ class LoadStats:
 
 
 def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) -> LoadStats:
-    """Write ``lines`` (validated, English names) inside the caller's transaction."""
+    """Write ``lines`` (validated by ``validate_sheet``: English names, defaults and the store and
+    SKU keys filled in) inside the caller's transaction."""
     lines = lines.copy()
-    lines["store_key"] = lines["store_code"].fillna(lines["store_name"])
-    lines["sku_key"] = _sku_keys(lines)
     lines["line_no"] = lines.groupby(ORDER_KEY, sort=False).cumcount() + 1
 
     store_ids = _upsert_stores(conn, lines)
@@ -147,12 +146,6 @@ def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) 
         min_date=orders["business_date"].min(),
         max_date=orders["business_date"].max(),
     )
-
-
-def _sku_keys(lines: pd.DataFrame) -> pd.Series:
-    by_code = "code:" + lines["product_code"].astype("string")
-    by_name = "name:" + lines["product_name"].astype("string")
-    return lines["barcode"].astype("string").fillna(by_code).fillna(by_name).astype(object)
 
 
 def _dialect_insert(conn: Connection, table):

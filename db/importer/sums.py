@@ -54,7 +54,7 @@ def check_computed_figures(
     keyed = lines.dropna(subset=order_key)  # rows without a key are reported as empty already
     if keyed.empty:
         return
-    columns = [*order_key, "sheet_row", "store_code", "store_name", "ordered_at", *ORDER_INPUTS, *ITEM_INPUTS]
+    columns = [*order_key, "sheet_row", "store_key", "ordered_at", *ORDER_INPUTS, *ITEM_INPUTS]
     orders = order_totals(keyed[columns], order_key)
     for name, limit in order_limits().items():
         bad = orders[orders[name].abs() > limit]
@@ -72,9 +72,9 @@ def _check_store_days(orders: pd.DataFrame, report: ValidationReport) -> None:
     """Σ|figure| of a store-day bounds every aggregate row of that store-day."""
     _table, _extra, measures = ORDER_AGGREGATES[0]  # agg_store_day_channel: the coarsest
     limits = day_limits()
-    work = orders.assign(
-        _store=orders["store_code"].fillna(orders["store_name"]), _day=orders["ordered_at"].dt.date
-    ).dropna(subset=["_store", "_day"])
+    work = orders.assign(_store=orders["store_key"], _day=orders["ordered_at"].dt.date).dropna(
+        subset=["_store", "_day"]
+    )
     sources = {measure: source for measure, source in measures.items() if measure in limits}
     totals = work[list(sources.values())].abs().groupby([work["_store"], work["_day"]], sort=False).sum()
     first_row = work.groupby(["_store", "_day"], sort=False)["sheet_row"].min()

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from db.export_format import BY_HEADER, BY_NAME, COLUMNS, ORDER_COLUMNS, REQUIRED_HEADERS
-from db.importer.limits import cell_limits, text_lengths
+from db.importer.limits import cell_limits, key_lengths, text_lengths
 from db.importer.reader import RawSheet
 from db.importer.report import Problem, ValidationReport
 from db.importer.sums import check_computed_figures
@@ -62,6 +62,9 @@ def validate_sheet(sheet: RawSheet) -> tuple[pd.DataFrame | None, ValidationRepo
     # 利润额 defaults to 实收价格 × 月售 − 商品采购成本 (docs/METRICS.md §1)
     profit_defaulted = lines["profit"].isna().to_numpy() & ~failed["profit"]
     lines["profit"] = lines["profit"].fillna(lines["received_price"] * lines["quantity"] - lines["cost"])
+    lines["store_key"] = lines["store_code"].fillna(lines["store_name"])
+    lines["sku_key"] = sku_keys(lines)
+    _check_key_lengths(lines, failed, report)
     _check_order_consistency(lines, raw, failed, report)
     _check_duplicates(raw, rows, report)
     check_computed_figures(lines, profit_defaulted, ORDER_KEY, report)
@@ -124,6 +127,26 @@ def _parse_datetimes(text: pd.Series) -> pd.Series:
         result.loc[ok[ok].index] = parsed[ok]
         remaining = remaining & result.isna()
     return result
+
+
+def sku_keys(lines: pd.DataFrame) -> pd.Series:
+    """SKU key: 条码, else "code:" + 店内码, else "name:" + 商品名称 (docs/METRICS.md §1)."""
+    by_code = "code:" + lines["product_code"].astype("string")
+    by_name = "name:" + lines["product_name"].astype("string")
+    return lines["barcode"].astype("string").fillna(by_code).fillna(by_name).astype(object)
+
+
+def _check_key_lengths(lines: pd.DataFrame, failed: dict[str, np.ndarray], report: ValidationReport) -> None:
+    """A name standing in for a missing id (门店名称 for 门店ID, 商品名称 for 条码 and 店内码) must
+    fit the key column too."""
+    limits = key_lengths()
+    for key, source, why in (("store_key", "store_name", "无门店ID时作为门店键"),
+                             ("sku_key", "product_name", "无条码和店内码时作为商品键 (name:商品名称)")):  # fmt: skip
+        too_long = (lines[key].str.len() > limits[key]).to_numpy() & ~failed[source]
+        if too_long.any():
+            header = _header(source)
+            report.add_many(lines["sheet_row"].to_numpy()[too_long], header, lines[source][too_long].tolist(),
+                            f"{why}，超过 {limits[key]} 个字符")  # fmt: skip
 
 
 def _check_order_consistency(

@@ -376,6 +376,7 @@ def _rejected(engine, settings, path) -> list:
         (5, "平台佣金", "10000000000", "超出数据库列的范围"),  # NUMERIC(12,2) holds 9,999,999,999.99
         (3, "月售", "2e9", "超出数据库列的范围"),  # NUMERIC(12,3)
         (4, "距离", "123456", "超出数据库列的范围"),  # NUMERIC(7,2)
+        (2, "订单ID", "X" * 65, "超过 64 个字符"),  # VARCHAR(64)
     ],
 )
 def test_import014_non_finite_or_out_of_range_cell_rejected(engine, settings, tmp_path, row, header, value, reason):
@@ -446,11 +447,14 @@ def test_import018_database_refusal_is_a_rejection_not_a_traceback(engine, setti
     monkeypatch.setattr(sums, "cell_limits", lambda: {"profit": float("inf")})
     monkeypatch.setattr(sums, "order_limits", lambda: {})
     monkeypatch.setattr(sums, "day_limits", lambda: {})
+    monkeypatch.setattr(validate, "key_lengths", lambda: defaultdict(lambda: 10**9))
+    monkeypatch.setattr(validate, "text_lengths", dict)
     bad = small_sheet()
     bad.loc[2, "实收价格"] = 1e12
     before = counts(engine)
     result = import_file(engine, write_csv(bad, tmp_path / "huge.csv"), settings)
     assert result.status == "rejected" and "数据库拒绝写入" in result.message and "huge.csv" in result.message
+    assert [(p.row, p.reason) for p in result.report.problems] == [(0, "数据库拒绝写入")]
     assert counts(engine) == before and version(engine) == 0
 
 
@@ -460,3 +464,21 @@ def test_import019_xlsx_huge_number_is_rejected_and_quoted_as_written(engine, se
     bad.loc[2, "实收价格"] = 1e308  # row 4
     problems = _rejected(engine, settings, write_xlsx(bad, tmp_path / "huge.xlsx"))
     assert problems == [("huge.xlsx", 4, "实收价格", "1e+308", "超出数据库列的范围", "")]
+
+
+def test_import020_names_standing_in_for_keys_must_fit_the_key_column(engine, settings, tmp_path):
+    """门店名称 is the store key without 门店ID (VARCHAR(64)); 商品名称 the SKU key without 条码 and
+    店内码 ("name:" + 商品名称, VARCHAR(160)). Both columns themselves allow longer names."""
+    bad = small_sheet().astype(object)
+    bad["门店ID"] = None
+    bad["门店名称"] = "店" * 100
+    bad.loc[2, ["条码", "店内码"]] = None
+    bad.loc[2, "商品名称"] = "果" * 170
+    problems = _rejected(engine, settings, write_csv(bad, tmp_path / "keys.csv"))
+    assert sorted((row, column, reason) for _f, row, column, _v, reason, _d in problems) == [
+        (2, "门店名称", "无门店ID时作为门店键，超过 64 个字符"),
+        (3, "门店名称", "无门店ID时作为门店键，超过 64 个字符"),
+        (4, "商品名称", "无条码和店内码时作为商品键"),
+        (4, "门店名称", "无门店ID时作为门店键，超过 64 个字符"),
+        (5, "门店名称", "无门店ID时作为门店键，超过 64 个字符"),
+    ]
