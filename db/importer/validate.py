@@ -51,16 +51,18 @@ def validate_sheet(sheet: RawSheet) -> tuple[pd.DataFrame | None, ValidationRepo
     rows = sheet.row_numbers
     raw = raw.reset_index(drop=True)
     lines = pd.DataFrame({"sheet_row": rows})
-    failed: dict[str, np.ndarray] = {}
+    failed: dict[str, np.ndarray] = {}  # column name → cells that failed
     for col in COLUMNS:
         if col.header in raw.columns:
             text = raw[col.header].astype(str).str.strip()
         else:
             text = pd.Series([""] * len(raw), dtype=str)
-        lines[col.name], failed[col.name] = _parse_column(col, text, rows, report)
+        lines[col.name], mask = _parse_column(col, text, rows, report)
+        if mask.any():  # kept only for columns with a failed cell (a bool per row each)
+            failed[col.name] = mask
 
     # 利润额 defaults to 实收价格 × 月售 − 商品采购成本 (docs/METRICS.md §1)
-    profit_defaulted = lines["profit"].isna().to_numpy() & ~failed["profit"]
+    profit_defaulted = lines["profit"].isna().to_numpy() & _passed(failed, "profit", len(lines))
     lines["profit"] = lines["profit"].fillna(lines["received_price"] * lines["quantity"] - lines["cost"])
     lines["store_key"] = lines["store_code"].fillna(lines["store_name"])
     lines["sku_key"] = sku_keys(lines)
@@ -142,7 +144,7 @@ def _check_key_lengths(lines: pd.DataFrame, failed: dict[str, np.ndarray], repor
     limits = key_lengths()
     for key, source, why in (("store_key", "store_name", "无门店ID时作为门店键"),
                              ("sku_key", "product_name", "无条码和店内码时作为商品键 (name:商品名称)")):  # fmt: skip
-        too_long = (lines[key].str.len() > limits[key]).to_numpy() & ~failed[source]
+        too_long = (lines[key].str.len() > limits[key]).to_numpy() & _passed(failed, source, len(lines))
         if too_long.any():
             header = _header(source)
             report.add_many(lines["sheet_row"].to_numpy()[too_long], header, lines[source][too_long].tolist(),
@@ -172,7 +174,8 @@ def _check_order_consistency(
     for name in present:
         header = _header(name)
         value_codes, uniques = pd.factorize(candidates[header])
-        compared = ~failed[name][positions]  # failed cells are not compared with their siblings
+        # failed cells are not compared with their siblings
+        compared = _passed(failed, name, len(lines))[positions] & (value_codes >= 0)
         width = len(uniques) + 1
         pairs = np.unique(order_codes[compared] * width + value_codes[compared])
         distinct = np.bincount(pairs // width, minlength=order_codes.max() + 1)[order_codes]
@@ -196,6 +199,12 @@ def _check_duplicates(raw: pd.DataFrame, rows: np.ndarray, report: ValidationRep
         first_seen.setdefault(group_id, rows[i])
         if dup[i]:
             report.add(rows[i], "(整行)", f"与第 {first_seen[group_id]} 行相同", "重复的明细行")
+
+
+def _passed(failed: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
+    """Cells of column ``name`` that did not fail."""
+    mask = failed.get(name)
+    return np.ones(n, dtype=bool) if mask is None else ~mask
 
 
 def _header(name: str) -> str:

@@ -482,3 +482,16 @@ def test_import020_names_standing_in_for_keys_must_fit_the_key_column(engine, se
         (4, "门店名称", "无门店ID时作为门店键，超过 64 个字符"),
         (5, "门店名称", "无门店ID时作为门店键，超过 64 个字符"),
     ]
+
+
+def test_import021_store_day_totals_beyond_the_aggregates_are_rejected(engine, settings, tmp_path):
+    """10,001 orders of 9,999,999,999 each fit orders.items_revenue NUMERIC(12,2), but their store-day
+    total 100,009,999,989,999 does not fit agg_store_day_channel.revenue NUMERIC(16,2)."""
+    n = 10_001
+    frame = sheet(*[order(f"X{i:05d}", "2026-11-01 09:00:00", [{"received_price": 9_999_999_999.0, "cost": 0.0,
+                                                                "list_price": None}]) for i in range(n)])  # fmt: skip
+    problems = _rejected(engine, settings, write_csv(frame, tmp_path / "day.csv"))
+    revenue = [p for p in problems if p[2] == "实收 (门店日合计)"]
+    assert revenue == [("day.csv", 2, "实收 (门店日合计)", f"{9_999_999_999 * n:,.2f}", "门店日合计超出数据库列的范围",
+                        "门店 S001 2026-11-01 的全部订单")]  # fmt: skip
+    assert {p[1] for p in problems} == {2} and all(p[2].endswith("(门店日合计)") for p in problems)
