@@ -123,3 +123,23 @@ def test_migrate004_platform_fee_rule_recomputes_orders_imported_under_the_old_r
                                           check_dtype=False, atol=0.006)  # fmt: skip
     finally:
         engine.dispose()
+
+
+def test_migrate005_fee_rule_migration_refuses_a_schema_its_builder_does_not_know(engine):
+    """0005 rebuilds aggregates through today's models: a table that differs (as after a later
+    revision) makes it stop with the difference named instead of writing wrong rows."""
+    import importlib.util
+
+    from sqlalchemy import text
+
+    from config import PROJECT_ROOT
+
+    path = PROJECT_ROOT / "migrations" / "versions" / "0005_platform_fee_rule.py"
+    spec = importlib.util.spec_from_file_location("revision_0005", path)
+    revision = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(revision)
+    with engine.begin() as conn:
+        revision._check_builder_matches_schema(conn)  # the migrated schema: accepted
+        conn.execute(text("ALTER TABLE agg_store_day_hour ADD COLUMN later_measure INTEGER"))
+        with pytest.raises(RuntimeError, match=r"agg_store_day_hour .*only in the database: \['later_measure'\]"):
+            revision._check_builder_matches_schema(conn)
