@@ -22,6 +22,10 @@ MARKETING_COLUMNS = (
 
 DISTANCE_BAND_EDGES_KM = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
 
+# Money is stored with two decimals: below half a cent a fee is stored as 0.00, so it counts as
+# absent for the platform-fee rule and as zero for 异常订单 alike.
+HALF_CENT = 0.005
+
 
 def line_revenue(received_price: pd.Series, quantity: pd.Series) -> pd.Series:
     """实收 of a line = 实收价格 × 月售."""
@@ -29,8 +33,16 @@ def line_revenue(received_price: pd.Series, quantity: pd.Series) -> pd.Series:
 
 
 def platform_fee(service_fee: pd.Series, commission: pd.Series) -> pd.Series:
-    """平台服务费, or 平台佣金 where the service fee is absent; 0 when both are absent."""
-    return service_fee.where(service_fee.notna(), commission).fillna(0.0)
+    """平台服务费 where it is > 0, otherwise 平台佣金; 0 when both are 0 or blank.
+
+    Some exports fill 平台服务费 with 0 and charge the fee as 佣金: taking the 0 would make a
+    normal order look fee-less (异常) and drop it from every KPI."""
+    return service_fee.where(service_fee >= HALF_CENT, commission).fillna(0.0)
+
+
+def fee_is_zero(platform_fee: pd.Series) -> pd.Series:
+    """零服务费: neither 平台服务费 nor 平台佣金 charged (异常订单 on a fee channel)."""
+    return platform_fee.abs() < HALF_CENT
 
 
 def marketing_cost(orders: pd.DataFrame) -> pd.Series:
@@ -95,5 +107,5 @@ def order_totals(lines: pd.DataFrame, order_key: list[str]) -> pd.DataFrame:
     orders["marketing_cost"] = marketing_cost(orders)
     orders["delivery_net_cost"] = delivery_net_cost(orders)
     orders["actual_profit"] = actual_profit(orders)
-    orders["platform_fee_zero"] = orders["platform_fee"].abs() < 0.005
+    orders["platform_fee_zero"] = fee_is_zero(orders["platform_fee"])
     return orders.reset_index()

@@ -465,7 +465,9 @@ def _measure_truth(spec: DemoSpec, cat: Catalog, stores: StoreTable, orders: Ord
                            "previous_margin": round(float(windows[0]), 4),
                            "recent_margin": round(float(windows[1]), 4)})
     fee = orders.channel < N_FEE
-    zero_fee = [order_ref(i) for i in np.flatnonzero(fee & (orders.money["service_fee"] == 0))]
+    # 异常订单: a fee channel charging neither 平台服务费 nor 平台佣金 (docs/METRICS.md)
+    no_fee = (orders.money["service_fee"] == 0) & (orders.money["commission"] == 0)
+    zero_fee = [order_ref(i) for i in np.flatnonzero(fee & no_fee)]
     closed = []
     if roles.closed_store >= 0:
         s = roles.closed_store

@@ -22,6 +22,9 @@ class ExportColumn:
     kind: Kind
     required: bool = False
     default: float | str | None = None  # used when the column is absent or the cell is empty
+    # Numbers: only a profit, the platform's expected income and stock counts (oversold) can be
+    # below 0; a negative price, quantity, fee or discount is a broken export (docs/METRICS.md §1).
+    signed: bool = False
 
 
 COLUMNS: tuple[ExportColumn, ...] = (
@@ -42,10 +45,10 @@ COLUMNS: tuple[ExportColumn, ...] = (
     ExportColumn("实收价格", "received_price", "item", "money", required=True),
     ExportColumn("商品采购成本", "cost", "item", "money", default=0.0),
     ExportColumn("月售", "quantity", "item", "quantity", required=True),
-    ExportColumn("库存", "stock", "item", "quantity"),
-    ExportColumn("剩余库存", "remaining_stock", "item", "quantity"),
-    ExportColumn("利润额", "profit", "item", "money"),
-    ExportColumn("预计订单收入", "expected_income", "order", "money", default=0.0),
+    ExportColumn("库存", "stock", "item", "quantity", signed=True),
+    ExportColumn("剩余库存", "remaining_stock", "item", "quantity", signed=True),
+    ExportColumn("利润额", "profit", "item", "money", signed=True),
+    ExportColumn("预计订单收入", "expected_income", "order", "money", default=0.0, signed=True),
     ExportColumn("物流配送费", "delivery_fee", "order", "money", default=0.0),
     ExportColumn("平台佣金", "commission", "order", "money"),
     ExportColumn("平台服务费", "service_fee", "order", "money"),

@@ -1,13 +1,13 @@
 """导入平台订单明细: ``python scripts/import_orders.py FILE...``
 
 Each file is validated completely before anything is written; a file with errors is rejected
-as a whole (non-zero exit) and the report names row, column, value and reason.
+as a whole (non-zero exit). The screen shows the errors grouped by column and reason with a few
+rows each; ``--report`` writes every one (file, row, column, value, reason) to JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from tqdm import tqdm
 from config import Settings, SettingsError
 from db.engine import make_engine
 from db.importer import import_file
+from db.importer.report import write_json
 from db.migrate import upgrade
 
 STAGES = ("读取", "校验", "写入", "统计")
@@ -27,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="导入平台订单明细 (.xlsx / .csv)")
     parser.add_argument("files", nargs="+", type=Path, help="订单明细文件")
     parser.add_argument("--force", action="store_true", help="即使文件已导入过也重新导入 (按订单合并)")
-    parser.add_argument("--report", type=Path, help="把完整的错误报告写入 JSON 文件")
+    parser.add_argument("--report", type=Path, help="把完整的错误列表 (每一处错误) 写入 JSON 文件")
     parser.add_argument("--no-migrate", action="store_true", help="不自动执行 alembic upgrade head")
     args = parser.parse_args(argv)
 
@@ -62,11 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             if not result.ok:
                 failures += 1
                 if result.report is not None:
-                    reports.append(
-                        {**result.report.to_dict(), "problems": [p.__dict__ for p in result.report.problems]}
-                    )
+                    reports.append(result.report)
     if args.report and reports:
-        args.report.write_text(json.dumps(reports, ensure_ascii=False, indent=2), encoding="utf-8")
+        with args.report.open("w", encoding="utf-8") as out:
+            write_json(reports, out)
         print(f"完整错误报告: {args.report}")
     engine.dispose()
     if failures:

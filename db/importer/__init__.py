@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from config import Settings
 from db.errors import ImportRejectedError
@@ -120,6 +120,31 @@ def import_file(
         return ImportResult(path, "rejected", report.format_text(), report=report, warnings=report.warnings)
 
     stage("写入")
+    try:
+        batch_id, stats, version = _write(engine, path, sha, size, started, lines, report, settings)
+    except (DataError, engine.dialect.dbapi.DataError) as exc:
+        # Validation keeps every value within its column; what it cannot see (stored orders of the
+        # same store-day adding up past an aggregate's range) is refused by the database. The
+        # transaction is rolled back: still all-or-nothing, and a message instead of a traceback.
+        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        message = f"{path.name}: 数据库拒绝写入 ({cause})，文件未导入"
+        report.add(0, "(写入数据库)", cause, "数据库拒绝写入")  # no row known: 0
+        _record_failure(engine, path, sha, size, started, {"file": path.name, "error": message}, rows=report.rows)
+        return ImportResult(path, "rejected", message, report=report, warnings=report.warnings)
+    stage("统计")
+    refresh_statistics(engine)
+    stage("完成")
+    message = (
+        f"{path.name}: 导入 {stats.rows} 行 / {stats.orders} 单，门店 {stats.stores} 家，"
+        f"商品 {stats.products} 个，日期 {stats.min_date} ~ {stats.max_date}，"
+        f"刷新 {stats.affected_store_days} 个门店日汇总 (数据版本 {version})"
+    )
+    log.info(message)
+    return ImportResult(path, "imported", message, batch_id, stats, report, report.warnings, timings)
+
+
+def _write(engine, path, sha, size, started, lines, report, settings) -> tuple[int, LoadStats, int]:
+    """The file's one transaction: batch row, data, aggregates, data version."""
     with engine.begin() as conn:
         batch_id = conn.execute(
             insert(ImportBatch)
@@ -148,16 +173,7 @@ def import_file(
             )
         )
         version = bump_data_version(conn)
-    stage("统计")
-    refresh_statistics(engine)
-    stage("完成")
-    message = (
-        f"{path.name}: 导入 {stats.rows} 行 / {stats.orders} 单，门店 {stats.stores} 家，"
-        f"商品 {stats.products} 个，日期 {stats.min_date} ~ {stats.max_date}，"
-        f"刷新 {stats.affected_store_days} 个门店日汇总 (数据版本 {version})"
-    )
-    log.info(message)
-    return ImportResult(path, "imported", message, batch_id, stats, report, report.warnings, timings)
+    return batch_id, stats, version
 
 
 def refresh_statistics(engine: Engine) -> None:

@@ -108,12 +108,10 @@ class LoadStats:
 
 
 def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) -> LoadStats:
-    """Write ``lines`` (validated, English names) inside the caller's transaction."""
+    """Write ``lines`` (validated by ``validate_sheet``: English names, defaults and the store and
+    SKU keys filled in) inside the caller's transaction."""
     lines = lines.copy()
-    lines["store_key"] = lines["store_code"].fillna(lines["store_name"])
-    lines["sku_key"] = _sku_keys(lines)
     lines["line_no"] = lines.groupby(ORDER_KEY, sort=False).cumcount() + 1
-    lines["profit"] = lines["profit"].fillna(lines["received_price"] * lines["quantity"] - lines["cost"])
 
     store_ids = _upsert_stores(conn, lines)
     product_ids = _upsert_products(conn, lines)
@@ -127,17 +125,18 @@ def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) 
     for table in STAGING_TABLES:
         table.drop(conn, checkfirst=True)
         table.create(conn)
-    try:
-        _bulk_insert(conn, STG_ORDERS, orders)
-        _collect_affected(conn)
-        _analyze(conn)
-        _upsert_orders(conn, batch_id)
-        _replace_items(conn, lines)
-        affected = conn.execute(select(func.count()).select_from(STG_AFFECTED)).scalar_one()
-        refresh_aggregates(conn, orders, lines)
-    finally:
-        for table in reversed(STAGING_TABLES):
-            table.drop(conn, checkfirst=True)
+    # No try/finally: on failure the rollback drops the temporary tables with everything else,
+    # and PostgreSQL refuses any statement (a DROP too) in a failed transaction, which would
+    # hide the real error (e.g. NumericValueOutOfRange from the COPY).
+    _bulk_insert(conn, STG_ORDERS, orders)
+    _collect_affected(conn)
+    _analyze(conn)
+    _upsert_orders(conn, batch_id)
+    _replace_items(conn, lines)
+    affected = conn.execute(select(func.count()).select_from(STG_AFFECTED)).scalar_one()
+    refresh_aggregates(conn, orders, lines)
+    for table in reversed(STAGING_TABLES):
+        table.drop(conn, checkfirst=True)
     return LoadStats(
         rows=len(lines),
         orders=len(orders),
@@ -147,12 +146,6 @@ def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) 
         min_date=orders["business_date"].min(),
         max_date=orders["business_date"].max(),
     )
-
-
-def _sku_keys(lines: pd.DataFrame) -> pd.Series:
-    by_code = "code:" + lines["product_code"].astype("string")
-    by_name = "name:" + lines["product_name"].astype("string")
-    return lines["barcode"].astype("string").fillna(by_code).fillna(by_name).astype(object)
 
 
 def _dialect_insert(conn: Connection, table):

@@ -2,91 +2,29 @@
 
 Nothing is written here. ``validate_sheet`` returns typed lines (English column names from
 db.export_format) and a report; the loader refuses to run when the report has errors.
+
+A cell is reported once, for its own fault: a cell that failed (empty, unparseable, infinite,
+out of its column's range, negative where that cannot be) is left out of the checks that
+compare or add cells, so its valid siblings are never blamed for it.
 """
 
 from __future__ import annotations
-
-from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from db.export_format import BY_HEADER, BY_NAME, COLUMNS, ORDER_COLUMNS, REQUIRED_HEADERS
+from db.importer.limits import cell_limits, key_lengths, text_lengths
 from db.importer.reader import RawSheet
+from db.importer.report import Problem, ValidationReport
+from db.importer.sums import check_computed_figures
 
 ORDER_KEY = ["channel", "platform_order_id"]
 DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M")
-MAX_EXAMPLES = 5
+NEGATIVE_REASON = {"money": "金额为负", "quantity": "数量为负", "distance": "距离为负"}
+INCONSISTENT = "同一订单各行取值不一致"
 
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    row: int  # sheet row number (header is row 1)
-    column: str  # Chinese header
-    value: str
-    reason: str
-
-
-@dataclass
-class ValidationReport:
-    file: str
-    rows: int = 0
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def add(self, row: int, column: str, value: object, reason: str) -> None:
-        self.problems.append(Problem(self.file, int(row), column, _short(value), reason))
-
-    def groups(self) -> list[dict]:
-        """Problems grouped by (column, reason), largest first, with a few examples each."""
-        counts = Counter((p.column, p.reason) for p in self.problems)
-        examples: dict[tuple[str, str], list[Problem]] = {}
-        for p in self.problems:
-            bucket = examples.setdefault((p.column, p.reason), [])
-            if len(bucket) < MAX_EXAMPLES:
-                bucket.append(p)
-        return [
-            {
-                "column": column,
-                "reason": reason,
-                "count": count,
-                "examples": [{"row": p.row, "value": p.value} for p in examples[(column, reason)]],
-            }
-            for (column, reason), count in counts.most_common()
-        ]
-
-    def to_dict(self) -> dict:
-        return {
-            "file": self.file,
-            "rows": self.rows,
-            "error_count": len(self.problems),
-            "groups": self.groups(),
-            "warnings": self.warnings,
-        }
-
-    def format_text(self) -> str:
-        """Human-readable report (Chinese), grouped and counted."""
-        if self.ok:
-            return f"{self.file}: 校验通过 ({self.rows} 行)"
-        lines = [f"{self.file}: 发现 {len(self.problems)} 个错误，文件未导入 (共 {self.rows} 行)"]
-        for group in self.groups():
-            lines.append(f"  [{group['column']}] {group['reason']} — {group['count']} 处")
-            for ex in group["examples"]:
-                lines.append(f"      第 {ex['row']} 行: {ex['value']!r}")
-            if group["count"] > len(group["examples"]):
-                lines.append(f"      … 另有 {group['count'] - len(group['examples'])} 处")
-        return "\n".join(lines)
-
-
-def _short(value: object, limit: int = 80) -> str:
-    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+__all__ = ["ORDER_KEY", "Problem", "ValidationReport", "validate_sheet"]
 
 
 def validate_sheet(sheet: RawSheet) -> tuple[pd.DataFrame | None, ValidationReport]:
@@ -113,34 +51,52 @@ def validate_sheet(sheet: RawSheet) -> tuple[pd.DataFrame | None, ValidationRepo
     rows = sheet.row_numbers
     raw = raw.reset_index(drop=True)
     lines = pd.DataFrame({"sheet_row": rows})
+    failed: dict[str, np.ndarray] = {}  # column name → cells that failed
     for col in COLUMNS:
         if col.header in raw.columns:
             text = raw[col.header].astype(str).str.strip()
         else:
             text = pd.Series([""] * len(raw), dtype=str)
-        lines[col.name] = _parse_column(col, text, rows, report)
+        lines[col.name], mask = _parse_column(col, text, rows, report)
+        if mask.any():  # kept only for columns with a failed cell (a bool per row each)
+            failed[col.name] = mask
 
-    _check_values(lines, raw, report)
-    _check_order_consistency(lines, raw, report)
+    # 利润额 defaults to 实收价格 × 月售 − 商品采购成本 (docs/METRICS.md §1)
+    profit_defaulted = lines["profit"].isna().to_numpy() & _passed(failed, "profit", len(lines))
+    lines["profit"] = lines["profit"].fillna(lines["received_price"] * lines["quantity"] - lines["cost"])
+    lines["store_key"] = lines["store_code"].fillna(lines["store_name"])
+    lines["sku_key"] = sku_keys(lines)
+    _check_key_lengths(lines, failed, report)
+    _check_order_consistency(lines, raw, failed, report)
     _check_duplicates(raw, rows, report)
+    check_computed_figures(lines, profit_defaulted, ORDER_KEY, report)
     if not report.ok:
         return None, report
     return lines, report
 
 
-def _parse_column(col, text: pd.Series, rows: np.ndarray, report: ValidationReport) -> pd.Series:
+def _parse_column(col, text: pd.Series, rows: np.ndarray, report: ValidationReport) -> tuple[pd.Series, np.ndarray]:
+    """(parsed values, mask of the cells that failed); failed numbers are NaN."""
     empty = (text == "").to_numpy()
-    if col.required and empty.any():
-        for i in np.flatnonzero(empty):
-            report.add(rows[i], col.header, "", "必填字段为空")
+    failed = np.zeros(len(text), dtype=bool)
+
+    def reject(mask: np.ndarray, reason: str) -> None:
+        idx = np.flatnonzero(mask & ~failed)
+        if len(idx):
+            report.add_many(rows[idx], col.header, text.iloc[idx].tolist(), reason)
+            failed[idx] = True
+
+    if col.required:
+        reject(empty, "必填字段为空")
     if col.kind == "text":
-        return text.where(~empty, None)  # stays Arrow-backed text; empty cells become NA
+        limit = text_lengths().get(col.name)
+        if limit is not None:
+            reject((text.str.len() > limit).to_numpy(), f"超过 {limit} 个字符")
+        return text.where(~empty, None), failed  # stays Arrow-backed text; empty cells become NA
     if col.kind == "datetime":
         parsed = _parse_datetimes(text)
-        bad = parsed.isna().to_numpy() & ~empty
-        for i in np.flatnonzero(bad):
-            report.add(rows[i], col.header, text.iat[i], "无法解析的时间 (应为 YYYY-MM-DD HH:MM:SS)")
-        return parsed
+        reject(parsed.isna().to_numpy() & ~empty, "无法解析的时间 (应为 YYYY-MM-DD HH:MM:SS)")
+        return parsed, failed
     # numeric kinds: a strict cast first (fast); only a column that fails it is parsed cell by
     # cell, after dropping "¥" and thousands separators, to find the bad cells.
     try:
@@ -148,12 +104,18 @@ def _parse_column(col, text: pd.Series, rows: np.ndarray, report: ValidationRepo
     except (ValueError, TypeError):
         cleaned = text.str.replace(",", "", regex=False).str.replace("¥", "", regex=False)
         numbers = pd.to_numeric(cleaned.where(~empty, None), errors="coerce").astype(float)
-    bad = numbers.isna().to_numpy() & ~empty
-    for i in np.flatnonzero(bad):
-        report.add(rows[i], col.header, text.iat[i], "不是有效数字")
+    values = numbers.to_numpy(dtype=float, copy=True)
+    limit = cell_limits()[col.name]
+    with np.errstate(invalid="ignore"):
+        reject(np.isnan(values) & ~empty, "不是有效数字")
+        reject(np.isinf(values), "不是有限数字 (无穷大)")
+        reject(np.abs(values) > limit, f"超出数据库列的范围 (绝对值不能超过 {limit:,})")
+        if not col.signed:
+            reject(values < 0, NEGATIVE_REASON[col.kind])
+    values[failed] = np.nan
     if col.default is not None:
-        numbers = numbers.where(~pd.Series(empty), float(col.default))
-    return numbers
+        values[empty] = float(col.default)
+    return pd.Series(values, index=text.index), failed
 
 
 def _parse_datetimes(text: pd.Series) -> pd.Series:
@@ -169,49 +131,62 @@ def _parse_datetimes(text: pd.Series) -> pd.Series:
     return result
 
 
-def _check_values(lines: pd.DataFrame, raw: pd.DataFrame, report: ValidationReport) -> None:
-    rules = (
-        ("quantity", lambda s: s < 0, "数量为负"),
-        ("received_price", lambda s: s < 0, "价格为负"),
-        ("sale_price", lambda s: s < 0, "价格为负"),
-        ("list_price", lambda s: s < 0, "价格为负"),
-        ("cost", lambda s: s < 0, "成本为负"),
-        ("distance_km", lambda s: s < 0, "距离为负"),
-    )
-    for name, predicate, reason in rules:
-        header = _header(name)
-        bad = predicate(lines[name]).fillna(False).to_numpy()
-        for i in np.flatnonzero(bad):
-            value = raw[header].iat[i] if header in raw.columns else lines[name].iat[i]
-            report.add(lines["sheet_row"].iat[i], header, value, reason)
+def sku_keys(lines: pd.DataFrame) -> pd.Series:
+    """SKU key: 条码, else "code:" + 店内码, else "name:" + 商品名称 (docs/METRICS.md §1)."""
+    by_code = "code:" + lines["product_code"].astype("string")
+    by_name = "name:" + lines["product_name"].astype("string")
+    return lines["barcode"].astype("string").fillna(by_code).fillna(by_name).astype(object)
 
 
-def _check_order_consistency(lines: pd.DataFrame, raw: pd.DataFrame, report: ValidationReport) -> None:
-    """Order-level fields must be identical on every row of one order."""
+def _check_key_lengths(lines: pd.DataFrame, failed: dict[str, np.ndarray], report: ValidationReport) -> None:
+    """A name standing in for a missing id (门店名称 for 门店ID, 商品名称 for 条码 and 店内码) must
+    fit the key column too."""
+    limits = key_lengths()
+    for key, source, why in (("store_key", "store_name", "无门店ID时作为门店键"),
+                             ("sku_key", "product_name", "无条码和店内码时作为商品键 (name:商品名称)")):  # fmt: skip
+        too_long = (lines[key].str.len() > limits[key]).to_numpy() & _passed(failed, source, len(lines))
+        if too_long.any():
+            header = _header(source)
+            report.add_many(lines["sheet_row"].to_numpy()[too_long], header, lines[source][too_long].tolist(),
+                            f"{why}，超过 {limits[key]} 个字符")  # fmt: skip
+
+
+def _check_order_consistency(
+    lines: pd.DataFrame, raw: pd.DataFrame, failed: dict[str, np.ndarray], report: ValidationReport
+) -> None:
+    """Order-level fields must be identical on every row of one order (failed cells aside)."""
     key = lines[ORDER_KEY]
     if key.isna().any(axis=None):
         return  # rows without an order id / channel are already reported as empty
     present = [c for c in ORDER_COLUMNS if c not in ORDER_KEY and _header(c) in raw.columns]
-    order_part = raw[[_header(c) for c in ORDER_KEY + present]].drop_duplicates()
     key_headers = [_header(c) for c in ORDER_KEY]
+    headers = key_headers + [_header(c) for c in present]
+    # Fast path on the text: only orders whose rows differ at all are looked at cell by cell.
+    order_part = raw[headers].drop_duplicates()
     conflicted = order_part[order_part.duplicated(key_headers, keep=False)]
     if conflicted.empty:
         return
     bad_keys = conflicted[key_headers].drop_duplicates()
-    merged = raw.reset_index().merge(bad_keys, on=key_headers, how="inner")
-    for _, group in merged.groupby(key_headers, sort=False):
-        for name in present:
-            header = _header(name)
-            distinct = group[header].unique()
-            if len(distinct) > 1:
-                for idx, value in zip(group["index"], group[header], strict=True):
-                    report.add(
-                        lines["sheet_row"].iat[idx],
-                        header,
-                        value,
-                        f"同一订单各行取值不一致 (订单 {group[key_headers[1]].iat[0]}，"
-                        f"共 {len(distinct)} 种)",
-                    )
+    candidates = raw[headers].reset_index().merge(bad_keys, on=key_headers, how="inner")
+    positions = candidates["index"].to_numpy()
+    order_codes = candidates.groupby(key_headers, sort=False).ngroup().to_numpy().astype(np.int64)
+    sheet_rows = lines["sheet_row"].to_numpy()
+    for name in present:
+        header = _header(name)
+        value_codes, uniques = pd.factorize(candidates[header])
+        # failed cells are not compared with their siblings
+        compared = _passed(failed, name, len(lines))[positions] & (value_codes >= 0)
+        width = len(uniques) + 1
+        pairs = np.unique(order_codes[compared] * width + value_codes[compared])
+        distinct = np.bincount(pairs // width, minlength=order_codes.max() + 1)[order_codes]
+        bad = compared & (distinct > 1)
+        if not bad.any():
+            continue
+        orders = candidates[key_headers[1]].to_numpy()[bad]
+        report.add_many(
+            sheet_rows[positions[bad]], header, candidates[header].to_numpy()[bad], INCONSISTENT,
+            [f"订单 {o}，共 {n} 种取值" for o, n in zip(orders, distinct[bad], strict=True)],
+        )  # fmt: skip
 
 
 def _check_duplicates(raw: pd.DataFrame, rows: np.ndarray, report: ValidationReport) -> None:
@@ -224,6 +199,12 @@ def _check_duplicates(raw: pd.DataFrame, rows: np.ndarray, report: ValidationRep
         first_seen.setdefault(group_id, rows[i])
         if dup[i]:
             report.add(rows[i], "(整行)", f"与第 {first_seen[group_id]} 行相同", "重复的明细行")
+
+
+def _passed(failed: dict[str, np.ndarray], name: str, n: int) -> np.ndarray:
+    """Cells of column ``name`` that did not fail."""
+    mask = failed.get(name)
+    return np.ones(n, dtype=bool) if mask is None else ~mask
 
 
 def _header(name: str) -> str:

@@ -52,7 +52,7 @@ def raw_orders(lines: pd.DataFrame, start: dt.date, end: dt.date) -> tuple[pd.Da
         )
         .reset_index()
     )
-    orders["fee"] = orders["平台服务费"].fillna(orders["平台佣金"]).fillna(0.0)
+    orders["fee"] = orders["平台服务费"].where(orders["平台服务费"] > 0, orders["平台佣金"]).fillna(0.0)
     orders["profit"] = orders["item_profit"] - orders["fee"] - orders["物流配送费"] + orders["企客后返"]
     orders["marketing"] = orders[
         [

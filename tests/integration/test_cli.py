@@ -100,3 +100,40 @@ def test_cli004_production_launcher_seeds_and_serves(tmp_path):
         output = proc.communicate(timeout=20)[0]
     assert "首次启动: 生成演示数据" in output and "演示数据已导入" in output
     assert "Redis 不可用" in output  # unreachable Redis is a warning, not a failure
+
+
+def test_cli005_150k_errors_print_tens_of_lines_and_report_all(engine, settings, tmp_path):
+    """75,000 two-line orders: line 1 with an unparseable 下单时间, line 2 with 实收价格 inf.
+    150,000 errors in two groups: the screen shows each group with 20 rows, --report all."""
+    import json
+
+    import pandas as pd
+
+    n = 75_000
+    base = small_sheet().iloc[[0, 1]].reset_index(drop=True)  # MT1's two lines (different SKUs)
+    frame = pd.concat([base] * n, ignore_index=True).astype(object)
+    frame["订单ID"] = [f"MT{i:06d}" for i in range(n) for _ in range(2)]
+    frame.loc[0::2, "下单时间"] = "2026-11-01 25:61:00"
+    frame.loc[1::2, "实收价格"] = "inf"
+    path = tmp_path / "broken.csv"
+    frame.to_csv(path, index=False, encoding="utf-8-sig")
+    report = tmp_path / "report.json"
+    env = {"O2O_DATABASE_URL": settings.database_url, "O2O_DATA_DIR": str(tmp_path)}
+
+    result = run(["scripts/import_orders.py", str(path), "--report", str(report)], env, timeout=300)
+
+    out = result.stdout + result.stderr
+    printed = [line for line in out.splitlines() if line.strip()]
+    assert result.returncode == 1
+    assert "发现 150000 个错误" in out
+    assert "[下单时间] 无法解析的时间" in out and "— 75000 处" in out and "[实收价格] 不是有限数字" in out
+    assert "第 2 行: '2026-11-01 25:61:00'" in out and "第 3 行: 'inf'" in out
+    assert len(printed) < 80, f"{len(printed)} lines printed"
+    full = json.loads(report.read_text(encoding="utf-8"))
+    assert [r["error_count"] for r in full] == [150_000]
+    problems = full[0]["problems"]
+    assert len(problems) == 150_000
+    assert {p["row"] for p in problems if p["column"] == "下单时间"} == set(range(2, 2 * n + 2, 2))
+    assert {p["row"] for p in problems if p["column"] == "实收价格"} == set(range(3, 2 * n + 2, 2))
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Order)).scalar_one() == 0

@@ -336,3 +336,162 @@ def test_import012_duplicated_header_is_an_error(engine, settings, tmp_path):
     result = import_file(engine, path, settings)
     assert result.status == "rejected"
     assert [(p.row, p.column, p.reason) for p in result.report.problems] == [(1, "城市", "表头重复")]
+
+
+def test_import013_zero_service_fee_with_commission_is_a_normal_order(engine, settings, tmp_path):
+    """平台服务费 0 and 平台佣金 1.2: the fee is the commission and the order counts (issue 13)."""
+    frame = sheet(
+        order("MT4", "2026-11-01 13:00:00", [{"received_price": 10.0, "quantity": 1, "cost": 6.0}],
+              service_fee=0.0, commission=1.2, delivery_fee=2.0),
+        order("MT5", "2026-11-01 14:00:00", [{"received_price": 5.0, "quantity": 1, "cost": 3.0}],
+              service_fee=None, commission=None),
+    )  # fmt: skip
+    assert import_file(engine, write_csv(frame, tmp_path / "fee.csv"), settings).status == "imported"
+    with engine.connect() as conn:
+        rows = pd.read_sql(select(AggStoreDayChannel.__table__), conn).set_index("platform_fee_zero")
+    # MT4: Σ利润额 4 − 佣金 1.2 − 配送 2 = 0.8, normal; MT5 (both blank): 5 − 3 = 2, abnormal
+    assert rows.loc[False, "orders"] == 1 and rows.loc[False, "platform_fee"] == pytest.approx(1.2)
+    assert rows.loc[False, "actual_profit"] == pytest.approx(0.8)
+    assert rows.loc[True, "orders"] == 1 and rows.loc[True, "actual_profit"] == pytest.approx(2.0)
+
+
+def _rejected(engine, settings, path) -> list:
+    """Import ``path`` into a database holding small_sheet(); assert it wrote nothing at all.
+    Returns (file, row, column, value, reason without its parenthesis, detail) per problem."""
+    import_file(engine, write_csv(small_sheet(), path.with_name("good.csv")), settings)
+    before, v1 = counts(engine), version(engine)
+    result = import_file(engine, path, settings)
+    assert result.status == "rejected", result.message
+    assert counts(engine) == before and version(engine) == v1
+    return [(p.file, p.row, p.column, p.value, p.reason.split(" (")[0], p.detail) for p in result.report.problems]
+
+
+@pytest.mark.parametrize(
+    ("row", "header", "value", "reason"),
+    [
+        (4, "实收价格", "inf", "不是有限数字"),
+        (2, "商品原价", "-inf", "不是有限数字"),
+        (3, "利润额", "nan", "不是有效数字"),
+        (5, "物流配送费", "1e308", "超出数据库列的范围"),
+        (5, "平台佣金", "10000000000", "超出数据库列的范围"),  # NUMERIC(12,2) holds 9,999,999,999.99
+        (3, "月售", "2e9", "超出数据库列的范围"),  # NUMERIC(12,3)
+        (4, "距离", "123456", "超出数据库列的范围"),  # NUMERIC(7,2)
+        (2, "订单ID", "X" * 65, "超过 64 个字符"),  # VARCHAR(64)
+    ],
+)
+def test_import014_non_finite_or_out_of_range_cell_rejected(engine, settings, tmp_path, row, header, value, reason):
+    bad = small_sheet().astype(object)
+    bad.loc[row - 2, header] = value
+    problems = _rejected(engine, settings, write_csv(bad, tmp_path / "bad.csv"))
+    assert problems == [("bad.csv", row, header, value, reason, "")]
+
+
+def test_import015_order_totals_that_cannot_be_stored_are_rejected_with_their_rows(engine, settings, tmp_path):
+    frame = sheet(
+        # two lines of 6,000,000,000: each fits NUMERIC(12,2), the order's 实收 12,000,000,000 does not
+        order("BIG", "2026-11-03 09:00:00", [{"received_price": 6e9, "cost": 0.0, "list_price": None},
+                                            {"received_price": 6e9, "cost": 0.0, "list_price": None,
+                                             "product_name": "香蕉", "barcode": "6901234567908"}]),
+        # 利润额 left empty: its default 1e8 × 200 = 2e10 cannot be stored either
+        order("WIDE", "2026-11-03 10:00:00", [{"received_price": 1e8, "quantity": 200, "cost": 0.0,
+                                             "list_price": None, "profit": 0.0}]),
+    )  # fmt: skip
+    frame.loc[2, "利润额"] = None
+    problems = _rejected(engine, settings, write_csv(frame, tmp_path / "big.csv"))
+    found = {(row, column) for _file, row, column, _value, _reason, _detail in problems}
+    assert {(2, "实收 (订单合计)"), (2, "商品利润 (订单合计)"), (2, "订单实际利润 (订单合计)"),
+            (4, "利润额"), (4, "实收 (订单合计)")} <= found  # fmt: skip
+    assert {row for row, _ in found} == {2, 4}
+    assert ("big.csv", 2, "实收 (订单合计)", "12,000,000,000.00", "订单合计超出数据库列的范围",
+            "订单 BIG 的第 2、3 行") in problems  # fmt: skip
+    assert ("big.csv", 4, "利润额", "20,000,000,000.00",
+            "由 实收价格 × 月售 − 商品采购成本 算出的利润额超出数据库列的范围", "") in problems  # fmt: skip
+
+
+def test_import016_negative_fees_and_discounts_rejected(engine, settings, tmp_path):
+    bad = small_sheet().astype(object)
+    bad.loc[2, "物流配送费"] = -50  # row 4, EL1
+    bad.loc[3, "平台服务费"] = -1  # row 5, MT2
+    bad.loc[3, "平台佣金"] = -2
+    bad.loc[[0, 1], "满减金额"] = -3  # rows 2-3, both lines of MT1
+    problems = _rejected(engine, settings, write_csv(bad, tmp_path / "neg.csv"))
+    assert {(row, column, reason) for _f, row, column, _v, reason, _d in problems} == {
+        (4, "物流配送费", "金额为负"), (5, "平台服务费", "金额为负"), (5, "平台佣金", "金额为负"),
+        (2, "满减金额", "金额为负"), (3, "满减金额", "金额为负"),
+    }  # fmt: skip
+    # a loss-making line and a negative expected income are real: accepted
+    fine = small_sheet()
+    fine.loc[3, "利润额"] = -5.0
+    fine.loc[3, "预计订单收入"] = -1.0
+    assert import_file(engine, write_csv(fine, tmp_path / "fine.csv"), settings).status == "imported"
+
+
+@pytest.mark.parametrize(("value", "reason"), [("2026-13-45 99:00", "无法解析的时间"), ("", "必填字段为空")])
+def test_import017_a_failed_cell_does_not_make_its_siblings_inconsistent(engine, settings, tmp_path, value, reason):
+    bad = small_sheet().astype(object)
+    bad.loc[0, "下单时间"] = value  # row 2; row 3 is the other line of MT1, unchanged
+    problems = _rejected(engine, settings, write_csv(bad, tmp_path / "time.csv"))
+    assert problems == [("time.csv", 2, "下单时间", value, reason, "")]
+
+
+def test_import018_database_refusal_is_a_rejection_not_a_traceback(engine, settings, tmp_path, monkeypatch, backend):
+    """Validation off (limits lifted): PostgreSQL's NumericValueOutOfRange from the COPY becomes a
+    rejected import with nothing written."""
+    if backend == "sqlite":
+        pytest.skip("SQLite stores any float; the refusal is PostgreSQL's")
+    from collections import defaultdict
+
+    from db.importer import sums, validate
+
+    monkeypatch.setattr(validate, "cell_limits", lambda: defaultdict(lambda: float("inf")))
+    monkeypatch.setattr(sums, "cell_limits", lambda: {"profit": float("inf")})
+    monkeypatch.setattr(sums, "order_limits", lambda: {})
+    monkeypatch.setattr(sums, "day_limits", lambda: {})
+    monkeypatch.setattr(validate, "key_lengths", lambda: defaultdict(lambda: 10**9))
+    monkeypatch.setattr(validate, "text_lengths", dict)
+    bad = small_sheet()
+    bad.loc[2, "实收价格"] = 1e12
+    before = counts(engine)
+    result = import_file(engine, write_csv(bad, tmp_path / "huge.csv"), settings)
+    assert result.status == "rejected" and "数据库拒绝写入" in result.message and "huge.csv" in result.message
+    assert [(p.row, p.reason) for p in result.report.problems] == [(0, "数据库拒绝写入")]
+    assert counts(engine) == before and version(engine) == 0
+
+
+def test_import019_xlsx_huge_number_is_rejected_and_quoted_as_written(engine, settings, tmp_path):
+    """A numeric Excel cell of 1e308 is reported as '1e+308' (not a 309-digit integer), and rejected."""
+    bad = small_sheet()
+    bad.loc[2, "实收价格"] = 1e308  # row 4
+    problems = _rejected(engine, settings, write_xlsx(bad, tmp_path / "huge.xlsx"))
+    assert problems == [("huge.xlsx", 4, "实收价格", "1e+308", "超出数据库列的范围", "")]
+
+
+def test_import020_names_standing_in_for_keys_must_fit_the_key_column(engine, settings, tmp_path):
+    """门店名称 is the store key without 门店ID (VARCHAR(64)); 商品名称 the SKU key without 条码 and
+    店内码 ("name:" + 商品名称, VARCHAR(160)). Both columns themselves allow longer names."""
+    bad = small_sheet().astype(object)
+    bad["门店ID"] = None
+    bad["门店名称"] = "店" * 100
+    bad.loc[2, ["条码", "店内码"]] = None
+    bad.loc[2, "商品名称"] = "果" * 170
+    problems = _rejected(engine, settings, write_csv(bad, tmp_path / "keys.csv"))
+    assert sorted((row, column, reason) for _f, row, column, _v, reason, _d in problems) == [
+        (2, "门店名称", "无门店ID时作为门店键，超过 64 个字符"),
+        (3, "门店名称", "无门店ID时作为门店键，超过 64 个字符"),
+        (4, "商品名称", "无条码和店内码时作为商品键"),
+        (4, "门店名称", "无门店ID时作为门店键，超过 64 个字符"),
+        (5, "门店名称", "无门店ID时作为门店键，超过 64 个字符"),
+    ]
+
+
+def test_import021_store_day_totals_beyond_the_aggregates_are_rejected(engine, settings, tmp_path):
+    """10,001 orders of 9,999,999,999 each fit orders.items_revenue NUMERIC(12,2), but their store-day
+    total 100,009,999,989,999 does not fit agg_store_day_channel.revenue NUMERIC(16,2)."""
+    n = 10_001
+    frame = sheet(*[order(f"X{i:05d}", "2026-11-01 09:00:00", [{"received_price": 9_999_999_999.0, "cost": 0.0,
+                                                                "list_price": None}]) for i in range(n)])  # fmt: skip
+    problems = _rejected(engine, settings, write_csv(frame, tmp_path / "day.csv"))
+    revenue = [p for p in problems if p[2] == "实收 (门店日合计)"]
+    assert revenue == [("day.csv", 2, "实收 (门店日合计)", f"{9_999_999_999 * n:,.2f}", "门店日合计超出数据库列的范围",
+                        "门店 S001 2026-11-01 的全部订单")]  # fmt: skip
+    assert {p[1] for p in problems} == {2} and all(p[2].endswith("(门店日合计)") for p in problems)

@@ -32,7 +32,7 @@ def expected(lines: pd.DataFrame, store_code: str | None, start: dt.date, end: d
         service_fee=("平台服务费", "first"), commission=("平台佣金", "first"),
         delivery=("物流配送费", "first"), rebate=("企客后返", "first"),
     ).reset_index()  # fmt: skip
-    fee = orders["service_fee"].fillna(orders["commission"]).fillna(0.0)
+    fee = orders["service_fee"].where(orders["service_fee"] > 0, orders["commission"]).fillna(0.0)
     abnormal = orders["渠道"].isin(FEE_CHANNELS) & (fee.abs() < 0.005)
     orders = orders[~abnormal]
     profit = orders["item_profit"] - fee[~abnormal] - orders["delivery"] + orders["rebate"]

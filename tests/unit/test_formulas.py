@@ -65,8 +65,23 @@ def test_formulas001_order_level_fields_counted_once():
 
 
 def test_formulas002_platform_fee_falls_back_to_commission():
+    # issue 13 changed the second case: a service fee of 0 no longer hides the commission
     fee = platform_fee(pd.Series([None, 0.0, 2.0]), pd.Series([1.5, 9.0, None]))
-    assert fee.tolist() == [1.5, 0.0, 2.0]
+    assert fee.tolist() == [1.5, 9.0, 2.0]
+
+
+def test_formulas005_abnormal_only_when_service_fee_and_commission_are_both_zero_or_blank():
+    frame = pd.concat([lines()] * 5, ignore_index=True)
+    frame["platform_order_id"] = [o for o in "ABCDE" for _ in range(2)]
+    # (平台服务费, 平台佣金) per order
+    fees = {"A": (0.0, 2.0), "B": (0.0, 0.0), "C": (None, None), "D": (None, 0.0), "E": (0.0, None)}
+    frame["service_fee"] = frame["platform_order_id"].map(lambda o: fees[o][0])
+    frame["commission"] = frame["platform_order_id"].map(lambda o: fees[o][1])
+    orders = order_totals(frame, ["channel", "platform_order_id"]).set_index("platform_order_id")
+    assert orders["platform_fee"].to_dict() == {"A": 2.0, "B": 0.0, "C": 0.0, "D": 0.0, "E": 0.0}
+    assert orders["platform_fee_zero"].to_dict() == {"A": False, "B": True, "C": True, "D": True, "E": True}
+    # A: Σ利润额 8 − 佣金 2 − 物流配送费 5 + 企客后返 0.4
+    assert orders.loc["A", "actual_profit"] == pytest.approx(1.4)
 
 
 def test_formulas003_distance_bands():
