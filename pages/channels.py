@@ -110,8 +110,8 @@ def _render_channels(result: dict) -> list:
     series = {name: [r[field] for r in rows] for field, name in rates}
     chart = bar_chart([r["channel"] for r in rows], series, "各渠道成本率与利润率", "比率", y_kind=PERCENT)
     abnormal = result["abnormal"]
-    note = (f"另有 {abnormal} 单异常订单（收费渠道但平台服务费为 0）未计入以上指标，明细见页面底部。"
-            if abnormal else "没有异常订单（收费渠道平台服务费为 0）。")  # fmt: skip
+    note = (f"另有 {abnormal} 单异常订单（收费渠道但平台服务费和佣金均为 0）未计入以上指标，明细见页面底部。"
+            if abnormal else "没有异常订单（收费渠道平台服务费和佣金均为 0）。")  # fmt: skip
     return [
         html.Div([note], className="small text-muted mb-2"),
         data_grid(PAGE.page, "channels", "渠道对比", rows, CHANNEL_COLUMNS, clickable=True,
@@ -220,7 +220,7 @@ def update_abnormal(*values):
             result["orders"],
             ORDER_COLUMNS,
             height=320,
-            hint="收费渠道但平台服务费为 0，已从全部指标中排除",
+            hint="收费渠道但平台服务费和佣金均为 0，已从全部指标中排除",
             note=f"共 {result['total']} 单" + (f"，显示最新 {shown} 单" if shown < result["total"] else ""),
         )
 

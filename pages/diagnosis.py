@@ -90,7 +90,7 @@ def update_abnormal(stores, start, end, channels):
         if not result["abnormal"]:
             return None
         link = dcc.Link("查看明细", href="/channels" + to_query(stores, start, end, channels), className="ms-2")
-        return html.Div([f"⚠️ 所选范围内有 {result['abnormal']} 单异常订单（收费渠道但平台服务费为 0），"
+        return html.Div([f"⚠️ 所选范围内有 {result['abnormal']} 单异常订单（收费渠道但平台服务费和佣金均为 0），"
                          "已从全部指标中排除。", link], className="small text-muted mb-2")  # fmt: skip
 
     return filtered_section("abnormal count", (stores, start, end, channels), channel_analysis, render, quiet=True)

@@ -9,7 +9,7 @@ the importer's own builder; the data version is bumped so every cache tier drops
 Downgrade leaves the corrected figures: they are right under either schema.
 
 Revision ID: 0005
-Revises: 0003 (re-chained after 0004 at merge)
+Revises: 0004
 Create Date: 2026-12-03 08:40:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

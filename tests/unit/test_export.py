@@ -56,17 +56,17 @@ def _xlsx(rows, columns, sheet="表"):
 
 
 def test_exp004_ratios_and_scores_rounded_as_the_grid_shows_them():
-    # d3-format (the grid) rounds the exact binary value half away from zero, like JS toFixed:
-    # (56.5).toFixed(0) = "57", (0.125).toFixed(2) = "0.13", (0.1235 * 100).toFixed(1) = "12.3"
-    # (0.1235 * 100 is 12.3499… in binary), (0.0005 * 100).toFixed(1) = "0.1"; -0.04 shows as 0.0
+    # The grid (assets/dashAgGridFunctions.js, like components/format.py) rounds half-up on the
+    # decimal a number prints as: 56.5 → "57", 0.125 → "0.13", 0.1235 → "12.4%" (12.35, not the
+    # binary 12.3499…), 1.005 → "1.01" (not toFixed's 1.00), 0.0005 → "0.1%"; -0.04 % shows as 0.0
     columns = [column("score", "健康分", "score"), column("rate", "利润率", "percent"),
                column("change", "实收环比", "change"), column("money", "实收", "money")]  # fmt: skip
     rows = [{"score": 56.5, "rate": 0.12345, "change": 0.0005, "money": 0.125},
             {"score": 57.4, "rate": 0.1235, "change": -0.0004, "money": 1.005}]  # fmt: skip
-    assert _csv(rows, columns)[1:] == [["57", "12.3%", "0.1%", "0.13"], ["57", "12.3%", "0.0%", "1.00"]]
+    assert _csv(rows, columns)[1:] == [["57", "12.3%", "0.1%", "0.13"], ["57", "12.4%", "0.0%", "1.01"]]
     sheet = _xlsx(rows, columns)["表"]
     values = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)]
-    assert values == [[57, 0.123, 0.001, 0.13], [57, 0.123, 0.0, 1.0]]
+    assert values == [[57, 0.123, 0.001, 0.13], [57, 0.124, 0.0, 1.01]]
     assert isinstance(values[0][0], int)
     assert [sheet.cell(2, i).number_format for i in (1, 2, 4)] == ["0", "0.0%", "#,##0.00"]
 
