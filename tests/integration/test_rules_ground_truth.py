@@ -130,7 +130,8 @@ def test_truth003b_costly_delivery_orders_of_the_last_day(demo):
     # below that fee
     first = lines.groupby(ORDER_KEY)[["service_fee", "commission", "delivery_fee", "corporate_rebate"]].first()
     fee = first["service_fee"].where(first["service_fee"] > 0, first["commission"]).fillna(0)
-    profit = lines.groupby(ORDER_KEY)["profit"].sum() - fee - first["delivery_fee"] + first["corporate_rebate"].fillna(0)
+    rebate = first["corporate_rebate"].fillna(0)
+    profit = lines.groupby(ORDER_KEY)["profit"].sum() - fee - first["delivery_fee"] + rebate
     genuine = set(first.index[(first["delivery_fee"] > 6) & (profit < first["delivery_fee"])])
     recall, precision = score("costly_delivery_orders", found, injected, genuine)
     assert injected and recall >= 0.9 and precision >= 0.9
