@@ -21,6 +21,7 @@ MARKDOWN_LINK = re.compile(r"^\[(.*)\]\([^)]*\)$", re.S)
 XLSX_FORMATS = {"money": "#,##0.00", "score": "0", "percent": "0.0%", "change": "+0.0%;-0.0%", "points": "+0.0%;-0.0%",
                 "count": "#,##0", "number": "#,##0.00", "datetime": "yyyy-mm-dd hh:mm"}  # fmt: skip
 RATE_KINDS = ("percent", "change", "points")
+TEXT_FIELD = "text_field"  # ColDef.context key: the row field whose text the grid shows instead
 # Decimals the grid shows (components/grid.py FORMATTERS); rates in percent points
 DISPLAY_PLACES = {"money": 2, "number": 2, "score": 0, "count": 0, "percent": 1, "change": 1, "points": 1}
 TIME_FORMAT = "%Y-%m-%d %H:%M"
@@ -87,10 +88,19 @@ def _cell(value, kind: str):
     return escape_text(text)
 
 
+def _value(row: dict, column: dict):
+    """What the grid shows in ``column``: a text that stands in for the value where the column's
+    ``context.text_field`` names one (上期数据不足 instead of an empty 环比), else the value."""
+    text_field = (column.get("context") or {}).get(TEXT_FIELD)
+    if text_field and row.get(text_field):
+        return str(row[text_field])
+    return row.get(column["field"])
+
+
 def table_rows(rows: list[dict], columns: list[dict]) -> tuple[list[str], list[list]]:
     """(headers, values) for ``columns`` (AG Grid column defs: field, headerName, type)."""
     headers = [c.get("headerName") or c["field"] for c in columns]
-    values = [[_cell(row.get(c["field"]), c.get("type", "text")) for c in columns] for row in rows]
+    values = [[_cell(_value(row, c), c.get("type", "text")) for c in columns] for row in rows]
     return headers, values
 
 

@@ -8,6 +8,7 @@ from dash import Output, html
 
 from components import ids
 from components.charts import COUNT, MONEY, bar_chart, figure, graph
+from components.export import TEXT_FIELD
 from components.grid import column, data_grid, register_export
 from components.kpi_card import SHORT_TEXT, shortfall
 from components.messages import NO_DATA, info_alert
@@ -27,7 +28,7 @@ register_export(PAGE.page)
 def _change_column(field: str, header: str, kind: str) -> dict:
     """A 环比 column that reads 上期数据不足 / 本期数据不足 (the coverage as its tooltip) where the
     store's data does not cover both periods (the service leaves the change empty there)."""
-    spec = column(field, header, kind, tooltipField="change_note")
+    spec = column(field, header, kind, tooltipField="change_note", context={TEXT_FIELD: "change_withheld"})
     shown = spec["valueFormatter"]["function"]
     spec["valueFormatter"] = {"function": f"params.data && params.data.change_withheld ? "
                                           f"params.data.change_withheld : ({shown})"}  # fmt: skip

@@ -8,7 +8,7 @@ import io
 
 from openpyxl import load_workbook
 
-from components.export import csv_bytes, escape_text, file_name, sheet_name, table_file, xlsx_bytes
+from components.export import TEXT_FIELD, csv_bytes, escape_text, file_name, sheet_name, table_file, xlsx_bytes
 from components.grid import column, data_grid
 
 COLUMNS = [column("name", "商品"), column("revenue", "实收", "money"), column("margin", "利润率", "percent"),
@@ -111,3 +111,27 @@ def test_exp007_grid_title_is_the_name_and_the_hint_stands_beside_it():
     title = _find(grid, {"type": "title", "page": "channels", "table": "channels"})
     assert title.children == "渠道对比"  # what the download callback names the file and sheet after
     assert "点击一行查看该渠道的商品" in str(grid)
+
+
+def test_exp008_a_withheld_change_exports_as_the_grid_shows_it():
+    # 经营总览's 环比 columns show the withheld reason instead of a percentage (their context names
+    # the field); the download must hold the same words, not an empty cell, and a covered store
+    # still gets its number
+    columns = [column("name", "门店"), column("orders_change", "单量环比", "change", context={TEXT_FIELD: "why"}),
+               column("margin_change", "利润率环比", "points", context={TEXT_FIELD: "why"})]  # fmt: skip
+    rows = [{"name": "A", "orders_change": None, "margin_change": None, "why": "上期数据不足"},
+            {"name": "B", "orders_change": 0.25, "margin_change": -0.012, "why": None}]  # fmt: skip
+    assert _csv(rows, columns)[1:] == [["A", "上期数据不足", "上期数据不足"], ["B", "25.0%", "-1.2%"]]
+    sheet = _xlsx(rows, columns)["表"]
+    assert [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)] == [
+        ["A", "上期数据不足", "上期数据不足"], ["B", 0.25, -0.012]]
+
+
+def test_exp009_overview_change_columns_name_their_withheld_text():
+    import dash
+
+    dash.Dash(__name__, use_pages=True, pages_folder="")  # register_page needs an app instance
+    from pages.overview import STORE_COLUMNS
+
+    changes = [c["field"] for c in STORE_COLUMNS if (c.get("context") or {}).get(TEXT_FIELD) == "change_withheld"]
+    assert changes == ["orders_change", "revenue_change", "margin_change"]
