@@ -141,6 +141,8 @@ def figure(traces: list[dict], title: str, y_title: str, height: int = 320, *, y
     ``y_kind`` / ``y2_kind`` / ``x_kind`` / ``z_kind``: what the left axis, a right axis (drawn
     over the left one), a numeric x axis and heatmap colours measure. Traces are copied: the
     caller's lists are never scaled."""
+    if "yaxis2" in layout and y2_kind is None:  # its ticks and hovers would escape the rules above
+        raise TypeError("a right axis is declared with y2_kind, not as a yaxis2 layout")
     traces = [dict(t) for t in traces]
     own: dict = {
         "title": {"text": title, "x": 0.01, "xanchor": "left"},

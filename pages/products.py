@@ -113,8 +113,7 @@ def _render_focus(result: dict):
         {"type": "bar", "x": days, "y": [r["quantity"] for r in daily], "name": "销量", "yaxis": "y2", "opacity": 0.4},
         {"type": "scatter", "mode": "lines+markers", "x": days, "y": [r["revenue"] for r in daily], "name": "实收"},
         {"type": "scatter", "mode": "lines+markers", "x": days, "y": [r["cost"] for r in daily], "name": "成本"},
-    ], f"{s['name']} · 每日销售", "金额 (¥)", xaxis=DATE_AXIS,
-       yaxis2={"title": "销量", "overlaying": "y", "side": "right", "showgrid": False})  # fmt: skip
+    ], f"{s['name']} · 每日销售", "金额", y_kind=MONEY, y2_kind=COUNT, y2_title="销量", xaxis=DATE_AXIS)  # fmt: skip
     return dbc.Card(dbc.CardBody([
         html.H5(f"商品：{s['name']}", className="card-title", id="products-focus-title"),
         html.Div("，".join(f"{label} {value}" for label, value in facts), className="small mb-2"),

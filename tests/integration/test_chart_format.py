@@ -6,6 +6,7 @@ by components/format.py."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 
 from app import create_app, stop_app
 from components import ids
@@ -33,8 +34,10 @@ def demo_app(engine, settings):
     stop_app(app)
 
 
-def _value(input_: dict, variant: int):
+def _value(input_: dict, variant: int, sku: int):
     component, prop = input_["id"], input_["property"]
+    if component == ids.PRODUCTS_SKU:  # 商品分析 opened from a 今日必做 link: the SKU's own chart
+        return sku
     if component in CONTROLS:
         options = CONTROLS[component]
         return options[variant % len(options)]
@@ -70,8 +73,10 @@ def _outputs(dep: dict) -> list[str]:
     return dep["output"].strip(".").split("...")
 
 
-def test_charts101_every_page_graph_is_chinese(demo_app):
+def test_charts101_every_page_graph_is_chinese(demo_app, engine):
     client = demo_app.server.test_client()
+    with engine.connect() as conn:
+        sku = conn.execute(text("select min(product_id) from agg_store_day_product")).scalar_one()
     graphs: dict[str, list[dict]] = {}
     for dep in _section_callbacks(client):
         outputs = _outputs(dep)
@@ -80,7 +85,7 @@ def test_charts101_every_page_graph_is_chinese(demo_app):
                 "output": dep["output"],
                 "outputs": [{"id": o.rsplit(".", 1)[0], "property": "children"} for o in outputs]
                 if len(outputs) > 1 else {"id": outputs[0].rsplit(".", 1)[0], "property": "children"},
-                "inputs": [{**i, "value": _value(i, variant)} for i in dep["inputs"]],
+                "inputs": [{**i, "value": _value(i, variant, sku)} for i in dep["inputs"]],
                 "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"],
                 "state": [{**s, "value": None} for s in dep.get("state", [])],
             }  # fmt: skip
@@ -89,8 +94,9 @@ def test_charts101_every_page_graph_is_chinese(demo_app):
             if response.status_code == 200:
                 graphs.setdefault(dep["output"], []).extend(_graphs(response.json["response"]))
     found = [g for found in graphs.values() for g in found]
-    # twice (two control values): 每日趋势, 2 on 经营总览, 5 on 商品分析, 2 on 时段分析, 渠道, 配送, 5 on 系统监控
-    assert len(found) >= 2 * 17, {k: len(v) for k, v in graphs.items()}
+    # twice (two control values): 每日趋势, 2 on 经营总览, 5 + the SKU's on 商品分析, 2 on 时段分析, 渠道, 配送,
+    # 5 on 系统监控
+    assert len(found) >= 2 * 18, {k: len(v) for k, v in graphs.items()}
     for props in found:
         title = props["figure"]["layout"]["title"]["text"]
         assert props["config"]["locale"] == "zh-CN", title
