@@ -28,7 +28,8 @@ register_export(PAGE.page)
 def _change_column(field: str, header: str, kind: str) -> dict:
     """A 环比 column that reads 上期数据不足 / 本期数据不足 (the coverage as its tooltip) where the
     store's data does not cover both periods (the service leaves the change empty there)."""
-    spec = column(field, header, kind, tooltipField="change_note", context={TEXT_FIELD: "change_withheld"})
+    spec = column(field, header, kind, tooltipField="change_note", context={TEXT_FIELD: "change_withheld"},
+                  minWidth=130)  # 上期数据不足 in full
     shown = spec["valueFormatter"]["function"]
     spec["valueFormatter"] = {"function": f"params.data && params.data.change_withheld ? "
                                           f"params.data.change_withheld : ({shown})"}  # fmt: skip

@@ -113,4 +113,8 @@ def test_e2e202_previous_period_before_the_data_is_not_compared(site, page):
     assert len(texts) == SPEC.stores and set(texts) == {"上期数据不足"}, texts
     assert not any("%" in t for t in page.locator(f"#{ids.OVERVIEW_BODY} .ag-cell[col-id=revenue_change]")
                    .all_inner_texts())  # fmt: skip
+    # the words are read in full, not cut to "上期数据…" by a narrow column
+    values = page.locator(f"#{ids.OVERVIEW_BODY} .ag-cell[col-id=orders_change] .ag-cell-value")
+    cut = values.evaluate_all("cells => cells.filter(c => c.scrollWidth > c.clientWidth).length")
+    assert cut == 0, f"{cut} 环比 cells cut off"
     page.screenshot(path=str(ARTIFACTS / "comparisons-overview.png"), full_page=True)
