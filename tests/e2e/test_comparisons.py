@@ -7,19 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import urlparse
 
 import pytest
 
-from app import create_app, stop_app
 from components import ids
-from config import Settings
 from db.demo_data import DemoSpec
-from db.engine import make_engine
-from db.migrate import upgrade
-from db.seed import seed_demo
-from tests.e2e.test_smoke import ARTIFACTS, LOCAL_HOSTS, browser  # noqa: F401 (fixture)
-from tests.live_server import waitress_in_thread
+from tests.e2e.offline import ARTIFACTS, open_offline, serve_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -29,28 +22,14 @@ CARDS = ("orders", "revenue", "actual_profit", "avg_order_value", "profit_margin
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    root = tmp_path_factory.mktemp("comparisons")
-    settings = Settings.from_env({}, database_url=f"sqlite:///{root / 'o2o.sqlite3'}", data_dir=root / "var",
-                                 redis_url="redis://127.0.0.1:1/0")  # fmt: skip
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    seed_demo(engine, settings, SPEC)
-    app = create_app(settings)
-    with waitress_in_thread(app.server) as server:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    stop_app(app)
-    engine.dispose()
+    """SPEC on SQLite behind Waitress: its base URL."""
+    with serve_demo(SPEC, tmp_path_factory.mktemp("comparisons")) as demo:
+        yield demo.base
 
 
 @pytest.fixture
-def page(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-    blocked: list[str] = []
-    context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname in LOCAL_HOSTS
-                  else (blocked.append(route.request.url), route.abort()))  # fmt: skip
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+def page(browser):
+    context, tab, errors, blocked = open_offline(browser, console_errors=False)
     yield tab
     assert errors == [] and blocked == []
     context.close()

@@ -10,8 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e.test_pages import site  # noqa: F401 (fixture: 4 stores × 21 days, last day 2026-11-27)
-from tests.e2e.test_smoke import ARTIFACTS, LOCAL_HOSTS, browser  # noqa: F401 (fixture)
+from tests.e2e.offline import ARTIFACTS, open_offline
 
 pytestmark = pytest.mark.e2e
 
@@ -41,18 +40,6 @@ def _overlaps(a: list[float], b: list[float]) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _context(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-    blocked: list[str] = []
-    context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname in LOCAL_HOSTS
-                  else (blocked.append(route.request.url), route.abort()))  # fmt: skip
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return context, page, errors, blocked
-
-
 def _axes(page, section: str) -> dict:
     page.wait_for_selector(f"{section} .js-plotly-plot .ytick text", timeout=30000)
     page.wait_for_timeout(500)  # plotly's second pass (automargin) moves the labels once more
@@ -74,10 +61,9 @@ CHARTS = [
 
 
 @pytest.mark.parametrize(("path", "section", "left", "right"), CHARTS, ids=["trend", "distance"])
-def test_e2e201_chart_ticks_hovers_and_mode_bar_in_chinese(site, browser, path, section, left, right):  # noqa: F811
-    base, _store = site
-    context, page, errors, blocked = _context(browser)
-    page.goto(base + path, wait_until="networkidle")
+def test_e2e201_chart_ticks_hovers_and_mode_bar_in_chinese(demo_site, browser, path, section, left, right):
+    context, page, errors, blocked = open_offline(browser)
+    page.goto(demo_site.base + path, wait_until="networkidle")
     axes = _axes(page, section)
     ticks = {name: [text for text, _ in axis["ticks"]] for name, axis in axes.items()}
     assert ticks["y"] and ticks["y2"], ticks
@@ -105,10 +91,9 @@ def test_e2e201_chart_ticks_hovers_and_mode_bar_in_chinese(site, browser, path, 
     context.close()
 
 
-def test_e2e202_date_picker_in_chinese_with_presets(site, browser):  # noqa: F811
-    base, _store = site
-    context, page, errors, blocked = _context(browser)
-    page.goto(base + "/", wait_until="networkidle")
+def test_e2e202_date_picker_in_chinese_with_presets(demo_site, browser):
+    context, page, errors, blocked = open_offline(browser)
+    page.goto(demo_site.base + "/", wait_until="networkidle")
     start = page.locator("#diagnosis-date-filter")
     start.wait_for(timeout=15000)
     start.click()

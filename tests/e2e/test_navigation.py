@@ -9,8 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from components import ids
-from tests.e2e.test_pages import site  # noqa: F401 (fixture: a demo on SQLite behind Waitress)
-from tests.e2e.test_smoke import ARTIFACTS, LOCAL_HOSTS, browser  # noqa: F401 (fixture)
+from tests.e2e.offline import ARTIFACTS, open_offline, settled
 
 pytestmark = pytest.mark.e2e
 
@@ -18,38 +17,12 @@ KPIS = f"#{ids.DIAG_KPI_CONTAINER}"
 PRODUCTS = f"#{ids.PRODUCTS_BODY}"
 
 
-def _open(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-    blocked: list[str] = []
-    context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname in LOCAL_HOSTS
-                  else (blocked.append(route.request.url), route.abort()))  # fmt: skip
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return context, page, errors, blocked
-
-
-def _settled(page, selector: str, ready: str, unlike: str | None = None) -> str:
-    """The section's text once ``ready`` is inside it, it differs from ``unlike`` and has not
-    changed for 1.5 s."""
-    page.wait_for_selector(f"{selector} {ready}", timeout=30000)
-    history: list[str] = []
-    for _ in range(120):
-        page.wait_for_timeout(500)
-        text = page.locator(selector).inner_text()
-        history.append(text)
-        if len(history) >= 4 and len(set(history[-4:])) == 1 and text.strip() and text != unlike:
-            return text
-    raise AssertionError(f"{selector} did not settle: {history[-1][:200]!r}")
-
-
 def _kpis(page, unlike: str | None = None) -> str:
-    return _settled(page, KPIS, "[data-kpi=orders]", unlike)
+    return settled(page, KPIS, "[data-kpi=orders]", unlike)
 
 
 def _products(page, unlike: str | None = None) -> str:
-    return _settled(page, PRODUCTS, ".ag-root", unlike)
+    return settled(page, PRODUCTS, ".ag-root", unlike)
 
 
 def _pick_store(page, prefix: str, store) -> None:
@@ -74,13 +47,13 @@ def _store_shown(page, prefix: str) -> str:
     return page.locator(f"#{prefix}-store-filter").inner_text()
 
 
-def test_e2e201_back_and_forward_restore_filters_controls_and_figures(site, browser):  # noqa: F811
+def test_e2e201_back_and_forward_restore_filters_controls_and_figures(demo_site, browser):
     """门店诊断 then 商品分析: every Back / Forward shows the filters, the quadrant splits and the
     figures of its address. Dash Pages re-renders a page only when the address differs from the
     one it last saw, so Back to the entry it last saw (the first one) used to change the address
     alone."""
-    base, store = site
-    context, page, errors, blocked = _open(browser)
+    base, store = demo_site.base, demo_site.stores[0]
+    context, page, errors, blocked = open_offline(browser)
 
     page.goto(base + "/", wait_until="networkidle")
     everything = _kpis(page)
@@ -135,10 +108,10 @@ def test_e2e201_back_and_forward_restore_filters_controls_and_figures(site, brow
     context.close()
 
 
-def test_e2e202_back_on_one_page_restores_the_store_and_its_figures(site, browser):  # noqa: F811
+def test_e2e202_back_on_one_page_restores_the_store_and_its_figures(demo_site, browser):
     """商品分析 alone: a store, Back, Forward, 全部门店, Back — each step shows its address's store."""
-    base, store = site
-    context, page, errors, blocked = _open(browser)
+    base, store = demo_site.base, demo_site.stores[0]
+    context, page, errors, blocked = open_offline(browser)
     page.goto(base + "/products", wait_until="networkidle")
     everything = _products(page)
     _pick_store(page, "products", store)
@@ -168,29 +141,29 @@ def test_e2e202_back_on_one_page_restores_the_store_and_its_figures(site, browse
     context.close()
 
 
-def test_e2e204_back_and_forward_walk_the_channel_drill_down(site, browser):  # noqa: F811
+def test_e2e204_back_and_forward_walk_the_channel_drill_down(demo_site, browser):
     """渠道分析: a click on a channel opens its SKUs (channel= in the address, one history entry);
     Back returns to the page as opened, SKUs closed; Forward reopens the same channel."""
-    base, _ = site
-    context, page, errors, blocked = _open(browser)
+    base = demo_site.base
+    context, page, errors, blocked = open_offline(browser)
     page.goto(base + "/channels", wait_until="networkidle")
     skus = f"#{ids.CHANNELS_SKUS}"
-    closed = _settled(page, skus, ".alert")
+    closed = settled(page, skus, ".alert")
     assert "点击渠道对比表中的一行" in closed
-    _settled(page, f"#{ids.CHANNELS_BODY}", ".ag-root")
+    settled(page, f"#{ids.CHANNELS_BODY}", ".ag-root")
     row = page.locator(f"#{ids.CHANNELS_BODY} .ag-pinned-left-cols-container .ag-row").first  # 渠道 is pinned
     channel = row.inner_text()
     row.click()
     page.wait_for_function("window.location.search.includes('channel=')", timeout=20000)
-    opened = _settled(page, skus, ".ag-root")
+    opened = settled(page, skus, ".ag-root")
     assert channel.strip() in opened
 
     page.go_back()  # opening the page pushed no entry of its own: Back is the address it was opened at
     page.wait_for_function("window.location.search === ''", timeout=20000)
-    assert _settled(page, skus, ".alert") == closed
+    assert settled(page, skus, ".alert") == closed
     page.go_forward()
     page.wait_for_function("window.location.search.includes('channel=')", timeout=20000)
-    assert _settled(page, skus, ".ag-root") == opened
+    assert settled(page, skus, ".ag-root") == opened
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "history-forward-channels.png"), full_page=True)
     assert errors == []
@@ -198,9 +171,9 @@ def test_e2e204_back_and_forward_walk_the_channel_drill_down(site, browser):  # 
     context.close()
 
 
-def test_e2e203_unknown_path_is_404_with_the_chinese_page(site, browser):  # noqa: F811
-    base, _ = site
-    context, page, errors, blocked = _open(browser)
+def test_e2e203_unknown_path_is_404_with_the_chinese_page(demo_site, browser):
+    base = demo_site.base
+    context, page, errors, blocked = open_offline(browser)
     response = page.goto(base + "/no-such-page", wait_until="networkidle")
     assert response.status == 404
     page.get_by_role("heading", name="页面不存在").wait_for(timeout=15000)

@@ -11,15 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from openpyxl import load_workbook
 
-from app import create_app, stop_app
-from config import Settings
-from db.demo_data import DemoSpec
-from db.engine import make_engine
-from db.migrate import upgrade
-from db.queries import stores
-from db.seed import seed_demo
-from tests.e2e.test_smoke import ARTIFACTS, CHROMIUM_ARGS, LOCAL_HOSTS, browser  # noqa: F401 (fixture)
-from tests.live_server import waitress_in_thread
+from tests.e2e.offline import ARTIFACTS, open_offline, settled
 
 pytestmark = pytest.mark.e2e
 
@@ -36,50 +28,18 @@ FIRST_TABLE = {"/overview": "门店一览", "/products": "商品明细", "/time"
                "/distance": "距离段汇总"}  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """A small demo on SQLite served by Waitress, shared by the page tests."""
-    root = tmp_path_factory.mktemp("pages")
-    settings = Settings.from_env({}, database_url=f"sqlite:///{root / 'o2o.sqlite3'}", data_dir=root / "var",
-                                 redis_url="redis://127.0.0.1:1/0")  # fmt: skip
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    seed_demo(engine, settings, DemoSpec(stores=4, days=21, seed=11))
-    with engine.connect() as conn:
-        store = stores(conn).iloc[0]
-    app = create_app(settings)
-    with waitress_in_thread(app.server) as server:
-        yield f"http://127.0.0.1:{server.effective_port}", store
-    stop_app(app)
-    engine.dispose()
+# what a section shows once it has rendered: a grid, a chart or a message
+RENDERED = (".ag-root", ".js-plotly-plot", ".alert")
 
 
 def _settled(page, selector: str, unlike: str | None = None) -> str:
-    """The section's text once it has rendered (a grid, a chart or a message), differs from
-    ``unlike`` and has not changed for 1.5 s (a filter change may pass through intermediate
-    renders, e.g. 全部门店 being dropped from the dropdown)."""
-    page.wait_for_selector(f"{selector} .ag-root, {selector} .js-plotly-plot, {selector} .alert", timeout=30000)
-    history: list[str] = []
-    for _ in range(120):
-        page.wait_for_timeout(500)
-        text = page.locator(selector).inner_text()
-        history.append(text)
-        if len(history) >= 4 and len(set(history[-4:])) == 1 and text.strip() and text != unlike:
-            return text
-    raise AssertionError(f"{selector} did not settle: {history[-1][:200]!r}")
+    return settled(page, selector, RENDERED, unlike)
 
 
 @pytest.mark.parametrize(("path", "body", "control"), PAGES, ids=[p[0].strip("/") for p in PAGES])
-def test_e2e101_page_filters_url_reload_and_downloads(site, browser, path, body, control):  # noqa: F811
-    base, store = site
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN", accept_downloads=True)
-    blocked: list[str] = []
-    context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname in LOCAL_HOSTS
-                  else (blocked.append(route.request.url), route.abort()))  # fmt: skip
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+def test_e2e101_page_filters_url_reload_and_downloads(demo_site, browser, path, body, control):
+    base, store = demo_site.base, demo_site.stores[0]
+    context, page, errors, blocked = open_offline(browser, accept_downloads=True)
 
     page.goto(base + path, wait_until="networkidle")
     everything = _settled(page, body)

@@ -3,78 +3,20 @@
 from __future__ import annotations
 
 import re
-import shutil
 import time
-from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 
-from app import create_app, stop_app
 from components import ids
-from config import PROJECT_ROOT
-from db.demo_data import DemoSpec
-from db.seed import seed_demo
-from tests.conftest import service_missing
-from tests.live_server import waitress_in_thread
+from tests.e2e.offline import ARTIFACTS, open_offline
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
-]  # fmt: skip
-ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
+def test_e2e001_diagnosis_page_renders_offline(demo_site, browser):
+    context, page, console_errors, blocked = open_offline(browser)
 
-@pytest.fixture
-def backend():
-    """One backend is enough for the browser; the data layer is covered on both elsewhere."""
-    return "sqlite"
-
-
-@pytest.fixture
-def live_server(engine, settings):
-    """A small demo (generated, exported, imported through the real pipeline) on Waitress."""
-    seed_demo(engine, settings, DemoSpec(stores=4, days=21, seed=11))
-    app = create_app(settings)
-    with waitress_in_thread(app.server) as server:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    stop_app(app)
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        service_missing("Debian chromium not installed (apt-get install chromium fonts-noto-cjk)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-def test_e2e001_diagnosis_page_renders_offline(live_server, browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
-    blocked: list[str] = []
-
-    def guard(route):
-        host = urlparse(route.request.url).hostname
-        if host in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
-    page = context.new_page()
-    console_errors: list[str] = []
-    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-
-    page.goto(live_server + "/", wait_until="networkidle")
+    page.goto(demo_site.base + "/", wait_until="networkidle")
     page.get_by_role("heading", name="门店诊断看板").wait_for(timeout=15000)
     orders = page.locator("[data-kpi=orders]")
     orders.wait_for(timeout=15000)
@@ -115,15 +57,10 @@ def test_e2e001_diagnosis_page_renders_offline(live_server, browser):
     context.close()
 
 
-def test_e2e002_filters_live_in_the_url(live_server, browser, engine):
-    from db.queries import stores
-
-    with engine.connect() as conn:
-        store = stores(conn).iloc[0]
-    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(live_server + "/", wait_until="networkidle")
+def test_e2e002_filters_live_in_the_url(demo_site, browser):
+    store = demo_site.stores[0]
+    context, page, errors, _ = open_offline(browser, console_errors=False)
+    page.goto(demo_site.base + "/", wait_until="networkidle")
     orders = page.locator("[data-kpi=orders]")
     orders.wait_for(timeout=15000)
     all_stores = orders.inner_text()
@@ -148,3 +85,4 @@ def test_e2e002_filters_live_in_the_url(live_server, browser, engine):
                            timeout=20000)  # fmt: skip
     assert "stores=" not in page.evaluate("window.location.search")
     assert errors == []
+    context.close()

@@ -11,71 +11,31 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from app import create_app, stop_app
 from components import ids
-from config import Settings
 from config import diagnosis as rules
-from db.demo_data import DemoSpec
-from db.engine import make_engine
-from db.migrate import upgrade
-from db.queries import data_date_bounds, stores
-from db.seed import seed_demo
-from tests.e2e.test_smoke import ARTIFACTS, CHROMIUM_ARGS, LOCAL_HOSTS, browser  # noqa: F401 (fixture)
-from tests.live_server import waitress_in_thread
+from tests.e2e.offline import ARTIFACTS, open_offline
 
 pytestmark = pytest.mark.e2e
 TODO = f"#{ids.DIAG_TODO}"
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The demo of the page tests (4 stores × 21 days) on SQLite behind Waitress."""
-    root = tmp_path_factory.mktemp("todo")
-    settings = Settings.from_env({}, database_url=f"sqlite:///{root / 'o2o.sqlite3'}", data_dir=root / "var",
-                                 redis_url="redis://127.0.0.1:1/0")  # fmt: skip
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    seed_demo(engine, settings, DemoSpec(stores=4, days=21, seed=11))
-    with engine.connect() as conn:
-        listed = stores(conn)
-        last = data_date_bounds(conn)[1].isoformat()
-    app = create_app(settings)
-    with waitress_in_thread(app.server) as server:
-        yield f"http://127.0.0.1:{server.effective_port}", listed.to_dict("records"), last
-    stop_app(app)
-    engine.dispose()
 
 
 URGENT_ORDER = "#todo-urgent a.todo-link[href^='/channels']"
 URGENT_SKU = "#todo-urgent a.todo-link[href^='/products']"
 
 
-@pytest.fixture
-def store(site, browser):  # noqa: F811
+@pytest.fixture(scope="module")
+def store(demo_site, browser):
     """The first store whose 今日必做 shows an urgent order and an urgent SKU, each as a link."""
-    base, candidates, _ = site
-    page = browser.new_page()
-    for candidate in candidates:
-        page.goto(f"{base}/?stores={candidate['id']}", wait_until="networkidle")
+    context, page, _, _ = open_offline(browser)
+    for candidate in demo_site.stores:
+        page.goto(f"{demo_site.base}/?stores={candidate['id']}", wait_until="networkidle")
         page.locator(f"{TODO} .card-title").first.wait_for(timeout=30000)
         page.wait_for_timeout(500)
         if page.locator(URGENT_ORDER).count() and page.locator(URGENT_SKU).count():
-            page.close()
+            context.close()
             return candidate
-    page.close()
+    context.close()
     raise AssertionError("no store's 今日必做 links an urgent order and an urgent SKU to their evidence")
-
-
-def _page(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN", accept_downloads=True)
-    blocked: list[str] = []
-    context.route("**/*", lambda route: route.continue_() if urlparse(route.request.url).hostname in LOCAL_HOSTS
-                  else (blocked.append(route.request.url), route.abort()))  # fmt: skip
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return context, page, errors, blocked
 
 
 def _open_diagnosis(page, base: str, store: dict) -> None:
@@ -87,9 +47,9 @@ def _csv(download) -> list[list[str]]:
     return list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
 
 
-def test_e2e201_todo_groups_expand_and_download(site, store, browser):  # noqa: F811
-    base, _, _ = site
-    context, page, errors, blocked = _page(browser)
+def test_e2e201_todo_groups_expand_and_download(demo_site, store, browser):
+    base = demo_site.base
+    context, page, errors, blocked = open_offline(browser, accept_downloads=True)
     _open_diagnosis(page, base, store)
     urgent = page.locator("#todo-urgent .todo-item")
     assert urgent.count() >= 2
@@ -128,9 +88,9 @@ def test_e2e201_todo_groups_expand_and_download(site, store, browser):  # noqa: 
     context.close()
 
 
-def test_e2e202_item_links_land_on_the_filtered_evidence(site, store, browser):  # noqa: F811
-    base, _, last = site
-    context, page, errors, blocked = _page(browser)
+def test_e2e202_item_links_land_on_the_filtered_evidence(demo_site, store, browser):
+    base, last = demo_site.base, demo_site.last_day
+    context, page, errors, blocked = open_offline(browser, accept_downloads=True)
     _open_diagnosis(page, base, store)
 
     # a SKU → 商品分析 on that SKU and store, ending the 今日必做 day
