@@ -26,9 +26,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "e2e"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 VIEWPORT = {"width": 1400, "height": 900}
-# A port nothing listens on: the demo sites run without Redis, so no test depends on the shared
-# Redis of the machine (the cache falls back to its local tiers, the monitor shows it down).
-NO_REDIS = "redis://127.0.0.1:1/0"
+# The machine's Redis, as the app is deployed: the browser sees all four cache tiers and the
+# monitor panel's Redis card online (keys are namespaced by database, so sites never collide)
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class OfflineTab(NamedTuple):
@@ -75,7 +75,7 @@ def serve_demo(spec, root):
     """``spec`` (a DemoSpec) generated and imported into a new SQLite database under ``root``
     through the real pipeline, the app serving it from Waitress; yields a DemoSite."""
     settings = Settings.from_env({}, database_url=f"sqlite:///{root / 'o2o.sqlite3'}", data_dir=root / "var",
-                                 redis_url=NO_REDIS)  # fmt: skip
+                                 redis_url=REDIS_URL)  # fmt: skip
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
