@@ -16,7 +16,7 @@ from dash import dcc, html
 
 from analytics.health import COMPONENTS, LABELS
 from components import ids
-from components.format import count, money, percent
+from components.format import count, money, number, percent
 from components.grid import column, data_grid
 from config import diagnosis as rules
 from services.url_state import to_query
@@ -57,7 +57,7 @@ def evidence(item: dict) -> str:
                 f"下降 {percent(f['drop_ratio'])}")
     if rule == "margin_decline":
         return (f"利润率近7天 {percent(f['recent_margin'])}，前7天 {percent(f['previous_margin'])}，"
-                f"下降 {f['decline'] * 100:.1f} 个百分点")
+                f"下降 {number(f['decline'] * 100, 1)}个百分点")
     if rule == "below_cost":
         return (f"实收单价 {money(f['unit_price'])} 低于成本 {money(f['unit_cost'])}"
                 f"（近{rules.BELOW_COST_DAYS}天 {count(f['quantity'])} 件）")

@@ -51,3 +51,13 @@ def test_todo002_flat_table_and_money_formatting():
     text = str(todo_card(todo, (["3"], "2026-11-21", AS_OF, ["all"])))
     assert f"亏损 {money(14.63)}" in text and f"实收减少 {money(10243.1)}" in text
     assert "¥-" not in text
+
+
+def test_todo003_margin_points_round_half_up_like_every_figure():
+    # 12.5 % → 11.25 %: a decline of 1.25 points reads 1.3 (half-up, as components/format.py and
+    # the grids round), not Python's round-half-even "1.2"
+    from components.todo_panel import evidence
+
+    item = {"rule": "margin_decline", "facts": {"recent_margin": 0.1125, "previous_margin": 0.125,
+                                                "decline": 0.0125}}  # fmt: skip
+    assert evidence(item) == "利润率近7天 11.3%，前7天 12.5%，下降 1.3个百分点"
