@@ -81,6 +81,7 @@ CHANNELS_DRILL_ORDER = "channels-drill-order"
 CHANNELS_SKUS = "channels-skus"
 CHANNELS_ORDERS = "channels-orders"
 CHANNELS_ORDER = "channels-order-detail"
+CHANNELS_ORDER_SHOWN = "channels-order-shown"  # output of the scroll-into-view clientside callback
 CHANNELS_ABNORMAL = "channels-abnormal"
 DISTANCE = PageIds("distance")
 DISTANCE_BODY = "distance-body"

@@ -93,7 +93,7 @@ def layout(**query: str) -> html.Div:
         dcc.Loading(html.Div(id=i), type="dot")
         for i in (ids.CHANNELS_BODY, ids.CHANNELS_SKUS, ids.CHANNELS_ORDERS, ids.CHANNELS_ORDER, ids.CHANNELS_ABNORMAL)
     ]
-    return html.Div([*frame.children, *stores, *sections])  # fmt: skip
+    return html.Div([*frame.children, *stores, *sections, dcc.Store(id=ids.CHANNELS_ORDER_SHOWN)])  # fmt: skip
 
 
 @dash.callback(Output(ids.CHANNELS_BODY, "children"), *PAGE.inputs())
@@ -181,6 +181,23 @@ def update_orders(stores, start, end, channels, channel, product):
 
     return filtered_section("product orders", (stores, start, end, channels), product_orders, render, channel,
                             int(product))  # fmt: skip
+
+
+# An order's detail sits below the channel, SKU and order tables: once it has rendered, bring it
+# into view (a 今日必做 link or a click in the order list asks for that order, not the page top).
+dash.clientside_callback(
+    """function (children) {
+        if (children) {
+            window.requestAnimationFrame(function () {
+                var detail = document.getElementById("DETAIL_ID");
+                if (detail) { detail.scrollIntoView({block: "start"}); }
+            });
+        }
+        return window.dash_clientside.no_update;
+    }""".replace("DETAIL_ID", ids.CHANNELS_ORDER),
+    Output(ids.CHANNELS_ORDER_SHOWN, "data"),
+    Input(ids.CHANNELS_ORDER, "children"),
+)
 
 
 @dash.callback(Output(ids.CHANNELS_ORDER, "children"), Input(DRILL["order"], "data"))

@@ -118,7 +118,11 @@ def test_e2e202_item_links_land_on_the_filtered_evidence(demo_site, store, brows
     detail = page.locator(f"#{ids.CHANNELS_ORDER}")
     detail.get_by_text(f"订单 {order_no}").wait_for(timeout=30000)
     assert "订单实际利润" in detail.inner_text()
-    page.screenshot(path=str(ARTIFACTS / "todo-order-link.png"), full_page=True)
+    # the link asked for that order: its detail is brought into view, not left below the tables
+    page.wait_for_function(f"""() => {{
+        const box = document.getElementById("{ids.CHANNELS_ORDER}").getBoundingClientRect();
+        return box.top >= 0 && box.top < window.innerHeight; }}""", timeout=10000)
+    page.screenshot(path=str(ARTIFACTS / "todo-order-link.png"))
 
     # a store → its diagnosis over the two weeks the store rules compare
     _open_diagnosis(page, base, store)
