@@ -51,7 +51,7 @@ class CacheManager:
     def __init__(
         self,
         settings: Settings,
-        version_reader: Callable[[], tuple[int, str] | int],
+        version_reader: Callable[[], tuple[int, str]],
         *,
         regions: dict[str, RegionTTL] | None = None,
         redis_prefix: str | None = None,
@@ -74,7 +74,7 @@ class CacheManager:
         self.l3 = RedisTier(settings.redis_url, settings.redis_socket_timeout_ms / 1000,
                             redis_prefix, self.breaker, self.stats)  # fmt: skip
         self.code_version = code_version if code_version is not None else code_fingerprint(PROJECT_ROOT)
-        # (version, database id) in one query; a bare int (tools, tests) is a database without id
+        # (version, database id) in one query: db.version.read_data_stamp
         self._version_reader = version_reader
         self._stamp: tuple[int, str] = (0, "")
         self._version_checked: float | None = None
@@ -109,8 +109,8 @@ class CacheManager:
             self._version_checked = now
             token = _request.set(None)  # the version check is not the request's own query
             try:
-                read = self._version_reader()
-                stamp = (int(read), "") if isinstance(read, int) else (int(read[0]), str(read[1]))
+                version, database = self._version_reader()
+                stamp = (int(version), str(database))
             except Exception:  # the database is down: keep the last known version
                 log.warning("cache: could not read the data version", exc_info=True)
                 return self._stamp

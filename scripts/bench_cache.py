@@ -30,7 +30,7 @@ from cache.tiers import DiskTier
 from config import Settings
 from db.engine import make_engine, reading
 from db.queries import data_date_bounds, stores
-from db.version import read_data_version
+from db.version import read_data_stamp
 from scripts._bench import machine
 from services.diagnosis import store_kpis
 from services.filters import ViewFilters
@@ -118,9 +118,9 @@ def main() -> int:
                                      data_dir=Path(tmp))  # fmt: skip
         engine = make_engine(settings.database_url)
 
-        def version() -> int:
+        def version() -> tuple[int, str]:
             with engine.connect() as conn:
-                return read_data_version(conn)
+                return read_data_stamp(conn)
 
         cache = CacheManager(settings, version, redis_prefix=f"o2o-bench-{time.time_ns()}:")
         runtime = Runtime(settings, engine, cache)

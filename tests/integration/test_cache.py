@@ -35,8 +35,8 @@ class Version:
     def __init__(self) -> None:
         self.value = 1
 
-    def __call__(self) -> int:
-        return self.value
+    def __call__(self) -> tuple[int, str]:
+        return self.value, ""
 
 
 def manager(tmp_path, redis_url: str, name: str = "a", version=None, settings: dict | None = None,
