@@ -46,28 +46,26 @@ def _sign(number: Decimal, rounded: Decimal, plus: str = "") -> str:
     return plus
 
 
-def money(value) -> str:
-    """¥1,234.50 below ¥1万, ¥12.35万 from ¥1万 (both two decimals, half-up); -¥168.46."""
+def _in_wan(value, digits: int, wan_from: Decimal, wan_digits: int, unit: str = "") -> str:
+    """``value`` with ``digits`` decimals, or in 万 with ``wan_digits`` from ``wan_from`` on (the
+    threshold is read on the rounded amount, so 9,999.995 becomes 1.00万); the sign before the unit."""
     number = _decimal(value)
     if number is None:
         return DASH
-    amount = _round(abs(number), 2)
-    if amount >= WAN:
-        amount = _round(abs(number) / WAN, 2)
-        return f"{_sign(number, amount)}¥{amount:,.2f}万"
-    return f"{_sign(number, amount)}¥{amount:,.2f}"
+    amount, suffix = _round(abs(number), digits), ""
+    if amount >= wan_from:
+        amount, digits, suffix = _round(abs(number) / WAN, wan_digits), wan_digits, "万"
+    return f"{_sign(number, amount)}{unit}{amount:,.{digits}f}{suffix}"
+
+
+def money(value) -> str:
+    """¥1,234.50 below ¥1万, ¥12.35万 from ¥1万 (both two decimals, half-up); -¥168.46."""
+    return _in_wan(value, 2, WAN, 2, unit="¥")
 
 
 def count(value) -> str:
     """Whole numbers with thousands separators; 12.3万 from 100,000."""
-    number = _decimal(value)
-    if number is None:
-        return DASH
-    amount = _round(abs(number), 0)
-    if amount >= COUNT_WAN_FROM:
-        amount = _round(abs(number) / WAN, 1)
-        return f"{_sign(number, amount)}{amount:,.1f}万"
-    return f"{_sign(number, amount)}{amount:,.0f}"
+    return _in_wan(value, 0, COUNT_WAN_FROM, 1)
 
 
 def number(value, digits: int = 2) -> str:
