@@ -69,13 +69,19 @@ def make_engine(database_url: str, *, timeout_s: float | None = None, **kwargs: 
     kwargs.setdefault("pool_timeout", timeout_s)
     connect_args.update(
         connect_timeout=max(2, int(timeout_s)),  # libpq: whole seconds, at least 2 (set per connect below)
-        options=f"-c statement_timeout={int(timeout_s * 1000)}",
+        options=f"-c statement_timeout={_statement_ms(timeout_s)}",
         keepalives=1, keepalives_idle=max(1, int(timeout_s)), keepalives_interval=1, keepalives_count=3,
         tcp_user_timeout=int(timeout_s * 1000),
     )  # fmt: skip
     engine = _create_engine(url, connect_args=connect_args, **kwargs)  # the watchdog pings on checkout
     _WATCHDOGS[engine] = Watchdog(engine, timeout_s)
     return engine
+
+
+def _statement_ms(bound_s: float) -> int:
+    """The server's own limit, a little under the client's: a live server answers with its
+    clean error (the connection stays usable) before the watchdog would cut the socket."""
+    return int(max(0.5, bound_s - 0.25) * 1000)
 
 
 def watchdog(engine: Engine) -> Watchdog | None:
@@ -241,7 +247,7 @@ def reading(engine: Engine, timeout_s: float | None = None) -> Iterator[Connecti
             _local.bound = None
         with conn:
             if long:
-                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}")
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {_statement_ms(timeout_s)}")
             try:
                 yield conn
             except driver_error:
