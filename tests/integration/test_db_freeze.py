@@ -9,6 +9,7 @@ within the bound, and everything recovers without a restart once the database is
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
@@ -197,3 +198,83 @@ def test_dbfreeze001_cached_served_uncached_bounded_and_recovers(private_postgre
         assert metrics[0] == 200 and metrics[2] <= TIMEOUT_S + MARGIN_S
         assert "数据库暂时无法连接" in marked  # the page says its data may be stale
         assert recovered is not None and recovered < 10, server.log_tail()
+
+
+def _within(seconds: float, work) -> tuple[object, float]:
+    """``work()``'s result (or exception) and its duration; fails when it still runs after
+    ``seconds`` (the old code hung: the test must not)."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except Exception as exc:
+            outcome.append(exc)
+
+    started = time.perf_counter()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still waiting for the database after {seconds} s"
+    return outcome[0], time.perf_counter() - started
+
+
+def test_dbfreeze002_cold_start_and_long_reads_bounded(private_postgres, tmp_path):
+    """No data version known yet (the database froze before the first request): the view fails
+    within the bound with the Chinese message. A whole-table read (its own, longer bound) in
+    flight is cut once the version check finds the database not answering."""
+    from app import create_app, stop_app
+    from config import Settings
+    from db.engine import reading
+    from db.errors import DataLayerError
+    from db.migrate import upgrade
+
+    admin = make_engine(private_postgres.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE o2o"))
+    admin.dispose()
+    url = private_postgres.url("o2o")
+    migrated = make_engine(url)
+    upgrade(migrated)
+    migrated.dispose()
+    settings = Settings.from_env({}, database_url=url, data_dir=tmp_path / "var", redis_url="redis://127.0.0.1:1/0",
+                                 db_timeout_s=TIMEOUT_S, db_load_timeout_s=60.0)  # fmt: skip
+    app = create_app(settings, start_monitors=False)
+    runtime = app.server.extensions["o2o_runtime"]
+    try:
+        private_postgres.freeze()
+        client = app.server.test_client()
+        payload = _callback(ids.DIAG_KPI_CONTAINER, _filters(ids.DIAGNOSIS, "2026-11-01", "2026-11-07"))
+        response, elapsed = _within(TIMEOUT_S + 10, lambda: client.post("/_dash-update-component", json=payload))
+        assert response.status_code == 200 and DB_UNAVAILABLE in _text(response.get_data(as_text=True))
+        assert elapsed <= TIMEOUT_S + MARGIN_S
+        private_postgres.thaw()
+        thawed_at = time.perf_counter()
+        while not runtime.cache.database_status().available and time.perf_counter() - thawed_at < 10:
+            time.sleep(0.3)
+            with contextlib.suppress(DataLayerError):
+                runtime.cache.data_stamp()  # recovers: a long read gets its own bound again
+        assert runtime.cache.database_status().available
+
+        def long_read():
+            with reading(runtime.engine, timeout_s=60.0) as conn:
+                return conn.execute(text("SELECT pg_sleep(8)")).all()
+
+        outcome: list = []
+        reader = threading.Thread(target=lambda: outcome.append(_within(TIMEOUT_S + 10, long_read)), daemon=True)
+        reader.start()
+        time.sleep(1.0)  # the read is under way
+        private_postgres.freeze()
+        frozen_at = time.perf_counter()
+        while runtime.cache.database_status().available and time.perf_counter() - frozen_at < TIMEOUT_S + 5:
+            time.sleep(1.1)  # a version check once per interval, as requests would
+            runtime.cache.data_stamp()
+        reader.join(TIMEOUT_S + 12)
+        assert outcome, "the long read neither finished nor failed"
+        failure, lasted = outcome[0]
+        assert isinstance(failure, DataLayerError), failure
+        assert lasted > TIMEOUT_S + 1.0  # its own bound, not the views' (it began 1 s before the freeze)
+        assert time.perf_counter() - frozen_at <= TIMEOUT_S + 1.0 + 2 * MARGIN_S  # cut, not waited out (8 s)
+    finally:
+        private_postgres.thaw()
+        stop_app(app)
