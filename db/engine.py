@@ -117,7 +117,7 @@ class Watchdog:
         self._dbapi_error = engine.dialect.loaded_dbapi.OperationalError
         event.listen(engine, "do_connect", self._on_connect)
         event.listen(engine.pool, "checkout", self._on_checkout)
-        for name in ("checkin", "close", "invalidate", "soft_invalidate", "close_detached"):
+        for name in ("checkin", "close", "invalidate"):
             event.listen(engine.pool, name, self._on_release)
 
     # -- what the app tells it ----------------------------------------------------------------
@@ -174,7 +174,7 @@ class Watchdog:
         with self._wake:
             old = self._armed.pop(key, None)
             self._armed[key] = _Armed(deadline, sock, long)
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():  # not started, or a forked child
                 self._thread = threading.Thread(target=self._run, name="db-watchdog", daemon=True)
                 self._thread.start()
             self._wake.notify()
