@@ -146,7 +146,7 @@ class Watchdog:
         # the pool's reconnect after a failed ping keeps the checkout's deadline
         deadline = retry[1] if retry and retry[0] == id(record) else time.monotonic() + bound
         remaining = deadline - time.monotonic()
-        if remaining < 1:
+        if remaining < min(1.0, bound / 2):  # a reconnect after a ping that used the time up
             raise self._dbapi_error(f"database did not answer within {self.timeout_s:g} s")
         record.info[_DEADLINE] = deadline  # info lives as long as this DBAPI connection
         cparams["connect_timeout"] = max(2, int(remaining))
