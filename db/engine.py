@@ -89,6 +89,13 @@ def watchdog(engine: Engine) -> Watchdog | None:
     return _WATCHDOGS.get(engine)
 
 
+def probing(engine: Engine):
+    """A block whose reads try ``engine``'s database even while it counts as not answering
+    (the version check, /healthz); nothing for an unbounded engine."""
+    guard = _WATCHDOGS.get(engine)
+    return guard.probing() if guard is not None else contextlib.nullcontext()
+
+
 @dataclass
 class _Armed:
     deadline: float
@@ -101,8 +108,8 @@ class Watchdog:
     socket of any connection past its deadline (started on demand, gone when nothing is armed).
 
     A checkout's deadline is ``timeout_s`` after it began (the connect included); a long read's
-    is its own bound, unless the database was seen not answering (``unanswered``): then every
-    read gets the short bound, and long reads in flight are cut at once."""
+    is its own bound. When a probe finds the database not answering (``database_unanswered``)
+    the reads in flight are cut and new ones fail at once until a probe answers again."""
 
     IDLE_EXIT_S = 30.0
 
@@ -122,27 +129,38 @@ class Watchdog:
 
     # -- what the app tells it ----------------------------------------------------------------
     def database_unanswered(self) -> None:
-        """The database did not answer a short-bounded read: cut the long reads in flight
-        (they wait on the same server) and bound new ones short until it answers again."""
+        """The database did not answer a probe (the version check): cut every read in flight
+        (they wait on the same server) and fail new ones at once, until a probe answers —
+        so no request queues behind others that are waiting out their bound."""
         with self._wake:
             self._unanswered = True
-            longs = [key for key, armed in self._armed.items() if armed.long]
-            for key in longs:
+            for key in list(self._armed):
                 self._cut(key)
 
     def database_answered(self) -> None:
         self._unanswered = False
 
+    @contextmanager
+    def probing(self) -> Iterator[None]:
+        """Reads in this block try the database even while it counts as not answering."""
+        _local.probe = True
+        try:
+            yield
+        finally:
+            _local.probe = False
+
     # -- pool events --------------------------------------------------------------------------
     def _bound(self) -> tuple[float, bool]:
+        if self._unanswered and not getattr(_local, "probe", False):
+            raise self._dbapi_error("database not answering (a probe will try again within a second)")
         wanted = getattr(_local, "bound", None)
         if wanted is None or self._unanswered:
             return self.timeout_s, False
         return wanted, wanted > self.timeout_s
 
     def _on_connect(self, _dialect, record, _cargs, cparams) -> None:
-        bound, _long = self._bound()
         retry, _local.retry = getattr(_local, "retry", None), None
+        bound, _long = self._bound()
         # the pool's reconnect after a failed ping keeps the checkout's deadline
         deadline = retry[1] if retry and retry[0] == id(record) else time.monotonic() + bound
         remaining = deadline - time.monotonic()
@@ -152,7 +170,10 @@ class Watchdog:
         cparams["connect_timeout"] = max(2, int(remaining))
 
     def _on_checkout(self, dbapi_connection, record, _proxy) -> None:
-        bound, long = self._bound()
+        try:
+            bound, long = self._bound()
+        except self._dbapi_error as exc:  # not answering: the pool drops this connection, and
+            raise DisconnectionError(str(exc)) from exc  # its reconnect fails the same way
         fresh = _DEADLINE in record.info  # connected for this checkout: no need to ping
         deadline = record.info.pop(_DEADLINE, None) or time.monotonic() + bound
         self._arm(id(record), dbapi_connection.fileno(), deadline, long)

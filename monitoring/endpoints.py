@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from db.engine import probing
 from db.models import ImportBatch
 from monitoring import Monitors
 from monitoring.workers import combined_cache
@@ -177,7 +178,7 @@ def register_endpoints(server: Flask, runtime: Runtime, monitors: Monitors | Non
 def _health(runtime: Runtime, monitors: Monitors | None):
     started = time.perf_counter()
     try:
-        with runtime.engine.connect() as conn:
+        with probing(runtime.engine), runtime.engine.connect() as conn:  # its job: try even when down
             conn.execute(text("SELECT 1"))
         database = {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
     except SQLAlchemyError as exc:  # the detail (host, port) goes to the log, not to the caller

@@ -16,7 +16,7 @@ from sqlalchemy.exc import NoResultFound, ProgrammingError
 from cache import CacheManager
 from cache.manager import DatabaseStatus
 from config import Settings
-from db.engine import make_engine, watchdog
+from db.engine import make_engine, probing, watchdog
 from db.version import DataStamp, read_data_stamp
 from monitoring import Monitors
 
@@ -41,7 +41,7 @@ def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
     def stamp() -> DataStamp:
         """The version check doubles as the database's liveness check (once per second)."""
         try:
-            with engine.connect() as conn:
+            with probing(engine), engine.connect() as conn:
                 found = read_data_stamp(conn)
         except Exception as exc:
             if guard is not None and not isinstance(exc, (ProgrammingError, NoResultFound)):  # else it answered
