@@ -7,6 +7,41 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 ALL = "all"
+# What the filter bar can send: a dropdown holds at most one entry per store / channel, an ISO
+# date (the picker may add a time) is short. Beyond these a request is hand-made.
+MAX_FILTER_ITEMS = 5000
+MAX_STORE_ID = 2**63 - 1  # BIGINT: a larger number fails in the database, not here
+STORE_ID_DIGITS = len(str(MAX_STORE_ID))
+MAX_CHANNEL_CHARS = 64
+MAX_DATE_CHARS = 32
+
+
+def is_store_values(value: object) -> bool:
+    """A store dropdown's value: None or a list of store ids (digits or int) and "all"."""
+    return value is None or (isinstance(value, list) and len(value) <= MAX_FILTER_ITEMS
+                             and all(_is_store_id(v) for v in value))  # fmt: skip
+
+
+def is_channel_values(value: object) -> bool:
+    """A channel dropdown's value: None or a list of channel names (and "all")."""
+    return value is None or (isinstance(value, list) and len(value) <= MAX_FILTER_ITEMS
+                             and all(isinstance(v, str) and len(v) <= MAX_CHANNEL_CHARS for v in value))  # fmt: skip
+
+
+def is_date_value(value: object) -> bool:
+    """A date picker's value: None or an ISO date text (checked as a date by ViewFilters.build)."""
+    return value is None or (isinstance(value, str) and len(value) <= MAX_DATE_CHARS)
+
+
+def _is_store_id(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return 0 <= value <= MAX_STORE_ID
+    if not isinstance(value, str):
+        return False
+    digits = len(value) <= STORE_ID_DIGITS and value.isascii() and value.isdigit()
+    return value == ALL or (digits and int(value) <= MAX_STORE_ID)
 
 
 @dataclass(frozen=True)
@@ -46,6 +81,8 @@ def _store_ids(values: Iterable[object] | None) -> tuple[int, ...] | None:
     items = [values] if isinstance(values, (str, int)) else list(values)
     if not items or ALL in items:
         return None
+    if not all(_is_store_id(v) for v in items):
+        raise ValueError("store ids must be whole numbers")
     return tuple(sorted({int(v) for v in items}))
 
 
