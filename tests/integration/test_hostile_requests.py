@@ -101,13 +101,36 @@ def _server_deps(port: int) -> list[dict]:
     return [d for d in _deps(port) if dp.is_server_callback(d)]
 
 
-# -- every input declared -------------------------------------------------------------------------
-def test_guard001_every_server_callback_input_has_a_kind(site):
-    """The guard refuses a property nobody declared: every input and state of every server
-    callback has a kind (components.prop_kinds), so no real request is refused for want of one."""
+# -- real callbacks -----------------------------------------------------------------------------------
+def test_guard001_every_page_callback_answers_and_every_input_has_a_kind(site):
+    """Each page as the browser opens it: the router, then every server callback whose
+    components are on the page, twice (the second round reaches the grids the first rendered:
+    downloads, drill-downs). The guard refuses none of them. And since it refuses a property
+    nobody declared, every input and state of every server callback has a kind
+    (components.prop_kinds): a new callback cannot be refused for want of one."""
     _app, port = site
+    shell = json.loads(_get(port, "/_dash-layout")[2])
+    deps = _server_deps(port)
+    router = next(d for d in deps if dp.is_router(d))
+    sent = 0
+    for path in dp.nav_paths(shell):
+        status, text = _post(port, dp.router_body(router, path))
+        assert status == 200, (path, text[:300])
+        state = dp.PageState()
+        state.add_tree(shell)
+        state.add_tree(json.loads(text)["response"][dp.ROUTER_CONTENT]["children"])
+        dp.set_location(state, f"http://127.0.0.1:{port}", path)
+        for _round in range(2):
+            for dep in (d for d in deps if not dp.is_router(d)):
+                for body in dp.callback_bodies(dep, state):
+                    status, text = _post(port, body)
+                    sent += 1
+                    assert status in (200, 204), (path, dp.label(dep), status, text[:300])
+                    if status == 200:
+                        state.apply(json.loads(text))
+    assert sent > 50  # every page's sections, URL sync, downloads and drill-downs
     missing = [f"{dep['output']}: {item['id']}.{item['property']}"
-               for dep in _server_deps(port) for item in [*dep["inputs"], *dep.get("state", [])]
+               for dep in deps for item in [*dep["inputs"], *dep.get("state", [])]
                if kind_of(dp.parse_id(item["id"]), item["property"]) is None]  # fmt: skip
     assert missing == []
 
@@ -216,34 +239,6 @@ def test_guard002_malformed_body_is_400_with_one_log_line(site, caplog, case):
     assert "Traceback" not in caplog.text and all(r.exc_info is None for r in caplog.records)
 
 
-# -- real callbacks -----------------------------------------------------------------------------------
-def test_guard003_every_page_callbacks_still_answer(site):
-    """Each page as the browser opens it: the router, then every server callback whose
-    components are on the page, twice (the second round reaches the grids the first rendered:
-    downloads, drill-downs). The guard refuses none of them."""
-    _app, port = site
-    shell = json.loads(_get(port, "/_dash-layout")[2])
-    deps = _server_deps(port)
-    router = next(d for d in deps if dp.is_router(d))
-    sent = 0
-    for path in dp.nav_paths(shell):
-        status, text = _post(port, dp.router_body(router, path))
-        assert status == 200, (path, text[:300])
-        state = dp.PageState()
-        state.add_tree(shell)
-        state.add_tree(json.loads(text)["response"][dp.ROUTER_CONTENT]["children"])
-        dp.set_location(state, f"http://127.0.0.1:{port}", path)
-        for _round in range(2):
-            for dep in (d for d in deps if not dp.is_router(d)):
-                for body in dp.callback_bodies(dep, state):
-                    status, text = _post(port, body)
-                    sent += 1
-                    assert status in (200, 204), (path, dp.label(dep), status, text[:300])
-                    if status == 200:
-                        state.apply(json.loads(text))
-    assert sent > 50  # every page's sections, URL sync, downloads and drill-downs
-
-
 # -- /metrics ---------------------------------------------------------------------------------------
 def _callback_outputs(port: int) -> set[str]:
     text = _get(port, "/metrics")[2].decode()
@@ -251,7 +246,7 @@ def _callback_outputs(port: int) -> set[str]:
             if family.name == "o2o_dash_callback_seconds" for sample in family.samples}  # fmt: skip
 
 
-def test_guard004_made_up_outputs_leave_metrics_bounded(site):
+def test_guard003_made_up_outputs_leave_metrics_bounded(site):
     _app, port = site
     assert _post(port, _kpi())[0] == 200  # one real series
     before = len(_get(port, "/metrics")[2])
@@ -262,7 +257,6 @@ def test_guard004_made_up_outputs_leave_metrics_bounded(site):
             conn.request("POST", CALLBACK, body=body, headers={"Content-Type": "application/json"})
             response = conn.getresponse()
             response.read()
-            assert response.status == 400
     finally:
         conn.close()
     after = len(_get(port, "/metrics")[2])
@@ -271,7 +265,7 @@ def test_guard004_made_up_outputs_leave_metrics_bounded(site):
     assert after - before < 4096, (before, after)  # one "unknown" series at most (~2 KB), not 500
 
 
-def test_guard005_metrics_content_type_has_one_charset(site):
+def test_guard004_metrics_content_type_has_one_charset(site):
     _app, port = site
     status, headers, _body = _get(port, "/metrics")
     assert status == 200
@@ -316,7 +310,7 @@ def _big_body(size: int) -> bytes:
     return (head + "1," * (count - 1) + "1]}").encode()
 
 
-def test_guard006_oversized_callback_body_is_refused_unread(tmp_path, caplog):
+def test_guard005_oversized_callback_body_is_refused_unread(tmp_path, caplog):
     counting: list[CountingInput] = []
 
     def wrap(wsgi):
@@ -335,7 +329,7 @@ def test_guard006_oversized_callback_body_is_refused_unread(tmp_path, caplog):
         assert _post(port, _kpi())[0] == 200  # a normal callback after them
 
 
-def test_guard007_upload_route_has_its_own_larger_limit(tmp_path):
+def test_guard006_upload_route_has_its_own_larger_limit(tmp_path):
     """A route declared with ``accepts_upload`` takes bodies up to O2O_MAX_IMPORT_BYTES through
     the production Waitress (whose own limit must not cut it), while callbacks keep theirs."""
     received: list[int] = []
@@ -361,7 +355,7 @@ def _rss(pid: int) -> int:
     return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
 
 
-def test_guard008_large_bodies_do_not_grow_the_worker(tmp_path):
+def test_guard007_large_bodies_do_not_grow_the_worker(tmp_path):
     """Four 5 MB callback bodies at once against the production launcher (one serving process):
     all refused with 413, and the server's memory does not grow by what they carry."""
     body = _big_body(5 * MB)
