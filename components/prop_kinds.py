@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from services.filters import is_channel_values, is_date_value, is_store_values
 
-MAX_TEXT_CHARS = 4096  # a URL's query string, a title, a measure's name
+MAX_TEXT_CHARS = 128 * 1024  # a query string naming thousands of stores; a title, a measure
 MAX_ROW_ID = 2**63 - 1
 
 
