@@ -32,9 +32,13 @@ def test_filters003_store_values_are_a_bounded_list(value, ok):
     assert is_store_values(value) is ok
 
 
-@pytest.mark.parametrize("value", [["2026-11-01"], 20261101, {"d": 1}, "2" * 40])
-def test_filters004_a_date_is_a_short_text(value):
+@pytest.mark.parametrize("value", [["2026-11-01"], 20261101, {"d": 1}, "2" * 40, "2026-13-45", "0001-01-01",
+                                   "1999-12-31", "2100-01-01", "9999-12-31T00:00:00"])  # fmt: skip
+def test_filters004_a_date_is_an_iso_day_of_this_century(value):
     assert not is_date_value(value) and not DATE.accepts(value)
+    if isinstance(value, str):
+        with pytest.raises(ValueError):
+            ViewFilters.build(value, "2026-11-02", ["all"], ["all"])
 
 
 @pytest.mark.parametrize("value", ["饿了么", [{"name": "饿了么"}], [1], ["x" * 65]])
