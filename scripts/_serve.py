@@ -45,6 +45,8 @@ def waitress_server(app, settings: Settings, **bind):
         connection_limit=settings.waitress_connection_limit,
         # poll() instead of select(): select() cannot watch more than 1,024 descriptors
         asyncore_use_poll=True,
+        # above every route's own limit (web/limits.py): an import upload is not cut short here
+        max_request_body_size=settings.max_request_bytes,
         ident="o2o-dashboard",
         **bind,
     )

@@ -1,0 +1,12 @@
+"""The HTTP edge: request body limits and the guard of Dash callback requests."""
+
+from web.callback_body import CALLBACK_OUTPUT_KEY, install_callback_guard
+from web.limits import accepts_upload, install_limits
+
+__all__ = ["CALLBACK_OUTPUT_KEY", "accepts_upload", "install", "install_callback_guard", "install_limits"]
+
+
+def install(app, settings) -> None:
+    """Body limits and short 400/413 answers on ``app``'s server, then the callback guard."""
+    install_limits(app.server, settings)
+    install_callback_guard(app)
