@@ -9,6 +9,11 @@ L3 (Redis). The kernel spreads new connections over the workers. The launcher su
 a worker that dies is started again (given up after RESTART_LIMIT quick deaths in a row), and
 Ctrl+C / SIGTERM stops them all (SIGTERM, then killed after STOP_TIMEOUT_S). Only worker 0 runs
 the cache warmer; the others read what it writes to the shared tiers.
+
+Each serving process finishes Dash's first-request setup before it accepts, caps the open
+connections of one client address, closes idle connections after the channel timeout and, on
+SIGTERM, drains: requests in progress finish, requests on open connections get 503 with
+``Connection: close`` (scripts/_waitress_server.py).
 """
 
 from __future__ import annotations
