@@ -127,8 +127,8 @@ class _Channel(HTTPChannel):
             self.server.state.release(client)
 
     def busy(self) -> bool:
-        """A request in progress or a response not yet sent."""
-        return bool(self.requests or self.total_outbufs_len)
+        """A request being received (an upload) or served, or a response not yet sent."""
+        return bool(self.requests or self.total_outbufs_len or self.request is not None)
 
 
 class _Listener(TcpWSGIServer):

@@ -261,8 +261,9 @@ def test_serve004_nginx_conf_is_valid(tmp_path):
 
 def test_serve005_a_request_in_progress_at_the_stop_finishes_with_connection_close():
     """The app server alone (a thread, a slow WSGI app): at the stop, the slow request in
-    progress is answered 200 with Connection: close, a request then sent on an idle keep-alive
-    connection gets 503 with Connection: close, and a new connection is refused."""
+    progress and an upload half received are answered 200 with Connection: close, a request then
+    sent on an idle keep-alive connection gets 503 with Connection: close, and a new connection
+    is refused."""
     import threading
 
     from scripts._waitress_server import AppServer
@@ -270,6 +271,7 @@ def test_serve005_a_request_in_progress_at_the_stop_finishes_with_connection_clo
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/slow":
             time.sleep(1.0)
+        environ["wsgi.input"].read()
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
         return [b"ok"]
 
@@ -279,13 +281,20 @@ def test_serve005_a_request_in_progress_at_the_stop_finishes_with_connection_clo
     port = server.effective_port
     idle = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     slow = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    upload = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         idle.request("GET", "/")
         assert idle.getresponse().read() == b"ok"
         slow.request("GET", "/slow")
+        upload.putrequest("POST", "/upload")
+        upload.putheader("Content-Length", "10")
+        upload.endheaders(b"12345")  # half of the body before the stop, the rest after it
         time.sleep(0.3)  # the slow request is in progress
         server.request_stop()
         time.sleep(0.3)  # the loop has seen the stop (it looks every 0.25 s)
+        upload.send(b"67890")
+        uploaded = upload.getresponse()
+        assert (uploaded.status, uploaded.getheader("Connection"), uploaded.read()) == (200, "close", b"ok")
         idle.request("GET", "/")
         refused = idle.getresponse()
         assert (refused.status, refused.getheader("Connection")) == (503, "close")
@@ -297,8 +306,8 @@ def test_serve005_a_request_in_progress_at_the_stop_finishes_with_connection_clo
         loop.join(timeout=15)
         assert not loop.is_alive()
     finally:
-        idle.close()
-        slow.close()
+        for conn in (idle, slow, upload):
+            conn.close()
         server.request_stop()
         loop.join(timeout=15)
 
