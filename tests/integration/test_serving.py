@@ -173,6 +173,10 @@ def test_serve002_one_clients_idle_sockets_leave_room_for_others(tmp_path):
         assert status == 200
         assert 300 - 2 * 50 <= closed_at_once < 300, closed_at_once
         assert still_open == [], f"{len(still_open)} idle sockets still open after 15 s"
+        again = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(ATTACKER, 0))
+        again.request("GET", "/healthz")  # its closed sockets no longer count against it
+        assert again.getresponse().status == 200
+        again.close()
         assert launcher.terminate() == 0, launcher.output
     finally:
         for sock in idle:
