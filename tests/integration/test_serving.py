@@ -20,6 +20,7 @@ import pytest
 
 from config import PROJECT_ROOT
 from scripts import _dash_protocol as dp
+from tests.conftest import service_missing
 from tests.integration.test_launcher import Launcher, launcher_env
 from tests.live_server import free_port
 
@@ -253,7 +254,7 @@ def test_serve004_nginx_conf_is_valid(tmp_path):
     log and pid paths move into tmp_path."""
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     if nginx is None:
-        pytest.skip("nginx not installed (apt-get install nginx-light)")
+        service_missing("nginx not installed (apt-get install nginx-light)")
     conf = (PROJECT_ROOT / "config" / "nginx.conf").read_text(encoding="utf-8")
     copy = tmp_path / "nginx.conf"
     copy.write_text(conf.replace("/var/log/nginx/", f"{tmp_path}/").replace("/run/nginx.pid", f"{tmp_path}/nginx.pid"),
