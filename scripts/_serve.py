@@ -13,7 +13,7 @@ the cache warmer; the others read what it writes to the shared tiers.
 Each serving process finishes Dash's first-request setup before it accepts, caps the open
 connections of one client address, closes idle connections after the channel timeout and, on
 SIGTERM, drains: requests in progress finish, requests on open connections get 503 with
-``Connection: close`` (scripts/_waitress_server.py).
+``Connection: close`` (web/server.py).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from config import Settings
-from scripts._waitress_server import AppServer
+from web.server import AppServer
 
 STOP_TIMEOUT_S = 10.0  # a worker still alive this long after SIGTERM is killed
 DRAIN_TIMEOUT_S = STOP_TIMEOUT_S - 2.0  # its drain ends before, leaving time to stop the samplers
@@ -164,7 +164,7 @@ def _ignore(_signum, _frame) -> None:
 
 def serve_until_stopped(server: AppServer, app, noted: list[int] | None = None) -> None:
     """Run Waitress until Ctrl+C / SIGTERM, then drain it (requests in progress finish, requests
-    on open connections get 503 with ``Connection: close``; scripts/_waitress_server.py) and stop
+    on open connections get 503 with ``Connection: close``; web/server.py) and stop
     the app's samplers. ``noted``: signals that came before (the server closes without serving).
 
     The handler only sets a flag that the server's loop reads: a KeyboardInterrupt raised in the

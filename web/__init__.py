@@ -1,4 +1,5 @@
-"""The HTTP edge: request body limits and the guard of Dash callback requests."""
+"""The HTTP edge: request body limits, the guard of Dash callback requests, and the Waitress
+server with its per-client cap and graceful stop (web.server)."""
 
 from web.callback_body import CALLBACK_OUTPUT_KEY, install_callback_guard
 from web.limits import accepts_upload, install_limits

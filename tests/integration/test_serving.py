@@ -271,7 +271,7 @@ def test_serve005_a_request_in_progress_at_the_stop_finishes_with_connection_clo
     is refused."""
     import threading
 
-    from scripts._waitress_server import AppServer
+    from web.server import AppServer
 
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/slow":
