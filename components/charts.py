@@ -89,11 +89,14 @@ AVERAGE = Measure(",.1~f", partial(fmt.number, digits=1))  # e.g. orders per day
 
 def plotly_text(value):
     """``value`` shown literally by plotly: a text with & < > as entities (plotly decodes them back
-    for display), lists and tuples item by item (nested ones too), anything else unchanged."""
+    for display), lists, tuples and text arrays item by item (nested ones too), anything else
+    unchanged."""
     if isinstance(value, str):
         return value.translate(PLOTLY_ESCAPES)
     if isinstance(value, list | tuple):
         return [plotly_text(v) for v in value]
+    if getattr(value, "dtype", None) is not None and value.dtype.kind in "OUS":  # numpy / pandas text
+        return plotly_text(list(value))
     return value
 
 

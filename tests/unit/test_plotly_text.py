@@ -4,6 +4,9 @@ every text of a figure reaches it with & < > as entities; only our hover templat
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
+
 from components import charts
 
 HOSTILE_CITY = '<a href="http://198.51.100.7">链接</a>'
@@ -28,6 +31,8 @@ def test_plotly001_text_escapes_markup_and_entities():
     assert charts.plotly_text(ENTITY) == "&amp;lt;b&amp;gt;"  # plotly decodes once: shows &lt;b&gt;
     assert charts.plotly_text("A & B > C") == "A &amp; B &gt; C"
     assert charts.plotly_text(["<i>", ("<u>", 3), None, 1.5]) == ["&lt;i&gt;", ["&lt;u&gt;", 3], None, 1.5]
+    assert charts.plotly_text(pd.Series(["<b>", "a"])) == ["&lt;b&gt;", "a"]  # a column passed as it is
+    assert charts.plotly_text(np.array([1.5, 2.0])).tolist() == [1.5, 2.0]  # numbers untouched
     assert charts.plotly_text("普通门店 [x](y) ![t](u)") == "普通门店 [x](y) ![t](u)"  # plotly has no Markdown
 
 
