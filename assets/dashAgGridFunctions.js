@@ -69,3 +69,21 @@ var dagfuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
     return sign(value, text, "+") + text + "个百分点";
   };
 })();
+
+/* Link cells (components/grid.py, kind "link"): the cell's value as text — a store or SKU name
+ * from an imported file is shown as written, never read as Markdown or HTML — in an <a> to the
+ * row's ``hrefField`` (a path the server built). Only a same-origin path ("/…", not "//…") is a
+ * link; anything else (javascript:, another site) leaves the text alone. */
+(function () {
+  var components = (window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {});
+  var SAME_ORIGIN_PATH = /^\/(?![\/\\])/;
+
+  components.O2oLink = function (props) {
+    var text = props.value === null || props.value === undefined ? "" : String(props.value);
+    var href = props.data && props.hrefField ? props.data[props.hrefField] : null;
+    if (typeof href !== "string" || !SAME_ORIGIN_PATH.test(href)) {
+      return React.createElement("span", null, text);
+    }
+    return React.createElement("a", { href: href, className: "o2o-grid-link" }, text);
+  };
+})();

@@ -10,6 +10,12 @@ AVERAGE) and ``figure`` derives its ticks and the hover text of the traces on it
 falls back to plotly's SI suffixes ("100k", "99.172k"): money in ¥ (in 万 once the axis reaches
 ¥1万; the sign before ¥), counts in whole numbers, ratios in %, hovers in components/format.py's
 text. Every graph uses plotly's zh-CN locale (assets/plotly-locale-zh-cn.js) through GRAPH_CONFIG.
+
+Text: plotly.js draws every title, tick, legend entry and hover label through its own small HTML
+reader (svg_text_utils.convertToTspans: <b> <i> <em> <sup> <sub> <s> <u> <br>, <span style=…>
+and <a href=http…> become SVG elements; &lt; &gt; &amp; &#…; are decoded). Names come from the
+imported files, so ``figure`` passes every text of its traces and layout through ``plotly_text``
+(& < > as entities, shown literally); only the hover templates written here are markup.
 """
 
 from __future__ import annotations
@@ -55,6 +61,13 @@ BASE_LAYOUT = {
 AXIS_KEY = re.compile(r"^[xy]axis\d*$")
 WAN = 10_000
 WHOLE_TICKS_BELOW = 10  # a count axis up to this many gets a tick at every integer (plotly would pick 0.5)
+PLOTLY_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+# What plotly draws as text: in a trace, per point or whole (a category's name is its x or y), and
+# in the layout (titles, annotations, tick texts). Templates (hovertemplate) are ours, left as markup.
+TRACE_TEXT = ("name", "text", "hovertext", "x", "y", "labels", "customdata")
+LAYOUT_TEXT = ("text", "ticktext", "title")
+# a trace's name in its hover: substituted by plotly (never read as a template, whatever it holds)
+TRACE_NAME = "%{fullData.name}"
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,40 @@ COUNT = Measure(",d", fmt.count, whole=True)
 PERCENT = Measure(".2~%", fmt.percent)
 NUMBER = Measure(",.2~f", fmt.number)
 AVERAGE = Measure(",.1~f", partial(fmt.number, digits=1))  # e.g. orders per day
+
+
+def plotly_text(value):
+    """``value`` shown literally by plotly: a text with & < > as entities (plotly decodes them back
+    for display), lists, tuples and text arrays item by item (nested ones too), anything else
+    unchanged."""
+    if isinstance(value, str):
+        return value.translate(PLOTLY_ESCAPES)
+    if isinstance(value, list | tuple):
+        return [plotly_text(v) for v in value]
+    if getattr(value, "dtype", None) is not None and value.dtype.kind in "OUS":  # numpy / pandas text
+        return plotly_text(list(value))
+    return value
+
+
+def _plain_layout(value, key: str | None = None):
+    """The layout with every text in it (under LAYOUT_TEXT keys, at any depth) through plotly_text."""
+    if isinstance(value, dict):
+        return {k: _plain_layout(v, k) for k, v in value.items()}
+    if key in LAYOUT_TEXT and not isinstance(value, dict):
+        return plotly_text(value)
+    if isinstance(value, list):
+        return [_plain_layout(v) for v in value]
+    return value
+
+
+def _plain_trace(trace: dict) -> dict:
+    """A copy of ``trace`` whose texts (names, point texts, category values, colour bar title) are
+    literal."""
+    out = {k: plotly_text(v) if k in TRACE_TEXT else v for k, v in trace.items()}
+    for key in ("colorbar", "legendgrouptitle", "marker"):
+        if isinstance(out.get(key), dict):
+            out[key] = _plain_layout(out[key])
+    return out
 
 
 def _merge(base: dict, extra: dict) -> dict:
@@ -107,12 +154,11 @@ def _value_axis(traces: list[dict], coord: str, ref: str, measure: Measure) -> d
         if "hovertemplate" in trace:
             continue
         other = "x" if coord == "y" else "y"
-        name = trace.get("name", "")
         if trace.get(coord) is None:  # a histogram: plotly counts, the template formats
-            trace["hovertemplate"] = f"%{{{other}}}<br>{name}：%{{{coord}:{measure.tickformat}}}<extra></extra>"
+            trace["hovertemplate"] = f"%{{{other}}}<br>{TRACE_NAME}：%{{{coord}:{measure.tickformat}}}<extra></extra>"
             continue
         trace["customdata"] = [measure.text(v) for v in trace[coord]]
-        trace["hovertemplate"] = f"%{{{other}}}<br>{name}：%{{customdata}}<extra></extra>"
+        trace["hovertemplate"] = f"%{{{other}}}<br>{TRACE_NAME}：%{{customdata}}<extra></extra>"
         if scale != 1:
             trace[coord] = _scaled(trace[coord], scale)
     return axis
@@ -140,10 +186,11 @@ def figure(traces: list[dict], title: str, y_title: str, height: int = 320, *, y
 
     ``y_kind`` / ``y2_kind`` / ``x_kind`` / ``z_kind``: what the left axis, a right axis (drawn
     over the left one), a numeric x axis and heatmap colours measure. Traces are copied: the
-    caller's lists are never scaled."""
+    caller's lists are never scaled. Every text (titles, names, categories, point texts) is shown
+    as written (``plotly_text``); only ``hovertemplate`` strings are read as plotly markup."""
     if "yaxis2" in layout and y2_kind is None:  # its ticks and hovers would escape the rules above
         raise TypeError("a right axis is declared with y2_kind, not as a yaxis2 layout")
-    traces = [dict(t) for t in traces]
+    traces = [_plain_trace(t) for t in traces]
     own: dict = {
         "title": {"text": title, "x": 0.01, "xanchor": "left"},
         "height": height,
@@ -159,7 +206,7 @@ def figure(traces: list[dict], title: str, y_title: str, height: int = 320, *, y
     for axis in [k for k in layout if AXIS_KEY.match(k)]:
         if isinstance(layout[axis], dict) and isinstance(layout[axis].get("title"), str):
             layout[axis] = {**layout[axis], "title": {"text": layout[axis]["title"]}}
-    merged = _merge(_merge(BASE_LAYOUT, own), layout)
+    merged = _plain_layout(_merge(_merge(BASE_LAYOUT, own), layout))
     for axis in dict.fromkeys(["xaxis", "yaxis", *(k for k in merged if AXIS_KEY.match(k))]):
         merged[axis] = _merge(AXIS_STYLE, merged.get(axis, {}))
     return {"data": traces, "layout": merged}

@@ -17,7 +17,6 @@ import re
 from components.format import rounded
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-MARKDOWN_LINK = re.compile(r"^\[(.*)\]\([^)]*\)$", re.S)
 XLSX_FORMATS = {"money": "#,##0.00", "score": "0", "percent": "0.0%", "change": "+0.0%;-0.0%", "points": "+0.0%;-0.0%",
                 "count": "#,##0", "number": "#,##0.00", "datetime": "yyyy-mm-dd hh:mm"}  # fmt: skip
 RATE_KINDS = ("percent", "change", "points")
@@ -64,7 +63,7 @@ def _time(text: str) -> dt.datetime | None:
 
 def _cell(value, kind: str):
     """The value to write: numbers rounded as shown (rates as fractions), times as datetimes,
-    link columns as their text, text escaped."""
+    text (a link column's too: its name) escaped."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -82,9 +81,6 @@ def _cell(value, kind: str):
         stamp = _time(text)
         if stamp is not None:
             return stamp
-    if kind == "link":
-        match = MARKDOWN_LINK.match(text)
-        text = match.group(1) if match else text
     return escape_text(text)
 
 

@@ -2,7 +2,9 @@
 
 Columns carry their kind in ``type`` (money, percent, change, points, count, number, datetime,
 text, link); the browser formats numbers for Chinese readers (¥, %, 个百分点) while sorting on
-the raw values, and the download callback writes the same columns (components/export.py), in a
+the raw values; every text is shown as written (names come from imported files: no Markdown or
+HTML is ever rendered from a cell — a link column's text is the name, its target the row's
+``<field>_href``), and the download callback writes the same columns (components/export.py), in a
 file and sheet named after the grid's title (a hint such as 点击一行… is shown beside the title,
 not in it). Ids are pattern-matching dicts keyed by page and table, so each page registers one
 download callback.
@@ -16,6 +18,7 @@ import dash_bootstrap_components as dbc
 from dash import MATCH, Input, Output, State, dcc, html
 
 from components.export import table_file
+from components.prop_kinds import COLUMNS, COUNT, ROWS, TEXT, declare
 
 # Formatters live in assets/dashAgGridFunctions.js (the browser twin of components/format.py:
 # half-up rounding, "-¥1,032.41"); the grid sorts and filters on the raw values.
@@ -30,6 +33,8 @@ FORMATTERS = {
 }
 NUMERIC = set(FORMATTERS)
 DATETIME_FORMATTER = "o2oDateTime(params.value)"  # 2026-11-25 20:24
+LINK_RENDERER = "O2oLink"  # assets/dashAgGridFunctions.js: the text as text, an <a> to a same-origin path
+HREF_SUFFIX = "_href"  # a link column ``store`` takes its target from the row's ``store_href``
 # AG Grid's own texts in Chinese (filter menus, empty grid)
 LOCALE = {
     "noRowsToShow": "暂无数据", "loadingOoo": "加载中…", "searchOoo": "搜索…", "selectAll": "全选",
@@ -43,14 +48,16 @@ LOCALE = {
 
 
 def column(field: str, header: str, kind: str = "text", **extra) -> dict:
-    """One column definition; numeric kinds are right-aligned and formatted."""
+    """One column definition; numeric kinds are right-aligned and formatted. A ``link`` column
+    shows ``field`` (a name, as text) linking to the row's ``field + HREF_SUFFIX`` (a path)."""
     spec = {"field": field, "headerName": header, "type": kind, **extra}
     if kind in NUMERIC:
         spec["valueFormatter"] = {"function": FORMATTERS[kind]}
         spec["cellClass"] = "text-end"
         spec["filter"] = "agNumberColumnFilter"
     elif kind == "link":
-        spec["cellRenderer"] = "markdown"
+        spec["cellRenderer"] = LINK_RENDERER
+        spec["cellRendererParams"] = {"hrefField": field + HREF_SUFFIX}
     elif kind == "datetime":  # ISO text sorts in time order; shown without T and seconds
         spec["valueFormatter"] = {"function": DATETIME_FORMATTER}
     return spec
@@ -108,6 +115,10 @@ def data_grid(page: str, table: str, title: str, rows: list[dict], columns: list
 def register_export(page: str) -> None:
     """The page's download callback: the rows as the grid shows them (after the user's sorting
     and filtering), every column, in the chosen format."""
+    for kind_name, prop, kind in (("csv", "n_clicks", COUNT), ("xlsx", "n_clicks", COUNT), ("grid", "rowData", ROWS),
+                                  ("grid", "virtualRowData", ROWS), ("grid", "columnDefs", COLUMNS),
+                                  ("title", "children", TEXT)):  # fmt: skip
+        declare({"type": kind_name}, prop, kind)
 
     @dash.callback(
         Output({"type": "download", "page": page, "table": MATCH}, "data"),

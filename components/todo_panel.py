@@ -33,11 +33,11 @@ AMOUNT_NAMES = {"loss_orders": "亏损", "costly_delivery": "亏损", "below_cos
                 "traffic_drop": "实收减少", "margin_decline": "利润减少", "top_profit": "利润"}  # fmt: skip
 TODO_COLUMNS = [
     column("level", "级别", maxWidth=90), column("rule", "规则", maxWidth=120), column("store", "门店", minWidth=150),
-    column("object_link", "对象", "link", minWidth=170), column("amount", "金额", "money"),
+    column("object", "对象", "link", minWidth=170), column("amount", "金额", "money"),
     column("evidence", "说明", minWidth=360, wrapText=True, autoHeight=True),
 ]  # fmt: skip
 HEALTH_COLUMNS = [
-    column("store_link", "门店", "link", pinned="left", minWidth=180),
+    column("store", "门店", "link", pinned="left", minWidth=180),
     column("score", "健康分", "score", sort="asc"),
     *[column(f"{c}_score", f"{LABELS[c]}分", "score") for c in COMPONENTS],
     column("margin", "利润率", "percent"), column("volume", "订单数", "count"),
@@ -134,13 +134,9 @@ def todo_rows(todo: dict, channels) -> list[dict]:
             for item in group["items"]:
                 href = item_href(item, todo["as_of"], channels)
                 rows.append({"level": LEVEL_NAMES[key], "rule": RULE_NAMES[item["rule"]], "store": item["store"],
-                             "object_link": f"[{_markdown(item['object'])}]({href})", "amount": item["amount"],
+                             "object": item["object"], "object_href": href, "amount": item["amount"],
                              "evidence": evidence(item)})  # fmt: skip
     return rows
-
-
-def _markdown(text: str) -> str:
-    return text.replace("[", "\\[").replace("]", "\\]")
 
 
 def todo_card(todo: dict, values: tuple) -> dbc.Card:
@@ -172,7 +168,7 @@ def health_table(rows: list[dict], values: tuple) -> html.Div:
     """Worst stores first: 健康分, the four component scores (0–100 against all stores) and
     their figures; a store's name opens its diagnosis with the same period and channels."""
     _, start, end, channels = values
-    shown = [{**r, "store_link": f"[{_markdown(r['store'])}]({'/' + to_query([r['store_id']], start, end, channels)})"}
+    shown = [{**r, "store_href": "/" + to_query([r["store_id"]], start, end, channels)}
              for r in sorted(rows, key=lambda r: r["score"])]  # fmt: skip
     note = "利润率 40%、单量 20%、营销成本率 20%、配送成本率 20%，各项与全部门店同期比较（0–100）。"
     return html.Div(data_grid(ids.DIAGNOSIS.page, "health", "门店健康分", shown, HEALTH_COLUMNS, height=420, note=note),

@@ -37,7 +37,7 @@ def _change_column(field: str, header: str, kind: str) -> dict:
 
 
 STORE_COLUMNS = [
-    column("store_link", "门店", "link", pinned="left", minWidth=200),
+    column("store", "门店", "link", pinned="left", minWidth=200),
     column("city", "城市"),
     column("score", "健康分", "score", sort="asc"),
     column("orders", "订单数", "count"),
@@ -90,8 +90,7 @@ def _render(result: dict, values: tuple) -> list:
         return [info_alert(NO_DATA)]
     _, start, end, channels = values
     for row in stores:  # a store's row opens its diagnosis with the same period and channels
-        link = "/" + to_query([row["store_id"]], start, end, channels)
-        row["store_link"] = f"[{row['store']}]({link})"
+        row["store_href"] = "/" + to_query([row["store_id"]], start, end, channels)
         _explain_withheld(row, result["periods"])
     scored = [r["score"] for r in stores if r["score"] is not None]
     summary = html.Div(

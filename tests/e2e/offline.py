@@ -4,11 +4,13 @@ behind Waitress, and the wait for a section that has finished rendering."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlparse
+
+from sqlalchemy import Engine
 
 from app import create_app, stop_app
 from config import PROJECT_ROOT, Settings
@@ -70,16 +72,22 @@ class DemoSite:
     last_day: str
 
 
-@contextmanager
 def serve_demo(spec, root):
     """``spec`` (a DemoSpec) generated and imported into a new SQLite database under ``root``
     through the real pipeline, the app serving it from Waitress; yields a DemoSite."""
+    return serve_data(root, lambda engine, settings: seed_demo(engine, settings, spec))
+
+
+@contextmanager
+def serve_data(root, load: Callable[[Engine, Settings], object], **overrides):
+    """A new SQLite database under ``root`` filled by ``load(engine, settings)`` (the importer),
+    the app serving it from Waitress with ``overrides`` on its settings; yields a DemoSite."""
     settings = Settings.from_env({}, database_url=f"sqlite:///{root / 'o2o.sqlite3'}", data_dir=root / "var",
-                                 redis_url=REDIS_URL)  # fmt: skip
+                                 redis_url=REDIS_URL, **overrides)  # fmt: skip
     engine = make_engine(settings.database_url)
     try:
         upgrade(engine)
-        seed_demo(engine, settings, spec)
+        load(engine, settings)
         with engine.connect() as conn:
             listed = stores(conn).to_dict("records")
             first, last = data_date_bounds(conn)

@@ -14,8 +14,8 @@ from components.grid import column, data_grid
 COLUMNS = [column("name", "商品"), column("revenue", "实收", "money"), column("margin", "利润率", "percent"),
            column("link", "门店", "link"), column("orders", "订单数", "count")]  # fmt: skip
 ROWS = [
-    {"name": "=HYPERLINK(\"http://x\")", "revenue": -12.5, "margin": 0.1234, "link": "[+门店A](/?stores=1)",
-     "orders": 3.0},
+    {"name": "=HYPERLINK(\"http://x\")", "revenue": -12.5, "margin": 0.1234, "link": "+门店A",
+     "link_href": "/?stores=1", "orders": 3.0},
     {"name": "@SUM(A1)", "revenue": 1000.0, "margin": None, "link": "普通", "orders": 10},
     {"name": "-1+2", "revenue": 0.0, "margin": -0.05, "link": "\tTab", "orders": 0},
 ]  # fmt: skip

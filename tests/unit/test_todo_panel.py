@@ -43,7 +43,7 @@ def test_todo002_flat_table_and_money_formatting():
     assert [(r["level"], r["rule"], r["store"], r["amount"]) for r in rows] == [
         ("紧急", "穿底订单", "测试店", 14.63), ("关注", "单量下滑", "测试店", 10243.1),
         ("关注", "滞销", "测试店", None)]  # fmt: skip
-    assert rows[0]["object_link"] == f"[2700000001]({item_href(ORDER, AS_OF, None)})"
+    assert (rows[0]["object"], rows[0]["object_href"]) == ("2700000001", item_href(ORDER, AS_OF, None))
     # money through format.money (its sign convention is format.py's), never "¥-14.63"
     loss = money(-14.63)
     assert rows[0]["evidence"] == f"美团闪购，实际利润 {loss}，物流配送费 ¥9.09，商品实收 ¥73.74"
