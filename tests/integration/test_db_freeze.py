@@ -145,9 +145,7 @@ def test_dbfreeze001_cached_served_uncached_bounded_and_recovers(private_postgre
             assert status == 200 and "data-kpi" in body, body[:500]
         assert client.call("uncached", "/_dash-update-component", _order_detail(orders[0]))[0] == 200
 
-        # Concurrent first requests to a worker that has served nothing may get a 500 from
-        # Dash itself (Dash._setup_server marks itself done before filling its callback map):
-        # a moment of load reaches both workers before anything is counted.
+        # a moment of load reaches both workers (their first requests) before anything is counted
         with load(client, "first requests", kpis):
             time.sleep(1.0)
         with load(client, "before", kpis):
