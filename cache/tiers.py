@@ -25,6 +25,7 @@ import struct
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -402,6 +403,13 @@ class RedisTier:
         self.prefix = prefix
         self.breaker = breaker
         self._stats = stats
+        self._failing = False
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (quick, never raising) when an operation fails, and at the first
+        success after a failure: the Redis health monitor checks at once."""
+        self._listeners.append(listener)
 
     def _call(self, operation, *args, **kwargs) -> tuple[bool, object]:
         """Run a Redis command through the breaker: (reached Redis, result). Failures are
@@ -414,9 +422,18 @@ class RedisTier:
             self.breaker.failure()
             self._stats.error("l3")
             log.debug("Redis cache tier error: %s", exc)
+            self._failing = True
+            self._tell()
             return False, None
         self.breaker.success()
+        if self._failing:
+            self._failing = False
+            self._tell()
         return True, result
+
+    def _tell(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     @property
     def available(self) -> bool:

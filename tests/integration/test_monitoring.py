@@ -144,3 +144,43 @@ def test_monitor005_system_page_charts_from_samples(settings, engine):
     assert "进程 RSS" in body and "Redis 延迟" in body and "缓存命中率" in body
     cpu_trace = charts["props"]["children"][0]["props"]["children"]["props"]["figure"]["data"][0]
     assert len(cpu_trace["y"]) >= 3  # samples of the last hour, one per beat
+
+
+def test_monitor006_a_failed_cache_operation_shows_redis_down_at_once(settings, engine, private_redis):
+    """With checks 30 s apart: a failed Redis operation of the cache makes the health thread check
+    at once (离线 within seconds, not at the next beat), and a Redis that is back shows 在线
+    within seconds too (while down it is checked at most 5 s apart: OFFLINE_RECHECK_S)."""
+    app = create_app(dataclasses.replace(settings, redis_url=private_redis.url, redis_check_interval_s=30))
+    client = app.server.test_client()
+    try:
+        wait_for(lambda: "在线" in panel_text(client), 5)
+        private_redis.stop()
+        client.post("/_dash-update-component", json=kpi_payload(["all"], "2026-11-01", "2026-11-03", ["all"]))
+        took = wait_for(lambda: "离线" in panel_text(client), 3)
+        private_redis.start()
+        back = wait_for(lambda: "在线" in panel_text(client), 7)
+        assert "近5分钟成功率" in panel_text(client)  # says which checks the rate counts
+    finally:
+        stop_app(app)
+    print(f"offline shown after {took:.2f} s, online again after {back:.2f} s")
+
+
+def test_monitor007_success_rate_counts_recent_checks_only(private_redis):
+    """One outage no longer pulls the rate down for good: once its checks are older than the
+    window, the rate is the recent checks' (1.0), while the totals still count the failures."""
+    from monitoring.redis_health import RedisHealthMonitor
+
+    monitor = RedisHealthMonitor(private_redis.url, interval_s=0.2, timeout_s=0.2, window_s=2.0)
+    monitor.start()
+    try:
+        wait_for(lambda: monitor.snapshot.state == "online", 3)
+        private_redis.stop()
+        wait_for(lambda: monitor.snapshot.consecutive_failures >= 2, 5)
+        assert monitor.snapshot.success_rate < 1.0
+        private_redis.start()
+        wait_for(lambda: monitor.snapshot.state == "online", 8)
+        wait_for(lambda: monitor.snapshot.success_rate == 1.0, 4)
+        health = monitor.snapshot
+        assert health.checks > health.successes  # the outage is still in the totals
+    finally:
+        monitor.stop()
