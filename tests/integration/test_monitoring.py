@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import sys
 import time
@@ -184,3 +185,95 @@ def test_monitor007_success_rate_counts_recent_checks_only(private_redis):
         assert health.checks > health.successes  # the outage is still in the totals
     finally:
         monitor.stop()
+
+
+def _scrape(url: str) -> dict[str, float]:
+    """The instance's summed cache counters and its worker pids from one /metrics answer."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found: dict[str, float] = {}
+    pids = set()
+    for family in text_string_to_metric_families(text):
+        if family.type == "counter" and family.name.startswith("o2o_cache"):
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                    found[f"{sample.name}{{{labels}}}"] = sample.value
+        if family.name == "o2o_worker_rss_bytes":
+            pids |= {int(s.labels["pid"]) for s in family.samples}
+    found["pids"] = pids
+    return found
+
+
+def test_monitor008_killed_worker_keeps_its_counts_and_leaves_no_record(empty_database_url, private_redis, tmp_path):
+    """The production launcher with 2 workers under requests; one worker is killed (-9) and
+    restarted: the summed /metrics counters never go down, and the dead pid's record and gauges
+    are gone."""
+    import threading
+    import urllib.request
+
+    from tests.integration.test_pieces import _worker_pids
+    from tests.live_server import live_server
+
+    data_dir = tmp_path / "var"
+    with live_server(data_dir, empty_database_url, private_redis.url, O2O_WORKERS="2") as server:
+        pids = _worker_pids(server)
+        stop = threading.Event()
+        failures: list[str] = []
+
+        def traffic() -> None:
+            day = 0
+            while not stop.is_set():
+                start = f"2026-11-{14 + day % 13:02d}"
+                body = json.dumps(kpi_payload(["all"], start, "2026-11-27", ["all"])).encode()
+                request = urllib.request.Request(f"{server.url}/_dash-update-component", body,
+                                                 {"Content-Type": "application/json"})  # fmt: skip
+                try:
+                    urllib.request.urlopen(request, timeout=20).read()
+                except OSError as exc:  # the killed worker's connection: the client's to retry
+                    failures.append(str(exc))
+                day += 1
+
+        senders = [threading.Thread(target=traffic) for _ in range(3)]
+        for sender in senders:
+            sender.start()
+        series = []
+        try:
+            deadline = time.monotonic() + 30
+            while _scrape(server.url)["pids"] != set(pids):
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+            for _ in range(15):
+                series.append(_scrape(server.url))
+                time.sleep(0.2)
+            victim = psutil.Process(pids[0])
+            victim.kill()
+            victim.wait(10)
+            deadline = time.monotonic() + 60
+            while True:
+                series.append(_scrape(server.url))
+                now = set(_worker_pids(server))
+                if len(now) == 2 and victim.pid not in now and series[-1]["pids"] == now:
+                    break
+                assert time.monotonic() < deadline, server.log_tail()
+                time.sleep(0.2)
+            for _ in range(10):
+                series.append(_scrape(server.url))
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            for sender in senders:
+                sender.join(30)
+        records = sorted(p.name for p in (data_dir / "workers" / str(server.port)).glob("*.json"))
+    counters = [k for k in series[0] if k != "pids"]
+    assert any("o2o_cache_requests" in k for k in counters)
+    for i, (before, after) in enumerate(itertools.pairwise(series)):
+        for name in counters:
+            assert after.get(name, 0) >= before[name], (i, len(series), name, before[name], after.get(name))
+    assert victim.pid not in series[-1]["pids"]
+    assert f"{victim.pid}.json" not in records and len(records) == 3, records  # two workers and the retired total
+    assert series[-1]["o2o_cache_requests_total{}"] > series[0]["o2o_cache_requests_total{}"]
+    print(f"{len(series)} scrapes, requests {series[0]['o2o_cache_requests_total{}']:.0f} → "
+          f"{series[-1]['o2o_cache_requests_total{}']:.0f}, client errors at the kill: {len(failures)}")  # fmt: skip
