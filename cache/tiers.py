@@ -122,6 +122,70 @@ class RawFileSystemCache(FileSystemCache):
             self._update_count(value=sum(1 for _ in self._list_dir()))
         super()._prune()
 
+    # cachelib logs a warning with a traceback for each file it cannot parse, at every read and
+    # every prune, and keeps the file. A corrupt file (cut short, a bad counter) is removed here
+    # with one line and no traceback; the next write stores the value again.
+
+    def get(self, key: str):
+        filename = self._get_filename(key)
+        try:
+            with self._safe_stream_open(filename, "rb") as f:
+                expires = self._expiry(f)
+                if expires == 0 or expires >= time.time():
+                    return self.serializer.load(f)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, struct.error) as exc:
+            self._drop_corrupt(filename, exc)
+        return None
+
+    def _remove_expired(self, now: float) -> None:
+        for filename, expires in self._expiries():
+            if expires != 0 and expires < now:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(filename)
+                    self._update_count(delta=-1)
+
+    def _remove_older(self) -> bool:
+        for filename, _expires in sorted(self._expiries(), key=lambda item: item[1]):
+            try:
+                os.remove(filename)
+                self._update_count(delta=-1)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("disk cache: could not remove %s (%s)", filename, exc)
+                return False
+            if not self._over_threshold():
+                break
+        return True
+
+    def _expiries(self) -> list[tuple[str, int]]:
+        """(file, expiry) of every readable file; corrupt ones are removed."""
+        found = []
+        for filename in self._list_dir():
+            try:
+                with self._safe_stream_open(filename, "rb") as f:
+                    found.append((filename, self._expiry(f)))
+            except FileNotFoundError:
+                pass
+            except (OSError, struct.error) as exc:
+                self._drop_corrupt(filename, exc)
+        return found
+
+    @staticmethod
+    def _expiry(f: IO[bytes]) -> int:
+        header = f.read(4)
+        if len(header) < 4:
+            raise struct.error(f"{len(header)} bytes, shorter than the 4-byte expiry")
+        return struct.unpack("I", header)[0]
+
+    def _drop_corrupt(self, filename: str, exc: Exception) -> None:
+        log.warning("disk cache: corrupt file %s removed (%s)", os.path.basename(filename), exc)
+        with contextlib.suppress(OSError):
+            os.remove(filename)
+            self._update_count(delta=-1)
+
 
 class DiskTier:
     def __init__(self, directory: Path, threshold: int) -> None:
