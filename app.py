@@ -12,6 +12,7 @@ from dash import Dash, html
 from dash._pages import _path_to_page
 from flask import Response, has_request_context, request
 
+import web
 from components import encoding
 from config import PROJECT_ROOT, Settings
 from monitoring.endpoints import register_endpoints
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, *, start_monitors: bool = True,
     runtime = build_runtime(settings, peer_dir)
     install(app.server, runtime)
     register_endpoints(app.server, runtime, runtime.monitors)
+    web.install(app, settings)  # body limits, callback request guard
     if start_monitors and runtime.monitors is not None:
         runtime.monitors.start()
         atexit.register(runtime.monitors.stop)

@@ -16,6 +16,7 @@ import dash_bootstrap_components as dbc
 from dash import MATCH, Input, Output, State, dcc, html
 
 from components.export import table_file
+from components.prop_kinds import COLUMNS, COUNT, ROWS, TEXT, declare
 
 # Formatters live in assets/dashAgGridFunctions.js (the browser twin of components/format.py:
 # half-up rounding, "-¥1,032.41"); the grid sorts and filters on the raw values.
@@ -108,6 +109,10 @@ def data_grid(page: str, table: str, title: str, rows: list[dict], columns: list
 def register_export(page: str) -> None:
     """The page's download callback: the rows as the grid shows them (after the user's sorting
     and filtering), every column, in the chosen format."""
+    for kind_name, prop, kind in (("csv", "n_clicks", COUNT), ("xlsx", "n_clicks", COUNT), ("grid", "rowData", ROWS),
+                                  ("grid", "virtualRowData", ROWS), ("grid", "columnDefs", COLUMNS),
+                                  ("title", "children", TEXT)):  # fmt: skip
+        declare({"type": kind_name}, prop, kind)
 
     @dash.callback(
         Output({"type": "download", "page": page, "table": MATCH}, "data"),

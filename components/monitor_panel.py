@@ -13,6 +13,7 @@ from dash import Input, Output, State, dcc, html
 
 from components import format as fmt
 from components import ids
+from components.prop_kinds import COUNT, FLAG, declare
 from monitoring.redis_health import SUCCESS_WINDOW_S
 from services.runtime import get_runtime
 
@@ -136,6 +137,10 @@ def _details(runtime, redis, sample, cache) -> list:
 
 
 def register_callbacks() -> None:
+    declare(ids.MONITOR_INTERVAL, "n_intervals", COUNT)
+    declare(ids.MONITOR_COLLAPSE, "is_open", FLAG)
+    declare(ids.MONITOR_TOGGLE, "n_clicks", COUNT)
+
     @dash.callback(
         Output(ids.MONITOR_CARDS, "children"),
         Output(ids.MONITOR_DETAILS, "children"),

@@ -26,6 +26,7 @@ from dash import Input, Output, State, dcc, html
 from components.filter_bar import filter_bar
 from components.ids import PageIds
 from components.messages import EMPTY_DATABASE, SECTION_FAILED, error_alert, info_alert
+from components.prop_kinds import CHANNELS, DATE, STORES, TEXT, Kind, declare
 from db.errors import DataLayerError
 from services.diagnosis import default_range, filter_options
 from services.filters import ViewFilters, exclusive_all
@@ -44,10 +45,12 @@ def _no_params(query: dict, options: dict) -> dict:
 class UrlParams:
     """A page's own URL parameters beyond the filters: parameter → (component id, property), and
     ``read(query, options)`` → parameter → value (validated; a default for anything unknown).
-    The layout and Back/Forward both go through ``read``, so they restore the same view."""
+    The layout and Back/Forward both go through ``read``, so they restore the same view.
+    ``kinds``: parameter → what its control's property carries in a callback request."""
 
     controls: dict[str, tuple[str, str]] = field(default_factory=dict)
     read: Callable[[dict, dict], dict] = _no_params
+    kinds: dict[str, Kind] = field(default_factory=dict)
 
     def values(self, query: dict, options: dict) -> dict:
         found = self.read(query, options)
@@ -140,7 +143,9 @@ def filtered_section(what: str, values: tuple, service: Callable, render: Callab
 
 def register_frame_callbacks(ids: PageIds, path: str, params: UrlParams = NO_PARAMS) -> None:
     """全部门店/全部渠道 exclusive, the query string following the filters plus ``params``, and the
-    filters and ``params`` following the query string on Back / Forward (``path``: the page's)."""
+    filters and ``params`` following the query string on Back / Forward (``path``: the page's).
+    Declares what each of these properties may carry (components.prop_kinds)."""
+    _declare_kinds(ids, params)
     for component_id in (ids.store, ids.channel):
         _register_all_exclusive(component_id)
     controls = [Input(cid, prop) for cid, prop in params.controls.values()]
@@ -176,6 +181,18 @@ def register_frame_callbacks(ids: PageIds, path: str, params: UrlParams = NO_PAR
         shown_now[1:3] = [str(day)[:10] if day else day for day in current[1:3]]  # the picker may add a time
         # an unchanged value is left alone: setting it again would re-run the page's sections
         return [dash.no_update if w == c else w for w, c in zip(wanted, shown_now, strict=True)] + [normalised]
+
+
+def _declare_kinds(ids: PageIds, params: UrlParams) -> None:
+    for component_id, prop, kind in ((ids.store, "value", STORES), (ids.date, "start_date", DATE),
+                                     (ids.date, "end_date", DATE), (ids.channel, "value", CHANNELS),
+                                     (ids.url, "search", TEXT), (ids.url, "pathname", TEXT),
+                                     (ids.url_state, "data", TEXT)):  # fmt: skip
+        declare(component_id, prop, kind)
+    for name, (component_id, prop) in params.controls.items():
+        if name not in params.kinds:
+            raise ValueError(f"{ids.page}: URL parameter {name!r} has no kind (UrlParams.kinds)")
+        declare(component_id, prop, params.kinds[name])
 
 
 def _same_path(pathname: str | None, path: str) -> bool:

@@ -18,6 +18,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 MAX_DEFAULT_WORKERS = 4
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 def default_workers() -> int:
@@ -44,7 +45,16 @@ class Settings:
     waitress_threads: int = 8
     # a browser keeps up to 6 connections open: 200 operators need ~1,200 (the default 100 served ~16)
     waitress_connection_limit: int = 2000
+    # an idle connection is closed after this (Waitress's default 120 s let one client's idle
+    # sockets fill the limit); a request in progress is never cut by it, and a browser simply
+    # opens a new connection for its next request
+    waitress_channel_timeout_s: int = 30
+    # open connections one client address may hold per serving process (0 = no cap); behind a
+    # reverse proxy every client has the proxy's address: 0 there, and nginx limit_conn instead
+    max_connections_per_client: int = 100
     log_level: str = "INFO"
+    # request bodies: a Dash callback (the renderer sends a few KB) and an import upload
+    max_callback_bytes: int = 1024 * 1024
     max_import_bytes: int = 200 * 1024 * 1024
     max_xlsx_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
     max_xlsx_rows: int = 1_048_576
@@ -71,6 +81,12 @@ class Settings:
         if not self.database_url:
             sqlite_path = Path(self.data_dir) / "o2o.sqlite3"
             object.__setattr__(self, "database_url", f"sqlite:///{sqlite_path}")
+
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest body Waitress receives at all: the largest route limit plus room for a
+        multipart upload's part headers (each route then applies its own, smaller limit)."""
+        return max(self.max_callback_bytes, self.max_import_bytes) + MULTIPART_OVERHEAD_BYTES
 
     @property
     def is_sqlite(self) -> bool:
@@ -159,7 +175,10 @@ _SPECS = (
     _Spec("workers", "O2O_WORKERS", "int", 1, 64),
     _Spec("waitress_threads", "O2O_WAITRESS_THREADS", "int", 1, 256),
     _Spec("waitress_connection_limit", "O2O_WAITRESS_CONNECTION_LIMIT", "int", 1, 50_000),  # poll(): no FD_SETSIZE
+    _Spec("waitress_channel_timeout_s", "O2O_WAITRESS_CHANNEL_TIMEOUT_S", "int", 1, 3600),
+    _Spec("max_connections_per_client", "O2O_MAX_CONNECTIONS_PER_CLIENT", "int", 0, 50_000),
     _Spec("log_level", "O2O_LOG_LEVEL", "log_level"),
+    _Spec("max_callback_bytes", "O2O_MAX_CALLBACK_BYTES", "int", 16 * 1024, None),
     _Spec("max_import_bytes", "O2O_MAX_IMPORT_BYTES", "int", 1, None),
     _Spec("address_salt", "O2O_ADDRESS_SALT", "str"),
     _Spec("fee_channels", "O2O_FEE_CHANNELS", "csv"),

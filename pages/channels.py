@@ -13,6 +13,7 @@ from components.format import money
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks, section
+from components.prop_kinds import ROW_ID, ROWS, TEXT, declare
 from services.analysis import abnormal_orders, channel_analysis, channel_skus, order_detail, product_orders
 from services.runtime import get_runtime
 
@@ -79,7 +80,8 @@ def _read_drill(query: dict, options: dict) -> dict:
     return {"channel": channel, "product": product, "order": order}
 
 
-DRILL_PATH = UrlParams({key: (store, "data") for key, store in DRILL.items()}, _read_drill)
+DRILL_PATH = UrlParams({key: (store, "data") for key, store in DRILL.items()}, _read_drill,
+                       {"channel": TEXT, "product": ROW_ID, "order": ROW_ID})  # fmt: skip
 register_frame_callbacks(PAGE, PATH, DRILL_PATH)
 register_export(PAGE.page)
 
@@ -120,6 +122,9 @@ def _render_channels(result: dict) -> list:
     ]  # fmt: skip
 
 
+declare({"type": "grid"}, "selectedRows", ROWS)
+
+
 @dash.callback(
     Output(DRILL["channel"], "data"), Output(DRILL["product"], "data"), Output(DRILL["order"], "data"),
     Input({"type": "grid", "page": PAGE.page, "table": ALL}, "selectedRows"),
@@ -132,13 +137,13 @@ def drill(_selections, channel, product):
     rows = dash.ctx.triggered[0]["value"] if dash.ctx.triggered else None
     if not isinstance(triggered, dict) or not rows:
         return dash.no_update, dash.no_update, dash.no_update
-    row = rows[0]
-    table = triggered["table"]
-    if table == "channels" and row.get("channel") != channel:
+    row = rows[0]  # a row the page sent (a hand-made one may lack fields: nothing happens then)
+    table = triggered.get("table")
+    if table == "channels" and row.get("channel") is not None and row.get("channel") != channel:
         return row["channel"], None, None
-    if table == "skus" and row.get("product_id") != product:
+    if table == "skus" and row.get("product_id") is not None and row.get("product_id") != product:
         return dash.no_update, row["product_id"], None
-    if table == "orders":
+    if table == "orders" and row.get("id") is not None:
         return dash.no_update, dash.no_update, row["id"]
     return dash.no_update, dash.no_update, dash.no_update
 

@@ -13,6 +13,7 @@ from components.format import count, money
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks
+from components.prop_kinds import NUMBER, ROW_ID
 from config import analysis as defaults
 from config import diagnosis as rules
 from services.analysis import product_analysis, product_focus
@@ -64,7 +65,8 @@ def _read_params(query: dict, _options: dict) -> dict:
 
 
 PARAMS = UrlParams({"sell": (ids.PRODUCTS_SELL_SPLIT, "value"), "margin": (ids.PRODUCTS_MARGIN_SPLIT, "value"),
-                    "sku": (ids.PRODUCTS_SKU, "data")}, _read_params)  # fmt: skip
+                    "sku": (ids.PRODUCTS_SKU, "data")}, _read_params,
+                   {"sell": NUMBER, "margin": NUMBER, "sku": ROW_ID})  # fmt: skip
 register_frame_callbacks(PAGE, PATH, PARAMS)
 register_export(PAGE.page)
 

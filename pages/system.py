@@ -11,6 +11,7 @@ from dash import Input, Output, dcc, html
 from components import ids
 from components.charts import TIME_AXIS, figure, graph
 from components.monitor_panel import panel_view
+from components.prop_kinds import COUNT, declare
 from services.runtime import get_runtime
 
 dash.register_page(__name__, path="/system", name="系统监控", title="系统监控", order=90)
@@ -38,6 +39,9 @@ def _figure(title: str, series: dict[str, tuple[list, list]], unit: str) -> dcc.
 
 def _times(stamps) -> list[dt.datetime]:
     return [dt.datetime.fromtimestamp(t) for t in stamps]
+
+
+declare(ids.SYSTEM_INTERVAL, "n_intervals", COUNT)
 
 
 @dash.callback(

@@ -11,6 +11,7 @@ from components.charts import AVERAGE, MONEY, bar_chart, figure, graph
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks
+from components.prop_kinds import TEXT
 from services.analysis import time_analysis
 
 PATH = "/time"
@@ -26,7 +27,7 @@ def _read_measure(query: dict, _options: dict) -> dict:
     return {"measure": measure if isinstance(measure, str) and measure in MEASURES else "orders"}
 
 
-MEASURE = UrlParams({"measure": (ids.TIME_MEASURE, "value")}, _read_measure)
+MEASURE = UrlParams({"measure": (ids.TIME_MEASURE, "value")}, _read_measure, {"measure": TEXT})
 register_frame_callbacks(PAGE, PATH, MEASURE)
 register_export(PAGE.page)
 

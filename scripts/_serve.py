@@ -9,6 +9,11 @@ L3 (Redis). The kernel spreads new connections over the workers. The launcher su
 a worker that dies is started again (given up after RESTART_LIMIT quick deaths in a row), and
 Ctrl+C / SIGTERM stops them all (SIGTERM, then killed after STOP_TIMEOUT_S). Only worker 0 runs
 the cache warmer; the others read what it writes to the shared tiers.
+
+Each serving process finishes Dash's first-request setup before it accepts, caps the open
+connections of one client address, closes idle connections after the channel timeout and, on
+SIGTERM, drains: requests in progress finish, requests on open connections get 503 with
+``Connection: close`` (web/server.py).
 """
 
 from __future__ import annotations
@@ -26,28 +31,52 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from config import Settings
+from web.server import AppServer
 
-STOP_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0  # a worker still alive this long after SIGTERM is killed
+DRAIN_TIMEOUT_S = STOP_TIMEOUT_S - 2.0  # its drain ends before, leaving time to stop the samplers
 RESTART_LIMIT = 3  # a worker that dies this many times in a row within QUICK_DEATH_S: give up
 QUICK_DEATH_S = 30.0
 LISTEN_BACKLOG = 1024
 
 
-def waitress_server(app, settings: Settings, **bind):
-    """Waitress for ``app`` with the settings' threads and connection limit and the access log;
-    ``bind`` is host/port or sockets=[...]."""
-    from waitress import create_server
-
+def waitress_server(app, settings: Settings, **bind) -> AppServer:
+    """Waitress for ``app`` with the settings' threads, connection limits and idle timeout and the
+    access log; ``bind`` is host/port or sockets=[...]. Dash's setup is finished first."""
+    finish_dash_setup(app)
     QueueWarningDigest.install()
-    return create_server(
+    return AppServer(
         AccessLog(app.server, settings.log_level),
         threads=settings.waitress_threads,
         connection_limit=settings.waitress_connection_limit,
         # poll() instead of select(): select() cannot watch more than 1,024 descriptors
         asyncore_use_poll=True,
+        # above every route's own limit (web/limits.py): an import upload is not cut short here
+        max_request_body_size=settings.max_request_bytes,
         ident="o2o-dashboard",
+        # an idle connection (no request in progress) is closed after this; the check runs every
+        # cleanup_interval, so an idle socket lives channel_timeout .. 1.5 x channel_timeout
+        channel_timeout=settings.waitress_channel_timeout_s,
+        cleanup_interval=max(1, min(30, settings.waitress_channel_timeout_s // 2)),
+        per_client_limit=settings.max_connections_per_client,
+        drain_timeout_s=DRAIN_TIMEOUT_S,
         **bind,
     )
+
+
+def finish_dash_setup(app) -> None:
+    """Run Dash's first-request setup alone, before the server accepts.
+
+    Dash finishes its setup on the first request: ``_setup_server`` (copies the page callbacks
+    into the callback map, walks assets/) and the pages router (registers its callback) are
+    Flask before_request hooks that mark themselves done *before* doing the work. The first
+    concurrent requests of a fresh process got 500 "Callback function not found" or "dictionary
+    changed size during iteration". One GET of the index through Flask's test client runs both
+    hooks to the end (and renders the index once) in this thread.
+    """
+    response = app.server.test_client().get(app.config.requests_pathname_prefix)
+    if response.status_code != 200:
+        raise RuntimeError(f"Dash 启动检查失败: GET {app.config.requests_pathname_prefix} → {response.status}")
 
 
 class QueueWarningDigest(logging.Filter):
@@ -133,18 +162,25 @@ def _ignore(_signum, _frame) -> None:
     pass
 
 
-def serve_until_stopped(server, app, noted: list[int] | None = None) -> None:
-    """Run Waitress until Ctrl+C / SIGTERM, then let the requests in progress finish
-    (Waitress's run() waits for its threads) and stop the app's samplers. ``noted``: signals
-    that came before (the server is then closed without serving)."""
+def serve_until_stopped(server: AppServer, app, noted: list[int] | None = None) -> None:
+    """Run Waitress until Ctrl+C / SIGTERM, then drain it (requests in progress finish, requests
+    on open connections get 503 with ``Connection: close``; web/server.py) and stop
+    the app's samplers. ``noted``: signals that came before (the server closes without serving).
+
+    The handler only sets a flag that the server's loop reads: a KeyboardInterrupt raised in the
+    middle of Waitress's loop ended it with its connections cut and its queue cancelled."""
     from app import stop_app
 
+    def stop(_signum, _frame) -> None:
+        ignore_stop_signals()  # Ctrl+C reaches the whole group and the supervisor sends SIGTERM too
+        server.request_stop()
+
     try:
-        stop_on_first_signal()
-        if not noted:  # read after the handler is in place: no signal falls between the two
-            server.run()
-    except KeyboardInterrupt:
-        pass  # arrived outside Waitress's loop
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, stop)
+        if noted:  # read after the handler is in place: no signal falls between the two
+            server.request_stop()
+        server.run()
     finally:
         ignore_stop_signals()
         server.close()
@@ -229,13 +265,15 @@ class Supervisor:
         for process in self.workers.values():
             if process.is_alive():
                 process.terminate()  # SIGTERM on POSIX, TerminateProcess on Windows
+        # The workers close their copies as their drain begins: with this one closed too, a new
+        # connection is refused at once instead of waiting in the backlog to be reset.
+        self.sock.close()
         deadline = time.monotonic() + STOP_TIMEOUT_S
         for process in self.workers.values():
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
                 process.join(5)
-        self.sock.close()
 
 
 class AccessLog:

@@ -108,7 +108,7 @@ def _serve_production(settings: Settings, host: str, pid_file: Path) -> int:
     step("✅", f"生产模式 (Waitress): http://{host}:{settings.port} {_capacity(settings)}; PID 文件 {pid_file}; "
                "Ctrl+C 停止")  # fmt: skip
     try:
-        # SIGTERM (service managers, `kill`) stops like Ctrl+C: Waitress returns from run() on it.
+        # SIGTERM (service managers, `kill`) stops like Ctrl+C: the server drains, then run() returns.
         _serve.serve_until_stopped(server, app)
     finally:
         _pidfile.remove_if_ours(pid_file)

@@ -28,13 +28,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def waitress_in_thread(wsgi_app, threads: int = 4):
+def waitress_in_thread(wsgi_app, threads: int = 4, make_server=None):
     """Waitress serving ``wsgi_app`` on 127.0.0.1 from a thread; yields the server
-    (``effective_port``) and stops it from its own loop thread, then joins that thread."""
+    (``effective_port``) and stops it from its own loop thread, then joins that thread.
+    ``make_server``: builds the server instead (e.g. the launcher's ``waitress_server``)."""
     import waitress
     from waitress import wasyncore
 
-    server = waitress.create_server(wsgi_app, host="127.0.0.1", port=0, threads=threads)
+    if make_server is not None:
+        server = make_server()
+    else:
+        server = waitress.create_server(wsgi_app, host="127.0.0.1", port=0, threads=threads)
     loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)
     loop.start()
 

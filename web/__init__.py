@@ -1,0 +1,13 @@
+"""The HTTP edge: request body limits, the guard of Dash callback requests, and the Waitress
+server with its per-client cap and graceful stop (web.server)."""
+
+from web.callback_body import CALLBACK_OUTPUT_KEY, install_callback_guard
+from web.limits import accepts_upload, install_limits
+
+__all__ = ["CALLBACK_OUTPUT_KEY", "accepts_upload", "install", "install_callback_guard", "install_limits"]
+
+
+def install(app, settings) -> None:
+    """Body limits and short 400/413 answers on ``app``'s server, then the callback guard."""
+    install_limits(app.server, settings)
+    install_callback_guard(app)
