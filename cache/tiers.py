@@ -309,9 +309,18 @@ class MappedFileTier:
                 out.write(self.TRAILER.pack(self.MAGIC, sink.size, sink.crc, _name_tag(path.name)))
                 out.flush()
                 os.fsync(out.fileno())
-            with open(temporary, "rb") as mine:  # map what this process wrote, whatever the name holds next
+            if os.name == "nt":  # Windows renames no file a process holds open: map it by its name
                 os.replace(temporary, path)
-                _fsync_directory(self.directory)
+                mine = open(path, "rb")  # noqa: SIM115 (closed below)
+            else:  # map what this process wrote, whatever the name holds next
+                mine = open(temporary, "rb")  # noqa: SIM115 (closed below)
+                try:
+                    os.replace(temporary, path)
+                    _fsync_directory(self.directory)
+                except OSError:
+                    mine.close()
+                    raise
+            with mine:
                 mapping = mmap.mmap(mine.fileno(), 0, access=mmap.ACCESS_READ)
         finally:
             self._remove(temporary)
