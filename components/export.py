@@ -1,7 +1,9 @@
 """Table downloads: CSV (UTF-8 with BOM, so Excel opens Chinese correctly) and XLSX.
 
-Text cells that start with = + - @ (or tab / carriage return) are prefixed with an apostrophe
-so a spreadsheet never runs them as formulas (CSV injection); numbers stay numbers. Every number
+Text cells that start with = + - @ (or tab / carriage return) never run as formulas (formula
+injection): in CSV they are prefixed with an apostrophe (a CSV cell has no type), in XLSX they are
+text cells with Excel's quote-prefix style, so Excel shows the text as it is (no apostrophe) and
+keeps it text when the cell is edited; numbers stay numbers. Every number
 is rounded as the grid shows it (a rate shown as 12.3% is 12.3% in CSV and 0.123 formatted 0.0%
 in XLSX; a score shown as 57 is 57), times are written as 2026-11-25 20:24, and the file and
 sheet are named after the section.
@@ -31,8 +33,12 @@ SHEET_NAME_MAX = 31
 
 
 def escape_text(value: str) -> str:
-    """Neutralise a text cell a spreadsheet would read as a formula."""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    """Neutralise a CSV text cell a spreadsheet would read as a formula."""
+    return "'" + value if is_formula_like(value) else value
+
+
+def is_formula_like(value: str) -> bool:
+    return value.startswith(FORMULA_START)
 
 
 def _tidy(name: str) -> str:
@@ -63,7 +69,7 @@ def _time(text: str) -> dt.datetime | None:
 
 def _cell(value, kind: str):
     """The value to write: numbers rounded as shown (rates as fractions), times as datetimes,
-    text (a link column's too: its name) escaped."""
+    text as it is, a link column's too (its name; each format neutralises formulas its own way)."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -81,7 +87,7 @@ def _cell(value, kind: str):
         stamp = _time(text)
         if stamp is not None:
             return stamp
-    return escape_text(text)
+    return text
 
 
 def _value(row: dict, column: dict):
@@ -104,7 +110,7 @@ def _csv_value(value, kind: str) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value
+        return escape_text(value)
     if isinstance(value, dt.datetime):
         return value.strftime(TIME_FORMAT)
     if kind in RATE_KINDS:
@@ -138,6 +144,9 @@ def xlsx_bytes(rows: list[dict], columns: list[dict], sheet: str) -> bytes:
 
     def styled(value, *, font: Font | None = None, number_format: str | None = None) -> WriteOnlyCell:
         cell = WriteOnlyCell(ws, value=value)
+        if isinstance(value, str) and is_formula_like(value):
+            cell.data_type = "s"  # openpyxl would write "=…" as a formula
+            cell.quotePrefix = True  # Excel keeps it text when the cell is edited
         if font is not None:
             cell.font = font
         if number_format is not None:
@@ -151,9 +160,10 @@ def xlsx_bytes(rows: list[dict], columns: list[dict], sheet: str) -> bytes:
     ws = book.create_sheet(sheet_name(sheet))
     ws.freeze_panes = "A2"
     bold = Font(bold=True)
-    ws.append([styled(escape_text(h), font=bold) for h in headers])
+    ws.append([styled(h, font=bold) for h in headers])
     for row in values:
-        ws.append([v if fmt is None or v is None or isinstance(v, str) else styled(v, number_format=fmt)
+        ws.append([styled(v) if isinstance(v, str) and is_formula_like(v) else
+                   v if fmt is None or v is None or isinstance(v, str) else styled(v, number_format=fmt)
                    for v, fmt in zip(row, formats, strict=True)])  # fmt: skip
     out = io.BytesIO()
     book.save(out)

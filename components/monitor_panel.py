@@ -14,6 +14,7 @@ from dash import Input, Output, State, dcc, html
 from components import format as fmt
 from components import ids
 from components.prop_kinds import COUNT, FLAG, declare
+from monitoring.redis_health import SUCCESS_WINDOW_S
 from services.runtime import get_runtime
 
 REFRESH_MS = 5000
@@ -33,13 +34,14 @@ def monitor_panel() -> html.Div:
     )
 
 
-def _card(icon_title: str, value: str, sub: str, colour: str, key: str) -> dbc.Col:
+def _card(icon_title: str, value: str, sub: str, colour: str, key: str, hint: str | None = None) -> dbc.Col:
+    """``hint``: the sub line's tooltip (what a figure counts)."""
     return dbc.Col(
         dbc.Card(
             dbc.CardBody([
                 html.Div(icon_title, className="small text-muted"),
                 html.Div(value, className=f"fs-5 fw-semibold text-{colour}", **{"data-monitor": key}),
-                html.Div(sub, className="small text-muted"),
+                html.Div(sub, className="small text-muted", title=hint),
             ], className="py-2"),
             className=f"border-{colour} h-100",
         ),
@@ -70,7 +72,9 @@ def panel_view(runtime, with_details: bool = True) -> tuple[list, list]:
 
     state, colour = REDIS_LABELS[redis.state if redis else "unknown"]
     rate = redis.success_rate if redis else None
-    cards = [_card("🗄️ Redis缓存", state, f"成功率 {fmt.percent(rate)}", colour, "redis")]
+    minutes = f"{(redis.window_s if redis else SUCCESS_WINDOW_S) / 60:g}"
+    cards = [_card("🗄️ Redis缓存", state, f"近{minutes}分钟成功率 {fmt.percent(rate)}", colour, "redis",
+                   hint=f"最近 {minutes} 分钟内健康检查 (PING) 成功的比例; 缓存操作失败时立即重新检查")]  # fmt: skip
 
     hit = cache["hit_rate"] if cache else None
     answered = (cache["requests"] - cache["computed"]) if cache else 0

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from db.engine import probing
 from db.models import ImportBatch
 from monitoring import Monitors
-from monitoring.workers import combined_cache
+from monitoring.workers import WorkerBoard
 from services.runtime import Runtime
 from web.callback_body import CALLBACK_OUTPUT_KEY
 
@@ -45,13 +45,13 @@ class DashboardCollector(Collector):
     def collect(self):
         board = self.monitors.workers if self.monitors is not None else None
         peers = board.peers() if board is not None else None  # the other workers, read once
-        yield from self._cache(peers)
+        yield from self._cache(board)
         if self.monitors is not None:
             yield from self._redis()
             yield from self._process(peers)
         yield from self._imports()
 
-    def _cache(self, peers: list[dict] | None):
+    def _cache(self, board: WorkerBoard | None):
         cache = self.runtime.cache
         if cache is None:
             return
@@ -61,8 +61,8 @@ class DashboardCollector(Collector):
                                 ("o2o_cache_mapped_bytes", "mapped_bytes",
                                  "Bytes of the pieces this process maps (shared with the host's other workers)")):
             yield GaugeMetricFamily(name, help_text, value=snap[key])  # fmt: skip
-        if peers is not None:  # one of several workers: the instance's counters are the sum
-            snap = combined_cache(snap, peers)
+        if board is not None:  # one of several workers: the instance's counters are the sum
+            snap = board.instance_cache(snap)
         yield from _by_label("tier", snap["tiers"], {
             "hits": (CounterMetricFamily, "o2o_cache_hits", "Cache lookups answered by the tier"),
             "misses": (CounterMetricFamily, "o2o_cache_misses", "Cache lookups missed in the tier"),

@@ -1,13 +1,17 @@
 """Background Redis health monitor: PING latency, INFO, success rate, online/degraded/offline.
 
 The thread owns its own short-timeout client (never the cache's), reconnects with exponential
-backoff while Redis is down, and publishes an immutable snapshot that readers take without
-locks or I/O.
+backoff while Redis is down (at most OFFLINE_RECHECK_S apart, so a Redis that is back shows
+online within seconds), and publishes an immutable snapshot that readers take without locks or
+I/O. ``poke()`` asks for a check at once: the cache's Redis tier calls it when an operation
+fails or Redis answers again, so an outage shows in about a second, not at the next beat.
+The success rate counts the checks of the last SUCCESS_WINDOW_S seconds only.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -20,6 +24,9 @@ log = logging.getLogger(__name__)
 
 LRU_POLICIES = ("allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu")
 DEGRADED_LATENCY_MS = 50.0  # answering, but slower than this per PING: "degraded"
+OFFLINE_RECHECK_S = 5.0  # while down, the longest wait between two checks
+SUCCESS_WINDOW_S = 300.0  # the success rate counts the checks of this many recent seconds
+POKE_MIN_GAP_S = 0.5  # pokes closer than this to the last check wait for it
 
 
 @dataclass(frozen=True)
@@ -44,37 +51,58 @@ class RedisHealth:
     evicted_keys: int | None = None
     warnings: tuple[str, ...] = ()
     history: tuple[tuple[float, float | None], ...] = field(default=(), repr=False)
+    window_s: float = SUCCESS_WINDOW_S
 
     @property
     def success_rate(self) -> float | None:
-        return self.successes / self.checks if self.checks else None
+        """Answered checks / checks over the last ``window_s`` seconds (None without a check)."""
+        since = time.time() - self.window_s
+        recent = [latency for at, latency in self.history if at >= since]
+        return sum(latency is not None for latency in recent) / len(recent) if recent else None
 
 
 class RedisHealthMonitor(BackgroundLoop):
     thread_name = "redis-health"
 
     def __init__(self, url: str, interval_s: float = 30.0, timeout_s: float = 0.5,
-                 history: int = 240) -> None:  # fmt: skip
+                 history: int = 720, window_s: float = SUCCESS_WINDOW_S) -> None:  # fmt: skip
         super().__init__()
         self.url = url
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         kwargs = redis.connection.parse_url(url)
-        self._snapshot = RedisHealth(host=str(kwargs.get("host", "")), port=int(kwargs.get("port", 6379)))
+        self._snapshot = RedisHealth(host=str(kwargs.get("host", "")), port=int(kwargs.get("port", 6379)),
+                                     window_s=window_s)  # fmt: skip
         self._history: deque = deque(maxlen=history)
         self._client: redis.Redis | None = None
+        self._wake = threading.Event()
 
     @property
     def snapshot(self) -> RedisHealth:
         return self._snapshot
 
+    def poke(self) -> None:
+        """Check at once (from any thread, never blocks): an operation on Redis failed, or
+        succeeded again after failing."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        super().stop(timeout)
+
     def _run(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()
             ok = self.check_once()
-            # While down, reconnect after 1, 2, 4 … seconds, never waiting longer than the interval.
+            # While down (or slow), check again after 1, 2, 4 … seconds, at most OFFLINE_RECHECK_S.
             failures = self._snapshot.consecutive_failures
-            delay = self.interval_s if ok else min(self.interval_s, 2.0 ** (failures - 1))
-            self._stop.wait(delay)
+            if ok and self._snapshot.state == "online":
+                delay = self.interval_s
+            else:
+                delay = min(self.interval_s, OFFLINE_RECHECK_S, 2.0 ** max(0, failures - 1))
+            if self._wake.wait(delay):  # poked: at once, unless the last check was a moment ago
+                self._stop.wait(max(0.0, POKE_MIN_GAP_S - (time.time() - (self._snapshot.checked_at or 0.0))))
 
     def _connect(self) -> redis.Redis:
         if self._client is None:
@@ -88,7 +116,10 @@ class RedisHealthMonitor(BackgroundLoop):
         previous = self._snapshot
         now = time.time()
         try:
+            fresh = self._client is None
             client = self._connect()
+            if fresh:  # connect first: the timed PING is the round trip, not the TCP handshake
+                client.ping()
             started = time.perf_counter()
             client.ping()
             latency = (time.perf_counter() - started) * 1000

@@ -235,6 +235,8 @@ class Supervisor:
 
     def run(self) -> int:
         """Watch the workers until Ctrl+C / SIGTERM (returns 0) or one keeps dying (returns 1)."""
+        from monitoring.workers import retire
+
         try:
             while True:
                 sentinels = {p.sentinel: i for i, p in self.workers.items()}
@@ -242,6 +244,7 @@ class Supervisor:
                     index = sentinels[ready]
                     process = self.workers[index]
                     process.join()
+                    retire(peer_dir(self.settings), process.pid)  # its counters stay in the totals, its file goes
                     lived = time.monotonic() - self._started[index]
                     deaths = self._quick_deaths.get(index, 0) + 1 if lived < QUICK_DEATH_S else 0
                     self._quick_deaths[index] = deaths

@@ -53,8 +53,9 @@ def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
 
     cache = CacheManager(settings, stamp)
     cache.watch(engine)
-    return Runtime(settings=settings, engine=engine, cache=cache,
-                   monitors=Monitors.from_settings(settings, cache.snapshot, peer_dir))  # fmt: skip
+    monitors = Monitors.from_settings(settings, cache.snapshot, peer_dir)
+    cache.l3.on_change(monitors.redis.poke)  # a failed cache operation shows in the health at once
+    return Runtime(settings=settings, engine=engine, cache=cache, monitors=monitors)
 
 
 def install(flask_app, runtime: Runtime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import sys
 import time
@@ -144,3 +145,135 @@ def test_monitor005_system_page_charts_from_samples(settings, engine):
     assert "进程 RSS" in body and "Redis 延迟" in body and "缓存命中率" in body
     cpu_trace = charts["props"]["children"][0]["props"]["children"]["props"]["figure"]["data"][0]
     assert len(cpu_trace["y"]) >= 3  # samples of the last hour, one per beat
+
+
+def test_monitor006_a_failed_cache_operation_shows_redis_down_at_once(settings, engine, private_redis):
+    """With checks 30 s apart: a failed Redis operation of the cache makes the health thread check
+    at once (离线 within seconds, not at the next beat), and a Redis that is back shows 在线
+    within seconds too (while down it is checked at most 5 s apart: OFFLINE_RECHECK_S)."""
+    app = create_app(dataclasses.replace(settings, redis_url=private_redis.url, redis_check_interval_s=30))
+    client = app.server.test_client()
+    try:
+        wait_for(lambda: "在线" in panel_text(client), 5)
+        private_redis.stop()
+        client.post("/_dash-update-component", json=kpi_payload(["all"], "2026-11-01", "2026-11-03", ["all"]))
+        took = wait_for(lambda: "离线" in panel_text(client), 3)
+        private_redis.start()
+        back = wait_for(lambda: "在线" in panel_text(client), 7)
+        assert "近5分钟成功率" in panel_text(client)  # says which checks the rate counts
+    finally:
+        stop_app(app)
+    print(f"offline shown after {took:.2f} s, online again after {back:.2f} s")
+
+
+def test_monitor007_success_rate_counts_recent_checks_only(private_redis):
+    """One outage no longer pulls the rate down for good: once its checks are older than the
+    window, the rate is the recent checks' (1.0), while the totals still count the failures."""
+    from monitoring.redis_health import RedisHealthMonitor
+
+    monitor = RedisHealthMonitor(private_redis.url, interval_s=0.2, timeout_s=0.2, window_s=2.0)
+    monitor.start()
+    try:
+        wait_for(lambda: monitor.snapshot.state == "online", 3)
+        private_redis.stop()
+        wait_for(lambda: monitor.snapshot.consecutive_failures >= 2, 5)
+        assert monitor.snapshot.success_rate < 1.0
+        private_redis.start()
+        wait_for(lambda: monitor.snapshot.state == "online", 8)
+        wait_for(lambda: monitor.snapshot.success_rate == 1.0, 4)
+        health = monitor.snapshot
+        assert health.checks > health.successes  # the outage is still in the totals
+    finally:
+        monitor.stop()
+
+
+def _scrape(url: str) -> dict[str, float]:
+    """The instance's summed cache counters and its worker pids from one /metrics answer."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found: dict[str, float] = {}
+    pids = set()
+    for family in text_string_to_metric_families(text):
+        if family.type == "counter" and family.name.startswith("o2o_cache"):
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                    found[f"{sample.name}{{{labels}}}"] = sample.value
+        if family.name == "o2o_worker_rss_bytes":
+            pids |= {int(s.labels["pid"]) for s in family.samples}
+    found["pids"] = pids
+    return found
+
+
+def test_monitor008_killed_worker_keeps_its_counts_and_leaves_no_record(empty_database_url, private_redis, tmp_path):
+    """The production launcher with 2 workers under requests; one worker is killed (-9) and
+    restarted: the summed /metrics counters never go down, and the dead pid's record and gauges
+    are gone."""
+    import threading
+    import urllib.request
+
+    from tests.integration.test_pieces import _worker_pids
+    from tests.live_server import live_server
+
+    data_dir = tmp_path / "var"
+    with live_server(data_dir, empty_database_url, private_redis.url, O2O_WORKERS="2") as server:
+        pids = _worker_pids(server)
+        stop = threading.Event()
+        failures: list[str] = []
+
+        def traffic() -> None:
+            day = 0
+            while not stop.is_set():
+                start = f"2026-11-{14 + day % 13:02d}"
+                body = json.dumps(kpi_payload(["all"], start, "2026-11-27", ["all"])).encode()
+                request = urllib.request.Request(f"{server.url}/_dash-update-component", body,
+                                                 {"Content-Type": "application/json"})  # fmt: skip
+                try:
+                    urllib.request.urlopen(request, timeout=20).read()
+                except OSError as exc:  # the killed worker's connection: the client's to retry
+                    failures.append(str(exc))
+                day += 1
+
+        senders = [threading.Thread(target=traffic) for _ in range(3)]
+        for sender in senders:
+            sender.start()
+        series = []
+        try:
+            deadline = time.monotonic() + 30
+            while _scrape(server.url)["pids"] != set(pids):
+                assert time.monotonic() < deadline
+                time.sleep(0.3)
+            for _ in range(15):
+                series.append(_scrape(server.url))
+                time.sleep(0.2)
+            victim = psutil.Process(pids[0])
+            victim.kill()
+            victim.wait(10)
+            deadline = time.monotonic() + 60
+            while True:
+                series.append(_scrape(server.url))
+                now = set(_worker_pids(server))
+                if len(now) == 2 and victim.pid not in now and series[-1]["pids"] == now:
+                    break
+                assert time.monotonic() < deadline, server.log_tail()
+                time.sleep(0.2)
+            for _ in range(10):
+                series.append(_scrape(server.url))
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            for sender in senders:
+                sender.join(30)
+        records = sorted(p.name for p in (data_dir / "workers" / str(server.port)).glob("*.json"))
+    counters = [k for k in series[0] if k != "pids"]
+    assert any("o2o_cache_requests" in k for k in counters)
+    for i, (before, after) in enumerate(itertools.pairwise(series)):
+        for name in counters:
+            assert after.get(name, 0) >= before[name], (i, len(series), name, before[name], after.get(name))
+    assert victim.pid not in series[-1]["pids"]
+    assert f"{victim.pid}.json" not in records and len(records) == 3, records  # two workers and the retired total
+    assert series[-1]["o2o_cache_requests_total{}"] > series[0]["o2o_cache_requests_total{}"]
+    print(f"{len(series)} scrapes, requests {series[0]['o2o_cache_requests_total{}']:.0f} → "
+          f"{series[-1]['o2o_cache_requests_total{}']:.0f}, client errors at the kill: {len(failures)}")  # fmt: skip

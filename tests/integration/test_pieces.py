@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
+import subprocess
 import time
 
 import pandas as pd
@@ -262,3 +264,173 @@ def test_pieces006_product_focus_lists_every_day_of_one_sku(cached_runtime, engi
     assert summary["revenue"] == pytest.approx(39) and summary["unit_price"] == pytest.approx(39 / 6)
     assert summary["unit_cost"] == pytest.approx(15 / 6) and summary["profit"] == pytest.approx(24)
     assert analysis.product_focus(plain, filters, 987654321) == {"found": False}
+
+
+# -- the pieces files under fire (real launcher, 2 workers) ----------------------------------------
+
+
+def _worker_pids(server) -> list[int]:
+    import psutil
+
+    return [p.pid for p in psutil.Process(server.process.pid).children()
+            if "resource_tracker" not in " ".join(p.cmdline())]  # fmt: skip
+
+
+def _in_use(pids: list[int]) -> set[str]:
+    """Names of the pieces files any of ``pids`` maps or has open (from /proc)."""
+    import os
+
+    names = set()
+    for pid in pids:
+        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
+            names |= {line.split("/")[-1].strip().removesuffix(" (deleted)") for line in maps if "/pieces/" in line}
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if "/pieces/" in target:
+                names.add(target.split("/")[-1].removesuffix(" (deleted)"))
+    return names
+
+
+def _renamed_onto(path, data: bytes) -> None:
+    incoming = path.with_name(".operator-incoming")
+    incoming.write_bytes(data)
+    incoming.replace(path)
+
+
+def _damage_at_rest(files: list, actions: dict) -> None:
+    """Files no process maps (the instance is stopped): changed in place the ways a person or a
+    second program could (a copy of another piece over it, garbage into it, cut short)."""
+    for i, path in enumerate(sorted(files)):
+        data = path.read_bytes()
+        kind = ("copy of another piece", "garbage written into it", "cut short in place")[i % 3]
+        with open(path, "r+b") as file:  # the app's files are read-only; root writes anyway
+            if kind == "copy of another piece":
+                other = sorted(files)[(i + 1) % len(files)].read_bytes()
+                file.write(other)
+                file.truncate(len(other))
+            elif kind == "garbage written into it":
+                file.seek(len(data) // 2)
+                file.write(b"\xff" * 64)
+            else:
+                file.truncate(len(data) // 3)
+        actions[kind] = actions.get(kind, 0) + 1
+
+
+def _damage_under_load(directory, pids: list[int], done: dict, actions: dict) -> None:
+    """One round while the workers serve: they are paused, so "not mapped" stays true while a
+    file no worker maps or holds open is changed in place; a file in use only ever gets a new
+    file renamed onto its name (garbage, a short copy, another piece). ``done``: name → inodes
+    already damaged (at most two per name)."""
+    import os
+    import signal
+
+    kinds = ("garbage renamed onto it", "a short copy renamed onto it", "another piece renamed onto it")
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        busy = _in_use(pids)
+        current = sorted(directory.glob("v*.arrow"))
+        for path in current:
+            try:
+                inode = path.stat().st_ino
+            except FileNotFoundError:
+                continue
+            seen = done.setdefault(path.name, set())
+            if inode in seen or len(seen) >= 2:
+                continue
+            data = path.read_bytes()
+            if path.name not in busy:
+                with open(path, "r+b") as file:
+                    file.seek(len(data) // 2)
+                    file.write(os.urandom(64))
+                kind = "garbage into a file no worker maps"
+            else:
+                kind = kinds[sum(actions.get(k, 0) for k in kinds) % 3]
+                others = [p for p in current if p != path]
+                if kind == "garbage renamed onto it":
+                    content = os.urandom(len(data))
+                elif kind == "a short copy renamed onto it" or not others:
+                    content = data[: len(data) // 2]
+                else:
+                    content = others[0].read_bytes()
+                _renamed_onto(path, content)
+            seen.add(inode)
+            seen.add(path.stat().st_ino)
+            actions[kind] = actions.get(kind, 0) + 1
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def _load(server, seconds: int, report) -> subprocess.Popen:
+    import sys
+
+    from config import PROJECT_ROOT
+
+    return subprocess.Popen([sys.executable, str(PROJECT_ROOT / "scripts" / "load_test.py"), "4", "--duration",
+                             str(seconds), "--spawn-rate", "4", "--host", server.url, "--json", str(report)],
+                            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # the pieces files do not depend on the database
+def test_pieces007_damaged_pieces_files_never_kill_a_worker(empty_database_url, private_redis, tmp_path):
+    """The production launcher with 2 workers under replayed callbacks while its pieces files are
+    damaged: at rest (in place, the instance stopped) and under load (in place only while no
+    worker maps the file; otherwise a new file renamed onto the name), and a data import makes
+    every worker load new files meanwhile. No worker dies, no request fails, every bad file is
+    dropped with one log line and computed again."""
+    import json
+
+    import redis
+
+    from config import Settings
+    from db.engine import make_engine
+    from tests.live_server import live_server
+
+    data_dir = tmp_path / "var"
+    pieces_dir = data_dir / "pieces"
+    with live_server(data_dir, empty_database_url, private_redis.url, O2O_WORKERS="2") as server:
+        warm = _load(server, 8, tmp_path / "warm.json")
+        assert warm.wait(timeout=120) == 0, warm.stdout.read()
+    files = list(pieces_dir.glob("v*.arrow"))
+    assert len(files) >= 5, files
+    actions: dict[str, int] = {}
+    _damage_at_rest(files, actions)
+    redis.Redis.from_url(private_redis.url).flushall()  # views come from the pieces again, not from L2/L3
+    shutil.rmtree(data_dir / "cache", ignore_errors=True)
+
+    settings = Settings.from_env({}, database_url=empty_database_url, data_dir=tmp_path / "import")
+    engine = make_engine(empty_database_url)
+    end = DemoSpec().end_date
+    with live_server(data_dir, empty_database_url, private_redis.url, O2O_WORKERS="2") as server:
+        pids = _worker_pids(server)
+        assert len(pids) == 2
+        report = tmp_path / "load.json"
+        load = _load(server, 25, report)
+        done: dict = {}
+        started, imported = time.monotonic(), 0
+        while load.poll() is None:
+            if imported < 2 and time.monotonic() - started > 6 + 8 * imported:  # every worker maps new files
+                extra = sheet(order(f"FIRE-{imported}", f"{end.isoformat()} 10:0{imported}:00",
+                                    [{"received_price": 9.0}]))  # fmt: skip
+                assert import_file(engine, write_csv(extra, tmp_path / f"fire{imported}.csv"), settings).status == (
+                    "imported")  # fmt: skip
+                imported += 1
+            _damage_under_load(pieces_dir, pids, done, actions)
+            time.sleep(0.2)
+        output = load.stdout.read()
+        assert _worker_pids(server) == pids, server.log_tail()
+        log = server.log_tail(200_000)
+    engine.dispose()
+    result = json.loads(report.read_text(encoding="utf-8"))
+    assert result["total"]["requests"] > 100 and result["total"]["failures"] == 0, output
+    assert result["exceptions"] == [], output
+    assert "退出码" not in log and "Traceback" not in log, log[-3000:]
+    assert actions.get("garbage into a file no worker maps", 0) + actions["garbage written into it"] > 0, actions
+    assert sum(actions.values()) >= len(files) + 4, actions
+    dropped = log.count("dropped and computed again")
+    assert dropped >= len(files), (actions, log[-3000:])
+    print("pieces under fire:", actions, "dropped:", dropped, "requests:", result["total"]["requests"])

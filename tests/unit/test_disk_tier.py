@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from cache.tiers import DiskTier
@@ -45,3 +46,47 @@ def test_disktier003_a_restarted_process_counts_what_is_there(tmp_path):
     for i in range(20):
         again.set(f"n{i}", b"y", 3600)
     assert _files(tmp_path) <= 51
+
+
+def _corrupt(tier: DiskTier, keys: list[str]) -> list:
+    """Files of ``keys`` damaged three ways: cut inside the expiry, empty, a bad counter value."""
+    paths = [tier.path_for(k) for k in keys]
+    damage = (b"\x00\x00", b"", b"\x00\x00\x00\x00#count:zz")
+    for path, data in zip(paths, damage * len(paths), strict=False):
+        path.write_bytes(data)
+    return paths
+
+
+def _warnings(caplog) -> list:
+    return [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_disktier004_a_corrupt_file_is_one_line_and_removed(tmp_path, caplog):
+    """Read: each corrupt file gives one warning without a traceback and is removed; the
+    others still answer."""
+    tier = DiskTier(tmp_path, threshold=50)
+    for i in range(6):
+        tier.set(f"k{i}", f"value {i}".encode(), 3600)
+    paths = _corrupt(tier, ["k0", "k1", "k2"])
+    with caplog.at_level(logging.WARNING):
+        assert [tier.get(f"k{i}") for i in range(6)] == [None, None, None, b"value 3", b"value 4", b"value 5"]
+    records = _warnings(caplog)
+    assert len(records) == 3 and all(r.exc_info is None for r in records), caplog.text
+    assert not any(p.exists() for p in paths)
+    tier.set("k0", b"again", 3600)
+    assert tier.get("k0") == b"again"
+
+
+def test_disktier005_a_prune_drops_corrupt_files_quietly(tmp_path, caplog):
+    """Prune (past the threshold): corrupt files are removed with one line each, no traceback."""
+    tier = DiskTier(tmp_path, threshold=10)
+    for i in range(10):
+        tier.set(f"k{i}", b"x", 3600)
+    paths = _corrupt(tier, ["k3", "k4"])
+    with caplog.at_level(logging.WARNING):
+        for i in range(10, 14):
+            tier.set(f"k{i}", b"y", 3600)
+    records = _warnings(caplog)
+    assert len(records) == 2 and all(r.exc_info is None for r in records), caplog.text
+    assert not any(p.exists() for p in paths)
+    assert _files(tmp_path) <= 11 and tier.get("k13") == b"y"

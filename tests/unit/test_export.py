@@ -41,7 +41,7 @@ def test_exp003_xlsx_keeps_numbers_numeric_with_formats():
     sheet = book["商品明细"]
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert values[0] == ["商品", "实收", "利润率", "门店", "订单数"]
-    assert values[1] == ['\'=HYPERLINK("http://x")', -12.5, 0.123, "'+门店A", 3]  # 12.3% as shown
+    assert values[1] == ['=HYPERLINK("http://x")', -12.5, 0.123, "+门店A", 3]  # 12.3% as shown
     assert sheet["B2"].number_format == "#,##0.00" and sheet["C2"].number_format == "0.0%"
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)  # no formula anywhere
     assert sheet["A1"].font.b and not sheet["A2"].font.b and sheet.freeze_panes == "A2"
@@ -135,3 +135,17 @@ def test_exp009_overview_change_columns_name_their_withheld_text():
 
     changes = [c["field"] for c in STORE_COLUMNS if (c.get("context") or {}).get(TEXT_FIELD) == "change_withheld"]
     assert changes == ["orders_change", "revenue_change", "margin_change"]
+
+
+def test_exp010_xlsx_formula_like_text_is_a_text_cell_without_an_apostrophe():
+    """Text that starts like a formula is exported as a quote-prefixed text cell: read back, the
+    value is the original text (no apostrophe in it) and the cell is text, not a formula."""
+    rows = [{"name": name, "revenue": 1.0, "margin": 0.1, "link": name, "link_href": "/?stores=1", "orders": 1}
+            for name in ("=1+1", "+86 138", "-5", "@SUM(A1)", "\tTab", "正常=文本")]  # fmt: skip
+    sheet = _xlsx(rows, COLUMNS)["表"]
+    for row, cells in zip(rows, sheet.iter_rows(min_row=2), strict=True):
+        for cell, text in ((cells[0], row["name"]), (cells[3], row["name"])):
+            assert cell.value == text and cell.data_type == "s", (cell.coordinate, cell.value)
+            assert cell.quotePrefix == text.startswith(("=", "+", "-", "@", "\t")), cell.coordinate
+    header = _xlsx(ROWS, [column("name", "=标题")])["表"]["A1"]
+    assert (header.value, header.data_type, header.quotePrefix, header.font.b) == ("=标题", "s", True, True)

@@ -116,3 +116,40 @@ def test_workers004_waitress_queue_warnings_are_digested():
         "Waitress 请求排队: 队列深度 1 (所有线程忙); 上条报告后另有 0 次排队, 最深 1",
         "Waitress 请求排队: 队列深度 4 (所有线程忙); 上条报告后另有 3 次排队, 最深 7",
     ]
+
+
+def test_workers005_a_dead_workers_counters_stay_in_the_totals(tmp_path):
+    """A worker that died still counts (its file, then the retired total): the sum never drops,
+    nothing is counted twice, and its record leaves the gauges and the directory."""
+    from monitoring.workers import RETIRED, retire
+
+    board = WorkerBoard(tmp_path, lambda: _snapshot(requests=5, computed=1, l1_hits=4, view_requests=5,
+                                                    view_seconds=0.1))  # fmt: skip
+    live = subprocess.Popen(["sleep", "30"])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    try:
+        now = time.time()
+        for pid, requests in ((live.pid, 30), (dead.pid, 20)):
+            cache = _snapshot(requests=requests, computed=2, l1_hits=1, view_requests=requests, view_seconds=1.0)
+            record = {"pid": pid, "at": now, "rss": 1, "cache": cache}
+            (tmp_path / f"{pid}.json").write_text(json.dumps(record))
+
+        def total() -> int:
+            return combined_cache(board.own()["cache"], board.counted())["requests"]
+
+        assert total() == 5 + 30 + 20  # killed, not yet seen by the supervisor: still counted
+        assert [p["pid"] for p in board.peers()] == [live.pid]  # gauges: live workers only
+        retire(tmp_path, dead.pid)
+        assert not (tmp_path / f"{dead.pid}.json").exists()
+        assert total() == 55
+        merged = combined_cache(board.own()["cache"], board.counted())
+        assert merged["views"]["services.diagnosis.store_kpis"]["requests"] == 55
+        assert merged["tiers"]["l1"]["misses"] == 1 + 29 + 19  # requests − l1 hits each
+        retire(tmp_path, dead.pid)  # seen twice: counted once
+        (tmp_path / f"{dead.pid}.json").write_text((tmp_path / RETIRED).read_text())  # a stray copy
+        assert total() == 55
+        assert [p["pid"] for p in board.peers()] == [live.pid]
+    finally:
+        live.kill()
+        live.wait()
