@@ -22,6 +22,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
@@ -41,8 +42,10 @@ from config.cache import (
     REDIS_PREFIX,
     REGIONS,
     VERSION_CHECK_S,
+    VERSION_WAIT_S,
     RegionTTL,
 )
+from db.errors import DataLayerError
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +80,13 @@ class CacheManager:
         # (version, database id) in one query: db.version.read_data_stamp
         self._version_reader = version_reader
         self._stamp: tuple[int, str] = (0, "")
+        self._known = False  # a check has answered since start
         self._version_checked: float | None = None
         self._version_lock = threading.Lock()
+        self._check: threading.Event | None = None  # set when the check in flight ends
+        self._cold_wait_s = settings.db_timeout_s + 1.0  # the reader fails within its own bound
+        self._unavailable_since: float | None = None  # wall clock: first failed check of a run
+        self._confirmed_at: float | None = None  # wall clock: last answered check
         self._flights: dict[str, threading.Lock] = {}
         self._flights_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.cache_compute_slots)
@@ -100,27 +108,65 @@ class CacheManager:
 
     def data_stamp(self) -> tuple[int, str]:
         """(data version, database id), re-read together at most every VERSION_CHECK_S
-        seconds: a database swapped or re-created under a running app is seen like an import."""
+        seconds: a database swapped or re-created under a running app is seen like an import.
+
+        No request waits for the database here: one thread checks (in the background) while
+        the others use the last known stamp; the thread that started the check waits for it
+        VERSION_WAIT_S at most, and not at all while the database is known not to answer.
+        So cached views keep being served from the last known version while the database
+        does not answer (``database_status`` says since when). Before any stamp is known a
+        request waits for the check up to the database's bound, then raises DataLayerError."""
         now = time.monotonic()
         with self._version_lock:
             fresh = self._version_checked is not None and now - self._version_checked < VERSION_CHECK_S
-            if fresh:
+            if fresh and self._known:
                 return self._stamp
-            self._version_checked = now
-            token = _request.set(None)  # the version check is not the request's own query
-            try:
-                version, database = self._version_reader()
-                stamp = (int(version), str(database))
-            except Exception:  # the database is down: keep the last known version
-                log.warning("cache: could not read the data version", exc_info=True)
-                return self._stamp
-            finally:
-                _request.reset(token)
+            check, started = self._check, self._check is None
+            if started:
+                check = self._check = threading.Event()
+                self._version_checked = now
+                threading.Thread(target=self._check_version, args=(check,), name="data-version-check",
+                                 daemon=True).start()  # fmt: skip
+            known, answering = self._known, self._unavailable_since is None
+        if not known:
+            if not check.wait(self._cold_wait_s) or not self._known:
+                raise DataLayerError("database unavailable: the data version could not be read")
+        elif started and answering:
+            check.wait(VERSION_WAIT_S)
+        return self._stamp
+
+    def _check_version(self, done: threading.Event) -> None:
+        try:
+            version, database = self._version_reader()
+            stamp = (int(version), str(database))
+        except Exception:  # the database is down: the last known version stays in use
+            with self._version_lock:
+                first = self._unavailable_since is None
+                if first:
+                    self._unavailable_since = time.time()
+                self._version_checked = time.monotonic()  # next check one interval after this one
+                self._check = None
+            if first:
+                log.warning("cache: could not read the data version; serving the last known one", exc_info=True)
+            done.set()
+            return
+        with self._version_lock:
             changed = stamp != self._stamp
-            self._stamp = stamp
+            recovered = self._unavailable_since is not None
+            self._stamp, self._known = stamp, True
+            self._confirmed_at, self._unavailable_since = time.time(), None
+            self._check = None
+        done.set()
+        if recovered:
+            log.warning("cache: the database answers again (data version %s)", stamp[0])
         if changed:
             self.l3.publish_version(stamp[0])  # mirror for other tools; each process reads the DB
-        return stamp
+
+    def database_status(self) -> DatabaseStatus:
+        """Whether the last version check answered, and the wall-clock times that say since
+        when it does not and up to when the cached data was confirmed current (no I/O)."""
+        with self._version_lock:
+            return DatabaseStatus(self._unavailable_since is None, self._unavailable_since, self._confirmed_at)
 
     # -- read path --------------------------------------------------------------------------
     def get_or_compute(self, region: str, function: str, args: tuple, kwargs: dict,
@@ -324,6 +370,7 @@ class CacheManager:
         snap = self.stats.snapshot()
         snap["enabled"] = self.enabled
         snap["data_version"] = self._stamp[0]
+        snap["database_available"] = self._unavailable_since is None
         snap["l1_entries"] = len(self.l1)
         snap["l1_bytes"] = self.l1.bytes_used
         with self._frames_lock:
@@ -342,6 +389,12 @@ class CacheManager:
 
 
 _MISS = object()
+
+
+class DatabaseStatus(NamedTuple):
+    available: bool  # the last version check answered (or none has failed yet)
+    unavailable_since: float | None  # time.time() of the first failed check, while failing
+    confirmed_at: float | None  # time.time() of the last answered check: cached data is from then
 
 
 class _Request:

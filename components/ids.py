@@ -55,6 +55,11 @@ class PageIds:
         """dcc.Store of the query string the filters shown stand for (Back/Forward compares with it)."""
         return f"{self.page}-url-state"
 
+    @property
+    def stale(self) -> str:
+        """The strip that says the database does not answer and the data shown may be stale."""
+        return f"{self.page}-stale"
+
     def inputs(self) -> tuple[Input, ...]:
         return (Input(self.store, "value"), Input(self.date, "start_date"), Input(self.date, "end_date"),
                 Input(self.channel, "value"))  # fmt: skip

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import dash_bootstrap_components as dbc
+from dash import html
 
 DB_UNAVAILABLE = "数据库暂时无法访问，请稍后刷新页面重试。如持续出现，请联系管理员检查数据库服务。"
 NO_DATA = "当前筛选条件下没有数据。请调整门店、日期或渠道，或先导入订单明细。"
@@ -16,3 +19,13 @@ def error_alert(text: str = DB_UNAVAILABLE) -> dbc.Alert:
 
 def info_alert(text: str) -> dbc.Alert:
     return dbc.Alert(text, color="info", className="my-3")
+
+
+def stale_alert(confirmed_at: float | None) -> html.Div:
+    """The database does not answer: what the page shows comes from the cache, current as of
+    ``confirmed_at`` (wall clock, None when unknown)."""
+    when = f"显示的是 {time.strftime('%H:%M', time.localtime(confirmed_at))} 之前的数据" if confirmed_at else (
+        "显示的数据可能不是最新的")  # fmt: skip
+    alert = dbc.Alert(f"数据库暂时无法连接，{when}；恢复后刷新页面即可看到最新数据。", color="warning",
+                      className="my-2 py-2")  # fmt: skip
+    return html.Div(alert, **{"data-stale": "1"})

@@ -1,6 +1,7 @@
 """What every analysis page shares: the filter bar restored from the URL, the URL kept in step
-with the filters (and page-specific controls) both ways, 全部 exclusive in the dropdowns, and
-sections that turn a database failure or a bug into a Chinese message instead of a traceback.
+with the filters (and page-specific controls) both ways, 全部 exclusive in the dropdowns,
+sections that turn a database failure or a bug into a Chinese message instead of a traceback,
+and a strip saying so while the database does not answer and the views come from the cache.
 
 Pages call ``frame_layout`` from ``layout(**query)`` and ``register_frame_callbacks`` once at
 module level; callbacks take ``ids.inputs()`` and build filters with ``view_filters``.
@@ -25,12 +26,12 @@ from dash import Input, Output, State, dcc, html
 
 from components.filter_bar import filter_bar
 from components.ids import PageIds
-from components.messages import EMPTY_DATABASE, SECTION_FAILED, error_alert, info_alert
+from components.messages import EMPTY_DATABASE, SECTION_FAILED, error_alert, info_alert, stale_alert
 from components.prop_kinds import CHANNELS, DATE, STORES, TEXT, Kind, declare
 from db.errors import DataLayerError
 from services.diagnosis import default_range, filter_options
 from services.filters import ViewFilters, exclusive_all
-from services.runtime import get_runtime
+from services.runtime import database_status, get_runtime
 from services.url_state import FilterState, from_query, query_params, to_query
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,14 @@ def frame_layout(ids: PageIds, title: str, query: dict, header_extra: list | Non
                      stores=state.stores, channels=state.channels)  # fmt: skip
     # ``search`` given: the Location does not report the address on mount (no round trip per load)
     location = dcc.Location(id=ids.url, refresh=False, search=shown)
-    return Frame([*header, location, dcc.Store(id=ids.url_state, data=shown), bar], state, options, values)
+    children = [*header, html.Div(stale_strip(), id=ids.stale), location, dcc.Store(id=ids.url_state, data=shown), bar]
+    return Frame(children, state, options, values)
+
+
+def stale_strip():
+    """A warning while the database does not answer (the views come from the cache), else None."""
+    status = database_status(get_runtime())
+    return None if status is None or status.available else stale_alert(status.confirmed_at)
 
 
 def view_filters(stores, start, end, channels) -> ViewFilters | None:
@@ -156,6 +164,11 @@ def register_frame_callbacks(ids: PageIds, path: str, params: UrlParams = NO_PAR
         *control_values, shown = rest
         search = to_query(stores, start, end, channels, dict(zip(params.controls, control_values, strict=True)))
         return (dash.no_update, dash.no_update) if search == (shown or "") else (search, search)
+
+    @dash.callback(Output(ids.stale, "children"), *ids.inputs(), prevent_initial_call=True)
+    def show_stale(*_filters):
+        """Re-checked whenever the filters change (no I/O: the cache's last version check)."""
+        return stale_strip()
 
     targets = [(i.component_id, i.component_property) for i in (*ids.inputs(), *controls)]
 

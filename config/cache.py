@@ -41,6 +41,9 @@ LOCK_WAIT_S = 2.0
 LOCK_POLL_S = 0.05
 # How often a process re-reads the data version (an import is seen within this).
 VERSION_CHECK_S = 1.0
+# The request that starts a version check waits for it this long at most (the check itself runs
+# in the background): a database that does not answer never holds a cached view up.
+VERSION_WAIT_S = 0.25
 # Piece files of another database in the shared data directory (another instance's, or of a
 # database since re-created) are removed once nobody has read them for this long.
 OTHER_DATABASE_PIECES_MAX_AGE_S = 86_400

@@ -72,6 +72,12 @@ class Settings:
     # views computed at once (cache misses); the other request threads keep serving hits
     cache_compute_slots: int = 2
     redis_socket_timeout_ms: int = 250
+    # longest a page waits for the database (connect, pool, statement): a frozen or unreachable
+    # database costs an uncached view this long, never a hung request; cached views keep serving
+    db_timeout_s: float = 3.0
+    # the same bound for whole-table reads (the pieces, once per data version); they are cut
+    # sooner when the database stops answering the short-bounded reads
+    db_load_timeout_s: float = 120.0
     redis_check_interval_s: float = 30.0
     system_poll_interval_s: float = 5.0
     cpu_busy_percent: int = 60
@@ -192,6 +198,8 @@ _SPECS = (
     _Spec("cache_warm", "O2O_CACHE_WARM", "bool"),
     _Spec("cache_compute_slots", "O2O_CACHE_COMPUTE_SLOTS", "int", 1, 256),
     _Spec("redis_socket_timeout_ms", "O2O_REDIS_SOCKET_TIMEOUT_MS", "int", 10, 10000),
+    _Spec("db_timeout_s", "O2O_DB_TIMEOUT_S", "float"),
+    _Spec("db_load_timeout_s", "O2O_DB_LOAD_TIMEOUT_S", "float"),
     _Spec("redis_check_interval_s", "O2O_REDIS_CHECK_INTERVAL_S", "float"),
     _Spec("system_poll_interval_s", "O2O_SYSTEM_POLL_INTERVAL_S", "float"),
     _Spec("cpu_busy_percent", "O2O_CPU_BUSY_PERCENT", "int", 1, 100),

@@ -2,12 +2,14 @@
 
 Each app gets its own CollectorRegistry, so several apps in one process (tests) never clash.
 Both endpoints read in-memory snapshots; /healthz also runs ``SELECT 1`` (that is its job) and
-/metrics one small count of import batches, each guarded so a failing database never turns
-into a 500 with a traceback.
+/metrics one small count of import batches (skipped while the database does not answer), each
+bounded by the engine's timeout and guarded, so a failing database never turns into a 500
+with a traceback nor a hung scrape.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -18,13 +20,16 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from db.engine import probing
 from db.models import ImportBatch
 from monitoring import Monitors
 from monitoring.workers import WorkerBoard
 from services.runtime import Runtime
 from web.callback_body import CALLBACK_OUTPUT_KEY
 
+log = logging.getLogger(__name__)
 CALLBACK_PATH = "/_dash-update-component"
+DATABASE_DOWN = "数据库不可用"
 UNKNOWN_OUTPUT = "unknown"  # the label of refused callback requests
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -119,6 +124,13 @@ class DashboardCollector(Collector):
         )
 
     def _imports(self):
+        cache = self.runtime.cache
+        if cache is not None:
+            up = cache.database_status().available
+            yield GaugeMetricFamily("o2o_database_up", "1 when the last data version check answered",
+                                    value=1.0 if up else 0.0)  # fmt: skip
+            if not up:  # the count would only wait for the bound
+                return
         family = GaugeMetricFamily("o2o_import_batches", "Import batches by status", labels=["status"])
         try:
             with self.runtime.engine.connect() as conn:
@@ -170,11 +182,12 @@ def register_endpoints(server: Flask, runtime: Runtime, monitors: Monitors | Non
 def _health(runtime: Runtime, monitors: Monitors | None):
     started = time.perf_counter()
     try:
-        with runtime.engine.connect() as conn:
+        with probing(runtime.engine), runtime.engine.connect() as conn:  # its job: try even when down
             conn.execute(text("SELECT 1"))
         database = {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
-    except SQLAlchemyError as exc:
-        database = {"ok": False, "error": str(getattr(exc, "orig", exc)).strip().splitlines()[0][:200]}
+    except SQLAlchemyError as exc:  # the detail (host, port) goes to the log, not to the caller
+        log.warning("/healthz: database unavailable: %s", str(getattr(exc, "orig", exc)).strip()[:500])
+        database = {"ok": False, "error": DATABASE_DOWN}
     redis_state = monitors.redis.snapshot.state if monitors is not None else "unknown"
     cache = runtime.cache.snapshot() if runtime.cache is not None else None
     if not database["ok"]:

@@ -34,7 +34,7 @@ DEPTH_MEASURES = ("orders", "revenue")
 @cached("pieces")
 def channel_piece(runtime: Runtime) -> pd.DataFrame:
     """agg_store_day_channel, every row."""
-    with reading(runtime.engine) as conn:
+    with _whole_table(runtime) as conn:
         frame = queries.aggregate_rows(conn, "channel", (), CHANNEL_PIECE_MEASURES)
     return cube.as_piece(frame, CHANNEL_PIECE_MEASURES)
 
@@ -42,7 +42,7 @@ def channel_piece(runtime: Runtime) -> pd.DataFrame:
 @cached("pieces")
 def hour_piece(runtime: Runtime) -> pd.DataFrame:
     """agg_store_day_hour, every row."""
-    with reading(runtime.engine) as conn:
+    with _whole_table(runtime) as conn:
         frame = queries.aggregate_rows(conn, "hour", ("hour",), HOUR_MEASURES)
     return cube.as_piece(frame, HOUR_MEASURES)
 
@@ -50,7 +50,7 @@ def hour_piece(runtime: Runtime) -> pd.DataFrame:
 @cached("pieces")
 def distance_piece(runtime: Runtime) -> pd.DataFrame:
     """agg_store_day_distance, every row."""
-    with reading(runtime.engine) as conn:
+    with _whole_table(runtime) as conn:
         frame = queries.aggregate_rows(conn, "distance", ("distance_band",), DISTANCE_MEASURES)
     return cube.as_piece(frame, DISTANCE_MEASURES)
 
@@ -59,7 +59,7 @@ def distance_piece(runtime: Runtime) -> pd.DataFrame:
 def product_piece(runtime: Runtime) -> pd.DataFrame:
     """agg_store_day_product without 耗材, every row (measures as int32 units: ~30 MB for
     100 stores × 90 days)."""
-    with reading(runtime.engine) as conn:
+    with _whole_table(runtime) as conn:
         frame = queries.aggregate_rows(conn, "product", ("product_id",), PRODUCT_MEASURES)
     return cube.as_piece(frame, PRODUCT_MEASURES, compact=True)
 
@@ -67,7 +67,7 @@ def product_piece(runtime: Runtime) -> pd.DataFrame:
 @cached("pieces")
 def depth_piece(runtime: Runtime) -> pd.DataFrame:
     """Orders and 实收 per store, day, channel and basket depth (from ``orders``)."""
-    with reading(runtime.engine) as conn:
+    with _whole_table(runtime) as conn:
         frame = queries.depth_rows(conn)
     return cube.as_piece(frame, DEPTH_MEASURES, compact=True)
 
@@ -76,22 +76,27 @@ def depth_piece(runtime: Runtime) -> pd.DataFrame:
 def order_piece(runtime: Runtime, fee_floor: float, fee_channels: tuple[str, ...]) -> pd.DataFrame:
     """The orders an order rule or the 异常订单 list can name (``db.queries.flagged_orders``):
     loss-making, delivery fee above ``fee_floor``, or abnormal."""
-    with reading(runtime.engine) as conn:  # the dates are in ``day``: no Python date per row
+    with _whole_table(runtime) as conn:  # the dates are in ``day``: no Python date per row
         return queries.flagged_orders(conn, fee_floor, fee_channels).drop(columns="business_date")
 
 
 @cached("pieces")
 def product_directory(runtime: Runtime) -> pd.DataFrame:
     """Every non-耗材 product: id, name, category."""
-    with reading(runtime.engine) as conn:
+    with _whole_table(runtime) as conn:
         return queries.products(conn)
 
 
 @cached("pieces")
 def store_directory(runtime: Runtime) -> pd.DataFrame:
     """All stores: id, code, name, city, franchise_type (ordered by city, name)."""
-    with reading(runtime.engine) as conn:
+    with _whole_table(runtime) as conn:
         return queries.stores(conn)
+
+
+def _whole_table(runtime: Runtime):
+    """A read of a whole aggregate: bounded by ``db_load_timeout_s``, not the view's bound."""
+    return reading(runtime.engine, timeout_s=runtime.settings.db_load_timeout_s)
 
 
 def enabled(runtime: Runtime) -> bool:

@@ -11,10 +11,12 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import Engine
+from sqlalchemy.exc import NoResultFound, ProgrammingError
 
 from cache import CacheManager
+from cache.manager import DatabaseStatus
 from config import Settings
-from db.engine import make_engine
+from db.engine import make_engine, probing, watchdog
 from db.version import DataStamp, read_data_stamp
 from monitoring import Monitors
 
@@ -31,12 +33,23 @@ class Runtime:
 
 def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
     """Engine and cache for ``settings``; nothing connects until first use. ``peer_dir``: this
-    process is one worker of several, sharing its counters there."""
-    engine = make_engine(settings.database_url)
+    process is one worker of several, sharing its counters there. Every read waits for the
+    database at most ``db_timeout_s`` (``db.engine.Watchdog``)."""
+    engine = make_engine(settings.database_url, timeout_s=settings.db_timeout_s)
+    guard = watchdog(engine)
 
     def stamp() -> DataStamp:
-        with engine.connect() as conn:
-            return read_data_stamp(conn)
+        """The version check doubles as the database's liveness check (once per second)."""
+        try:
+            with probing(engine), engine.connect() as conn:
+                found = read_data_stamp(conn)
+        except Exception as exc:
+            if guard is not None and not isinstance(exc, (ProgrammingError, NoResultFound)):  # else it answered
+                guard.database_unanswered()
+            raise
+        if guard is not None:
+            guard.database_answered()
+        return found
 
     cache = CacheManager(settings, stamp)
     cache.watch(engine)
@@ -51,3 +64,9 @@ def install(flask_app, runtime: Runtime) -> None:
 
 def get_runtime() -> Runtime:
     return current_app.extensions[EXTENSION_KEY]
+
+
+def database_status(runtime: Runtime) -> DatabaseStatus | None:
+    """Whether the database answered the last check, and since / up to when (None: no cache,
+    every view reads the database itself and says so when it cannot)."""
+    return runtime.cache.database_status() if runtime.cache is not None else None

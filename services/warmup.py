@@ -87,13 +87,16 @@ class CacheWarmer(BackgroundLoop):
         self.warmed_version: tuple[int, str] | None = None  # (data version, database id)
 
     def warm_once(self) -> WarmReport:
-        """Compute every default view not in the cache yet; stops early when asked to stop."""
+        """Compute every default view not in the cache yet; stops early when asked to stop or
+        when the database does not answer."""
         started = time.perf_counter()
         done = errors = 0
         with background():
             jobs = default_views(self.runtime)
             for fn, filters, args in jobs:
-                if self._stop.is_set():
+                # a database that does not answer would cost each view not cached its bound,
+                # holding a compute slot a request may need: try again later
+                if self._stop.is_set() or not self.runtime.cache.database_status().available:
                     break
                 try:
                     fn(self.runtime, filters, *args)

@@ -133,3 +133,20 @@ def private_redis(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def private_postgres():
+    """A PostgreSQL cluster of the test's own (tests/private_postgres.py): frozen, thawed or
+    stopped at will; always thawed and stopped afterwards."""
+    from tests.private_postgres import PrivatePostgres
+
+    server = PrivatePostgres()
+    reason = server.unavailable_reason()
+    if reason is not None:
+        service_missing(reason)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -45,6 +45,9 @@ def test_settings002_environment_overrides_and_argument_wins():
         ("O2O_DATABASE_URL", "mysql://x"),
         ("O2O_REDIS_URL", "http://x"),
         ("O2O_LOG_LEVEL", "LOUD"),
+        ("O2O_DB_TIMEOUT_S", "0"),
+        ("O2O_DB_TIMEOUT_S", "3s"),
+        ("O2O_DB_LOAD_TIMEOUT_S", "-1"),
     ],
 )
 def test_settings003_bad_value_names_the_variable(var, value):
