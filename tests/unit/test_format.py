@@ -4,14 +4,10 @@ with node) give the same text as components/format.py."""
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-
 import pytest
 
 from components import format as fmt
-from config import PROJECT_ROOT
+from tests.assets_js import run_grid_js
 
 NAN, INF = float("nan"), float("inf")
 
@@ -74,13 +70,7 @@ process.stdout.write(JSON.stringify(out));
 
 
 def _grid_texts(values: list) -> dict[str, list[str]]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    script = PROJECT_ROOT / "assets" / "dashAgGridFunctions.js"
-    done = subprocess.run([node, "-e", NODE_SCRIPT, str(script), json.dumps(values)], capture_output=True,
-                          text=True, timeout=30, check=True)  # fmt: skip
-    return json.loads(done.stdout)
+    return run_grid_js(NODE_SCRIPT, values)
 
 
 def test_format003_grid_formatters_agree_with_python():

@@ -5,13 +5,9 @@ and only a same-origin path becomes a link."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-
-import pytest
 
 from components.grid import column
-from config import PROJECT_ROOT
+from tests.assets_js import run_grid_js
 
 NODE_SCRIPT = """
 global.window = {};
@@ -25,13 +21,7 @@ process.stdout.write(JSON.stringify(cases.map(([value, href]) =>
 
 
 def _render(cases: list[tuple]) -> list[dict]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed")
-    script = PROJECT_ROOT / "assets" / "dashAgGridFunctions.js"
-    done = subprocess.run([node, "-e", NODE_SCRIPT, str(script), json.dumps(cases)], capture_output=True,
-                          text=True, timeout=30, check=True)  # fmt: skip
-    return json.loads(done.stdout)
+    return run_grid_js(NODE_SCRIPT, cases)
 
 
 def test_gridlink001_column_renders_text_with_the_rows_href():
