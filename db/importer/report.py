@@ -12,7 +12,7 @@ import json
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -45,6 +45,7 @@ class ValidationReport:
     file: str
     rows: int = 0
     warnings: list[str] = field(default_factory=list)
+    layout: Any = None  # db.importer.layout.Mapping once the headers were recognised
     _groups: dict[tuple[str, str], _Group] = field(default_factory=dict, repr=False)
 
     @property
