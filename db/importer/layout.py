@@ -25,18 +25,17 @@ from db.export_format import BY_NAME, COLUMNS
 # Field name → other names for the same thing, as found in platform / ERP exports and their
 # documentation (sources listed in docs/METRICS.md). Our own header always matches too.
 # Only names whose meaning is the same as ours: a line total (商品实付金额) is not a unit price
-# (实收价格), so it is not an alias of it.
+# (实收价格) and a unit purchase price (商品进价) is not the line's cost (商品采购成本), so
+# neither is an alias.
 ALIASES: dict[str, tuple[str, ...]] = {
     "platform_order_id": ("订单号", "美团订单号", "饿了么订单号", "平台订单号"),
     "ordered_at": ("订单创建时间", "订单下单时间", "平台创建时间"),
-    "store_name": ("店铺名称", "商户名称", "商户名"),
+    "store_name": ("店铺名称", "商户名"),
     "store_code": ("店铺ID", "店铺编码", "美团门店ID"),
     "product_name": ("货品名称",),
     "barcode": ("商品条码",),
     "product_code": ("商品编码", "商品编号", "货品代码"),
-    "list_price": ("原价",),
-    "cost": ("商品进价",),
-    "quantity": ("商品数量", "购买数量", "发货数量", "销售数量"),
+    "quantity": ("商品数量", "购买数量", "发货数量"),
     "expected_income": ("商家应收金额", "结算金额"),
     "delivery_fee": ("配送费用",),
     "commission": ("佣金",),
