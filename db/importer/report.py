@@ -79,6 +79,11 @@ class ValidationReport:
                 group.details = [""] * start
             group.details.extend(details if details is not None else [""] * (len(group.rows) - start))
 
+    def rename_columns(self, names: dict[str, str]) -> None:
+        """Show problems under other column names (our header → the file's own column)."""
+        for group in self._groups.values():
+            group.column = names.get(group.column, group.column)
+
     def groups(self) -> list[dict]:
         """Problems grouped by (column, reason), largest first, with a few examples each."""
         ordered = sorted(self._groups.values(), key=lambda g: -len(g.rows))

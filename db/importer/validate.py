@@ -84,6 +84,10 @@ def validate_sheet(sheet: RawSheet) -> tuple[pd.DataFrame | None, ValidationRepo
     _check_duplicates(raw, rows, report)
     check_computed_figures(lines, profit_defaulted, ORDER_KEY, report)
     if not report.ok:
+        # a cell is named by the file's own column: "商品数量 (月售)" when it was read by alias
+        report.rename_columns(
+            {_header(n): f"{s} ({_header(n)})" for n, s in mapping.columns.items() if s != _header(n)}
+        )
         return None, report
     return lines, report
 

@@ -158,3 +158,12 @@ def test_layout006_preview_names_a_missing_required_field(empty_database_url, tm
     result = run(["scripts/import_orders.py", "--preview", str(write_csv(lines, tmp_path / "x.csv"))], env)
     assert result.returncode == 1
     assert "缺少必需字段 实收价格" in result.stdout
+
+
+def test_layout007_errors_name_the_files_own_column(engine, settings, tmp_path):
+    lines = demo_lines().rename(columns=PLATFORM_HEADERS).astype(object)
+    lines.loc[4, "商品数量"] = "两个"  # sheet row 6
+    result = import_file(engine, write_csv(lines, tmp_path / "bad.csv"), settings)
+    assert result.status == "rejected"
+    found = {(p.row, p.column, p.reason) for p in result.report.problems}
+    assert (6, "商品数量 (月售)", "不是有效数字") in found
