@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from config import Settings, SettingsError
 from db.engine import make_engine
-from db.importer import import_file
+from db.importer import import_file, preview_file
 from db.importer.report import write_json
 from db.migrate import upgrade
 
@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path, help="订单明细文件")
     parser.add_argument("--force", action="store_true", help="即使文件已导入过也重新导入 (按订单合并)")
     parser.add_argument("--report", type=Path, help="把完整的错误列表 (每一处错误) 写入 JSON 文件")
+    preview_help = "只显示字段映射 (文件列 → 字段、缺少的列、默认值、整单金额规则) 和校验结果，不写入数据库"
+    parser.add_argument("--preview", action="store_true", help=preview_help)
     parser.add_argument("--no-migrate", action="store_true", help="不自动执行 alembic upgrade head")
     args = parser.parse_args(argv)
 
@@ -37,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"❌ 配置错误: {exc}", file=sys.stderr)
         return 2
+    if args.preview:  # no engine: nothing is written, not even a migration
+        results = [preview_file(path, settings) for path in args.files]
+        for text, _ok in results:
+            print(text)
+        return 0 if all(ok for _text, ok in results) else 1
     engine = make_engine(settings.database_url)
     if not args.no_migrate:
         upgrade(engine)

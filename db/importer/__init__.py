@@ -197,6 +197,20 @@ def refresh_statistics(engine: Engine) -> None:
         log.warning("could not refresh planner statistics after import", exc_info=True)
 
 
+def preview_file(path: Path, settings: Settings) -> tuple[str, bool]:
+    """The mapping preview of one file: (text, ok). Reads and validates; writes nothing."""
+    path = Path(path)
+    try:
+        report = validate_sheet(read_export(path, read_limits(settings)))[1]
+    except ImportRejectedError as exc:
+        return f"❌ {exc}", False
+    parts = [f"{path.name}: {report.rows} 行"]
+    if report.layout is not None:
+        parts.append(report.layout.format_text())
+    parts.append(report.format_text() if not report.ok else "校验通过，可以导入 (预览未写入任何数据)")
+    return "\n".join(parts), report.ok
+
+
 def import_files(
     engine: Engine,
     paths: Iterable[Path],
@@ -230,4 +244,4 @@ def _record_failure(engine, path, sha, size, started, report: dict, rows: int = 
         log.exception("could not record failed import of %s", path)
 
 
-__all__ = ["ImportResult", "file_sha256", "import_file", "import_files"]
+__all__ = ["ImportResult", "file_sha256", "import_file", "import_files", "preview_file"]

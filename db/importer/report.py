@@ -12,7 +12,7 @@ import json
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -45,6 +45,7 @@ class ValidationReport:
     file: str
     rows: int = 0
     warnings: list[str] = field(default_factory=list)
+    layout: Any = None  # db.importer.layout.Mapping once the headers were recognised
     _groups: dict[tuple[str, str], _Group] = field(default_factory=dict, repr=False)
 
     @property
@@ -77,6 +78,11 @@ class ValidationReport:
             if group.details is None:
                 group.details = [""] * start
             group.details.extend(details if details is not None else [""] * (len(group.rows) - start))
+
+    def rename_columns(self, names: dict[str, str]) -> None:
+        """Show problems under other column names (our header → the file's own column)."""
+        for group in self._groups.values():
+            group.column = names.get(group.column, group.column)
 
     def groups(self) -> list[dict]:
         """Problems grouped by (column, reason), largest first, with a few examples each."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from db.export_format import BY_HEADER, BY_NAME, COLUMNS, ORDER_COLUMNS, REQUIRED_HEADERS
+from db.export_format import BY_NAME, COLUMNS, ORDER_COLUMNS
+from db.importer import layout
 from db.importer.limits import cell_limits, key_lengths, text_lengths
 from db.importer.reader import RawSheet
 from db.importer.report import Problem, ValidationReport
@@ -36,12 +37,17 @@ def validate_sheet(sheet: RawSheet) -> tuple[pd.DataFrame | None, ValidationRepo
     duplicated_headers = sorted({h for h in headers if headers.count(h) > 1 and h})
     for header in duplicated_headers:
         report.add(1, header, header, "表头重复")
-    for header in REQUIRED_HEADERS:
-        if header not in headers:
-            report.add(1, header, "", "缺少必需的列")
-    unknown = [h for h in headers if h and h not in BY_HEADER]
-    if unknown:
-        report.warnings.append(f"忽略未知列: {', '.join(unknown)}")
+    mapping = layout.recognise(headers)
+    report.layout = mapping
+    for name, sources in mapping.ambiguous.items():
+        report.add(1, " / ".join(sources), " / ".join(sources), f"多列都对应字段 {_header(name)}，无法确定用哪一列")
+    for name in mapping.missing_required:
+        report.add(1, _header(name), "", "缺少必需的列", f"可用列名: {', '.join(layout.accepted_names(name))}")
+    if mapping.ignored:
+        report.warnings.append(f"忽略未知列: {', '.join(mapping.ignored)}")
+    aliased = [f"{s}→{_header(n)}" for n, s in mapping.columns.items() if s != _header(n)]
+    if aliased:
+        report.warnings.append(f"按别名识别的列: {', '.join(aliased)}")
     if not report.ok:
         return None, report
     if raw.empty:
@@ -49,7 +55,8 @@ def validate_sheet(sheet: RawSheet) -> tuple[pd.DataFrame | None, ValidationRepo
         return None, report
 
     rows = sheet.row_numbers
-    raw = raw.reset_index(drop=True)
+    # from here on the file's columns carry our headers (unmapped ones keep their own)
+    raw = raw.reset_index(drop=True).rename(columns=mapping.renames)
     lines = pd.DataFrame({"sheet_row": rows})
     failed: dict[str, np.ndarray] = {}  # column name → cells that failed
     for col in COLUMNS:
@@ -67,10 +74,20 @@ def validate_sheet(sheet: RawSheet) -> tuple[pd.DataFrame | None, ValidationRepo
     lines["store_key"] = lines["store_code"].fillna(lines["store_name"])
     lines["sku_key"] = sku_keys(lines)
     _check_key_lengths(lines, failed, report)
-    _check_order_consistency(lines, raw, failed, report)
+    money = [n for n in layout.SHAREABLE if n in mapping.columns]
+    mapping.share_rules = layout.share_rules(lines, ORDER_KEY, money)
+    per_line = [n for n, rule in mapping.share_rules.items() if rule == layout.PER_LINE]
+    layout.sum_shares(lines, ORDER_KEY, per_line)
+    if per_line:
+        report.warnings.append(f"按行分摊的整单金额已按订单求和: {', '.join(_header(n) for n in per_line)}")
+    _check_order_consistency(lines, raw, failed, report, skip=set(per_line))
     _check_duplicates(raw, rows, report)
     check_computed_figures(lines, profit_defaulted, ORDER_KEY, report)
     if not report.ok:
+        # a cell is named by the file's own column: "商品数量 (月售)" when it was read by alias
+        report.rename_columns(
+            {_header(n): f"{s} ({_header(n)})" for n, s in mapping.columns.items() if s != _header(n)}
+        )
         return None, report
     return lines, report
 
@@ -152,13 +169,18 @@ def _check_key_lengths(lines: pd.DataFrame, failed: dict[str, np.ndarray], repor
 
 
 def _check_order_consistency(
-    lines: pd.DataFrame, raw: pd.DataFrame, failed: dict[str, np.ndarray], report: ValidationReport
+    lines: pd.DataFrame,
+    raw: pd.DataFrame,
+    failed: dict[str, np.ndarray],
+    report: ValidationReport,
+    skip: set[str] = frozenset(),
 ) -> None:
-    """Order-level fields must be identical on every row of one order (failed cells aside)."""
+    """Order-level fields must be identical on every row of one order (failed cells aside);
+    ``skip``: money given per line (summed per order instead)."""
     key = lines[ORDER_KEY]
     if key.isna().any(axis=None):
         return  # rows without an order id / channel are already reported as empty
-    present = [c for c in ORDER_COLUMNS if c not in ORDER_KEY and _header(c) in raw.columns]
+    present = [c for c in ORDER_COLUMNS if c not in ORDER_KEY and c not in skip and _header(c) in raw.columns]
     key_headers = [_header(c) for c in ORDER_KEY]
     headers = key_headers + [_header(c) for c in present]
     # Fast path on the text: only orders whose rows differ at all are looked at cell by cell.
