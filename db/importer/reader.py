@@ -261,30 +261,22 @@ def _scan_sheet(path: Path, member: str, limits: ReadLimits) -> None:
                         continue
                     prefix = found.group(1) or b""
                     data = data[found.start() :]
-                row_open, cell_open = (
-                    (b"<" + prefix + b"row ", b"<" + prefix + b"row>"),
-                    (
-                        b"<" + prefix + b"c ",
-                        b"<" + prefix + b"c>",
-                    ),
-                )
-                rows_here = data.count(row_open[0]) + data.count(row_open[1])
-                cells_here = data.count(cell_open[0]) + data.count(cell_open[1])
+                # one pass per tag: inside sheetData only cells start "<c" and only rows "<row" (rich
+                # text runs' "<color"/"<charset" count too, which errs on the side of refusing)
+                row_open, cell_open = b"<" + prefix + b"row", b"<" + prefix + b"c"
+                rows_here, cells_here = data.count(row_open), data.count(cell_open)
                 row_tags, cell_tags = row_tags + rows_here, cell_tags + cells_here
-                last = data.rfind(cell_open[0] + b'r="')
+                last = data.rfind(cell_open + b' r="')
                 if last >= 0:  # cells come in sheet order: the last one has the highest row
-                    ref = _CELL_REF.match(data, last + len(cell_open[0]) - 1)
+                    ref = _CELL_REF.match(data, last + len(cell_open))
                     if ref is not None:
                         max_row = max(max_row, int(ref.group(2)))
                 if _wider_than(max_col).search(data) is not None:
                     max_col = max(_column_number(m.group(1)) for m in _CELL_REF.finditer(data))
                 # without references: a chunk's cells per row is a lower bound of its widest row,
                 # and the cells after the chunk's last row tag continue in the next chunk
-                start = max(data.rfind(row_open[0]), data.rfind(row_open[1]))
-                if start < 0:
-                    running += cells_here
-                else:
-                    running = data.count(cell_open[0], start) + data.count(cell_open[1], start)
+                start = data.rfind(row_open)
+                running = running + cells_here if start < 0 else data.count(cell_open, start)
                 columns = max(max_col, running, -(-cells_here // rows_here) if rows_here else 0)
                 rows = max(row_tags, max_row)
                 _check_shape(path, title, rows, columns, limits)
@@ -316,6 +308,10 @@ def _wider_than(column: int) -> re.Pattern[bytes]:
 
 
 def _cell_text(value: object) -> str:
+    if type(value) is float:  # the commonest cell after text: tested first
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))  # 12.0 → "12"; 1e308 stays "1e+308", not a 309-digit integer
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
