@@ -30,6 +30,7 @@ XLSX_SIGNATURE = b"PK\x03\x04"
 MAX_ZIP_MEMBERS = 10_000
 BOMB_MIN_BYTES = 64 * 1024 * 1024  # members this large must not compress better than BOMB_RATIO
 BOMB_RATIO = 200
+EXACT_INTEGER_LIMIT = 2**53
 
 
 @dataclass(frozen=True)
@@ -148,8 +149,13 @@ def _read_xlsx(path: Path, limits: ReadLimits) -> RawSheet:
     text, plain = _cell_text, str
     records = [[v.strip() if type(v) is plain else text(v) for v in row[:width]] for row in rows[1:]]
     del rows
+    # empty rows are dropped here, before the frame exists (what _drop_empty_rows does for CSV)
+    keep = np.fromiter((any(record) for record in records), dtype=bool, count=len(records))
+    numbers = np.arange(2, len(records) + 2)[keep]
+    if not keep.all():
+        records = [record for record, kept in zip(records, keep, strict=True) if kept]
     frame = pd.DataFrame(records, columns=headers, dtype=str)
-    return _drop_empty_rows(path, frame, "xlsx")
+    return RawSheet(path=path, frame=frame, encoding="xlsx", row_numbers=numbers)
 
 
 def _check_shape(path: Path, title: str, rows: int, columns: int, limits: ReadLimits) -> None:
@@ -309,8 +315,11 @@ def _wider_than(column: int) -> re.Pattern[bytes]:
 
 def _cell_text(value: object) -> str:
     if type(value) is float:  # the commonest cell after text: tested first
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))  # 12.0 → "12"; 1e308 stays "1e+308", not a 309-digit integer
+        # calamine gives every number as a float; below 2**53 an integral one is exact, and
+        # openpyxl read the same cell ("2026112712345678" in the XML) as that integer.
+        # 1e308 stays "1e+308", not a 309-digit integer.
+        if value.is_integer() and abs(value) < EXACT_INTEGER_LIMIT:
+            return str(int(value))
         return str(value)
     if value is None:
         return ""
@@ -318,6 +327,4 @@ def _cell_text(value: object) -> str:
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):  # calamine gives a date for a whole-day value; openpyxl gave midnight
         return value.strftime("%Y-%m-%d 00:00:00")
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))  # 12.0 → "12"; 1e308 stays "1e+308", not a 309-digit integer
     return str(value).strip()
