@@ -129,10 +129,10 @@ def _read_csv_arrow(text: str) -> pd.DataFrame | None:
 
 
 def _read_xlsx(path: Path, limits: ReadLimits) -> RawSheet:
-    member = _check_zip(path, limits)
+    member, title = _check_zip(path, limits)
     # calamine (Rust) parses the whole sheet at once into a dense rows × columns grid, so its shape
     # is measured first by streaming the sheet XML through zlib: a bomb stops at the first cap.
-    _scan_sheet(path, member, limits)
+    _scan_sheet(path, member, title, limits)
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -175,9 +175,9 @@ def _check_shape(path: Path, title: str, rows: int, columns: int, limits: ReadLi
         )
 
 
-def _check_zip(path: Path, limits: ReadLimits) -> str:
+def _check_zip(path: Path, limits: ReadLimits) -> tuple[str, str]:
     """Refuse a non-zip or a zip bomb from the central directory alone; return the first sheet's
-    member name."""
+    zip member and name."""
     with path.open("rb") as fh:
         if fh.read(4) != XLSX_SIGNATURE:
             raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 (不是 zip 格式)")
@@ -206,8 +206,8 @@ def _check_zip(path: Path, limits: ReadLimits) -> str:
         raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
 
 
-def _first_sheet(archive: zipfile.ZipFile) -> str:
-    """The zip member of the workbook's first sheet (what get_sheet_by_index(0) reads)."""
+def _first_sheet(archive: zipfile.ZipFile) -> tuple[str, str]:
+    """The zip member and name of the workbook's first sheet (what get_sheet_by_index(0) reads)."""
     names = set(archive.namelist())
     try:
         book = ET.fromstring(_small_member(archive, "xl/workbook.xml"))
@@ -216,9 +216,9 @@ def _first_sheet(archive: zipfile.ZipFile) -> str:
         rel_id = next(v for k, v in first.attrib.items() if k.rsplit("}", 1)[-1] == "id")
         target = next(el.get("Target") for el in rels.iter() if el.get("Id") == rel_id)
     except (KeyError, StopIteration, ET.ParseError, ValueError):
-        return "xl/worksheets/sheet1.xml"
+        return "xl/worksheets/sheet1.xml", "sheet1"
     target = target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
-    return target if target in names else "xl/worksheets/sheet1.xml"
+    return (target if target in names else "xl/worksheets/sheet1.xml"), first.get("name") or "sheet1"
 
 
 def _small_member(archive: zipfile.ZipFile, name: str) -> bytes:
@@ -237,7 +237,7 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def _scan_sheet(path: Path, member: str, limits: ReadLimits) -> None:
+def _scan_sheet(path: Path, member: str, title: str, limits: ReadLimits) -> None:
     """Stream the sheet XML and stop at the first cap: rows (row tags or the highest row
     reference), columns (the highest column reference) and cells (rows × columns, the grid calamine
     allocates). Cost: one zlib pass and a few byte searches per 1 MB chunk, no XML parsing."""
@@ -246,7 +246,6 @@ def _scan_sheet(path: Path, member: str, limits: ReadLimits) -> None:
         stream = archive.open(member)
     except (KeyError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
         raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
-    title = member.rsplit("/", 1)[-1]
     row_tags = cell_tags = max_row = max_col = running = 0
     prefix: bytes | None = None
     tail = b""
