@@ -140,7 +140,7 @@ def _read_xlsx(path: Path, limits: ReadLimits) -> RawSheet:
             sheet = workbook.get_sheet_by_index(0)
             _check_shape(path, sheet.name, sheet.total_height, sheet.total_width, limits)
             rows = sheet.to_python(skip_empty_area=False)
-    except CalamineError as exc:
+    except (CalamineError, ValueError, OSError) as exc:
         raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
     if not rows:
         raise ImportRejectedError(f"{path.name}: 工作表 {sheet.name} 为空")
