@@ -59,6 +59,7 @@ class Settings:
     max_xlsx_uncompressed_bytes: int = 2 * 1024 * 1024 * 1024
     max_xlsx_rows: int = 1_048_576
     max_xlsx_columns: int = 200
+    max_xlsx_cells: int = 30_000_000
     address_salt: str = "o2o-dashboard-default-salt"
     fee_channels: tuple[str, ...] = field(default=DEFAULT_FEE_CHANNELS)
     demo_stores: int = 20
@@ -186,6 +187,10 @@ _SPECS = (
     _Spec("log_level", "O2O_LOG_LEVEL", "log_level"),
     _Spec("max_callback_bytes", "O2O_MAX_CALLBACK_BYTES", "int", 16 * 1024, None),
     _Spec("max_import_bytes", "O2O_MAX_IMPORT_BYTES", "int", 1, None),
+    _Spec("max_xlsx_uncompressed_bytes", "O2O_MAX_XLSX_UNCOMPRESSED_BYTES", "int", 1, None),
+    _Spec("max_xlsx_rows", "O2O_MAX_XLSX_ROWS", "int", 1, None),
+    _Spec("max_xlsx_columns", "O2O_MAX_XLSX_COLUMNS", "int", 1, 16_384),
+    _Spec("max_xlsx_cells", "O2O_MAX_XLSX_CELLS", "int", 1, None),
     _Spec("address_salt", "O2O_ADDRESS_SALT", "str"),
     _Spec("fee_channels", "O2O_FEE_CHANNELS", "csv"),
     _Spec("demo_stores", "O2O_DEMO_STORES", "int", 1, 1000),

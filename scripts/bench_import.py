@@ -1,9 +1,9 @@
 """Benchmark: demo generation time and importer throughput (item rows/s) into PostgreSQL.
 
-    .venv/bin/python scripts/bench_import.py [--stores 100 --days 90] [--keep NAME]
+    .venv/bin/python scripts/bench_import.py [--stores 100 --days 90] [--format xlsx] [--keep NAME]
 
 Creates a scratch database (dropped afterwards unless --keep NAME), generates the demo data,
-writes monthly CSV exports and imports them through the real importer.
+writes monthly CSV (or XLSX) exports and imports them through the real importer.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--admin-url", default=DEFAULT_PG_ADMIN)
+    parser.add_argument("--format", choices=("csv", "xlsx"), default="csv", help="export file type")
     parser.add_argument("--keep", metavar="NAME", help="keep the loaded database under this name")
     args = parser.parse_args()
 
@@ -39,12 +40,11 @@ def main() -> int:
     started = time.perf_counter()
     lines, _truth = generate_orders(spec)
     generate_s = time.perf_counter() - started
-    print(f"generate_orders({args.stores} stores × {args.days} days): {generate_s:.1f} s, "
-          f"{len(lines):,} lines")
+    print(f"generate_orders({args.stores} stores × {args.days} days): {generate_s:.1f} s, {len(lines):,} lines")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        paths = write_exports(lines, Path(tmp), fmt="csv")
-        print(f"write_exports csv: {time.perf_counter() - started:.1f} s, {len(paths)} files")
+        paths = write_exports(lines, Path(tmp), fmt=args.format)
+        print(f"write_exports {args.format}: {time.perf_counter() - started:.1f} s, {len(paths)} files")
         del lines
         with scratch_postgres(args.admin_url, keep=bool(args.keep), name=args.keep) as url:
             engine = make_engine(url)
@@ -61,10 +61,11 @@ def main() -> int:
                 total_rows += result.stats.rows
                 total_s += elapsed
                 stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
-                print(f"  {path.name}: {result.stats.rows:,} rows / {result.stats.orders:,} orders "
-                      f"in {elapsed:.1f} s = {result.stats.rows / elapsed:,.0f} rows/s ({stages})")
-            print(f"import total: {total_rows:,} rows in {total_s:.1f} s = "
-                  f"{total_rows / total_s:,.0f} item rows/s")
+                print(
+                    f"  {path.name}: {result.stats.rows:,} rows / {result.stats.orders:,} orders "
+                    f"in {elapsed:.1f} s = {result.stats.rows / elapsed:,.0f} rows/s ({stages})"
+                )
+            print(f"import total: {total_rows:,} rows in {total_s:.1f} s = {total_rows / total_s:,.0f} item rows/s")
             engine.dispose()
             if args.keep:
                 print(f"database kept: {url}")

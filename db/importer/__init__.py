@@ -54,6 +54,7 @@ def read_limits(settings: Settings) -> ReadLimits:
         max_xlsx_uncompressed_bytes=settings.max_xlsx_uncompressed_bytes,
         max_xlsx_rows=settings.max_xlsx_rows,
         max_xlsx_columns=settings.max_xlsx_columns,
+        max_xlsx_cells=settings.max_xlsx_cells,
     )
 
 

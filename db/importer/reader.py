@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
+import posixpath
+import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import numpy as np
 import pandas as pd
@@ -22,6 +27,10 @@ from db.errors import ImportRejectedError
 
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 XLSX_SIGNATURE = b"PK\x03\x04"
+MAX_ZIP_MEMBERS = 10_000
+BOMB_MIN_BYTES = 64 * 1024 * 1024  # members this large must not compress better than BOMB_RATIO
+BOMB_RATIO = 200
+EXACT_INTEGER_LIMIT = 2**53
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class ReadLimits:
     max_xlsx_uncompressed_bytes: int
     max_xlsx_rows: int
     max_xlsx_columns: int
+    max_xlsx_cells: int
 
 
 @dataclass
@@ -119,66 +129,201 @@ def _read_csv_arrow(text: str) -> pd.DataFrame | None:
 
 
 def _read_xlsx(path: Path, limits: ReadLimits) -> RawSheet:
-    _check_zip(path, limits)
-    # Imported here: openpyxl is only needed for Excel files.
-    import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
+    member, title = _check_zip(path, limits)
+    # calamine (Rust) parses the whole sheet at once into a dense rows × columns grid, so its shape
+    # is measured first by streaming the sheet XML through zlib: a bomb stops at the first cap.
+    _scan_sheet(path, member, title, limits)
+    from python_calamine import CalamineError, CalamineWorkbook
 
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+        with CalamineWorkbook.from_path(str(path)) as workbook:
+            sheet = workbook.get_sheet_by_index(0)
+            _check_shape(path, sheet.name, sheet.total_height, sheet.total_width, limits)
+            rows = sheet.to_python(skip_empty_area=False)
+    except (CalamineError, ValueError, OSError) as exc:
         raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
-    try:
-        sheet = workbook.worksheets[0]
-        declared_rows, declared_cols = sheet.max_row or 0, sheet.max_column or 0
-        if declared_rows > limits.max_xlsx_rows or declared_cols > limits.max_xlsx_columns:
-            raise ImportRejectedError(
-                f"{path.name}: 工作表 {sheet.title} 声明的尺寸 {declared_rows} 行 × "
-                f"{declared_cols} 列 超出上限 {limits.max_xlsx_rows} × {limits.max_xlsx_columns}"
-            )
-        rows = sheet.iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            raise ImportRejectedError(f"{path.name}: 工作表 {sheet.title} 为空")
-        headers = [("" if h is None else str(h).strip()) for h in header]
-        width = len(headers)
-        records = []
-        for count, row in enumerate(rows, start=1):
-            if count > limits.max_xlsx_rows:
-                raise ImportRejectedError(f"{path.name}: 行数超过上限 {limits.max_xlsx_rows}")
-            cells = [_cell_text(v) for v in row[:width]]
-            if len(cells) < width:
-                cells.extend([""] * (width - len(cells)))
-            records.append(cells)
-    finally:
-        workbook.close()
+    if not rows:
+        raise ImportRejectedError(f"{path.name}: 工作表 {sheet.name} 为空")
+    headers = [_cell_text(h) for h in rows[0]]
+    width = len(headers)
+    text, plain = _cell_text, str
+    records = [[v.strip() if type(v) is plain else text(v) for v in row[:width]] for row in rows[1:]]
+    del rows
+    # empty rows are dropped here, before the frame exists (what _drop_empty_rows does for CSV)
+    keep = np.fromiter((any(record) for record in records), dtype=bool, count=len(records))
+    numbers = np.arange(2, len(records) + 2)[keep]
+    if not keep.all():
+        records = [record for record, kept in zip(records, keep, strict=True) if kept]
     frame = pd.DataFrame(records, columns=headers, dtype=str)
-    return _drop_empty_rows(path, frame, "xlsx")
+    return RawSheet(path=path, frame=frame, encoding="xlsx", row_numbers=numbers)
 
 
-def _check_zip(path: Path, limits: ReadLimits) -> None:
+def _check_shape(path: Path, title: str, rows: int, columns: int, limits: ReadLimits) -> None:
+    if rows > limits.max_xlsx_rows:
+        raise ImportRejectedError(
+            f"{path.name}: 工作表 {title} 有 {rows:,} 行，超出上限 {limits.max_xlsx_rows:,} 行 (O2O_MAX_XLSX_ROWS)"
+        )
+    if columns > limits.max_xlsx_columns:
+        raise ImportRejectedError(
+            f"{path.name}: 工作表 {title} 有 {columns:,} 列，超出上限 {limits.max_xlsx_columns:,} 列 "
+            f"(O2O_MAX_XLSX_COLUMNS)"
+        )
+    if rows * columns > limits.max_xlsx_cells:
+        raise ImportRejectedError(
+            f"{path.name}: 工作表 {title} 有 {rows:,} 行 × {columns:,} 列 = {rows * columns:,} 个单元格，"
+            f"超出上限 {limits.max_xlsx_cells:,} 个 (O2O_MAX_XLSX_CELLS)"
+        )
+
+
+def _check_zip(path: Path, limits: ReadLimits) -> tuple[str, str]:
+    """Refuse a non-zip or a zip bomb from the central directory alone; return the first sheet's
+    zip member and name."""
     with path.open("rb") as fh:
         if fh.read(4) != XLSX_SIGNATURE:
             raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 (不是 zip 格式)")
     try:
         with zipfile.ZipFile(path) as archive:
-            declared = sum(info.file_size for info in archive.infolist())
+            infos = archive.infolist()
+            declared = sum(info.file_size for info in infos)
+            if len(infos) > MAX_ZIP_MEMBERS:
+                raise ImportRejectedError(
+                    f"{path.name}: 压缩包内有 {len(infos):,} 个文件，超过上限 {MAX_ZIP_MEMBERS:,}，已拒绝"
+                )
+            if declared > limits.max_xlsx_uncompressed_bytes:
+                raise ImportRejectedError(
+                    f"{path.name}: 解压后大小 {declared / 1048576:.0f} MB 超过上限 "
+                    f"{limits.max_xlsx_uncompressed_bytes / 1048576:.0f} MB，疑似压缩炸弹，已拒绝 "
+                    f"(O2O_MAX_XLSX_UNCOMPRESSED_BYTES)"
+                )
+            for info in infos:
+                if info.file_size > BOMB_MIN_BYTES and info.file_size > BOMB_RATIO * max(info.compress_size, 1):
+                    raise ImportRejectedError(
+                        f"{path.name}: {info.filename} 压缩比 {info.file_size / max(info.compress_size, 1):,.0f}:1 "
+                        f"超过 {BOMB_RATIO}:1，疑似压缩炸弹，已拒绝"
+                    )
+            return _first_sheet(archive)
     except zipfile.BadZipFile as exc:
         raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
-    if declared > limits.max_xlsx_uncompressed_bytes:
-        raise ImportRejectedError(
-            f"{path.name}: 解压后大小 {declared / 1048576:.0f} MB 超过上限 "
-            f"{limits.max_xlsx_uncompressed_bytes / 1048576:.0f} MB，疑似压缩炸弹，已拒绝"
-        )
+
+
+def _first_sheet(archive: zipfile.ZipFile) -> tuple[str, str]:
+    """The zip member and name of the workbook's first sheet (what get_sheet_by_index(0) reads)."""
+    names = set(archive.namelist())
+    try:
+        book = ET.fromstring(_small_member(archive, "xl/workbook.xml"))
+        rels = ET.fromstring(_small_member(archive, "xl/_rels/workbook.xml.rels"))
+        first = next(el for el in book.iter() if el.tag.rsplit("}", 1)[-1] == "sheet")
+        rel_id = next(v for k, v in first.attrib.items() if k.rsplit("}", 1)[-1] == "id")
+        target = next(el.get("Target") for el in rels.iter() if el.get("Id") == rel_id)
+    except (KeyError, StopIteration, ET.ParseError, ValueError):
+        return "xl/worksheets/sheet1.xml", "sheet1"
+    target = target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
+    return (target if target in names else "xl/worksheets/sheet1.xml"), first.get("name") or "sheet1"
+
+
+def _small_member(archive: zipfile.ZipFile, name: str) -> bytes:
+    if archive.getinfo(name).file_size > 16 * 1024 * 1024:
+        raise ValueError(name)
+    return archive.read(name)
+
+
+_CELL_REF = re.compile(rb' r="([A-Z]{1,3})([0-9]{1,7})"')
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for char in letters:
+        number = number * 26 + char - 64
+    return number
+
+
+def _scan_sheet(path: Path, member: str, title: str, limits: ReadLimits) -> None:
+    """Stream the sheet XML and stop at the first cap: rows (row tags or the highest row
+    reference), columns (the highest column reference) and cells (rows × columns, the grid calamine
+    allocates). Cost: one zlib pass and a few byte searches per 1 MB chunk, no XML parsing."""
+    try:
+        archive = zipfile.ZipFile(path)
+        stream = archive.open(member)
+    except (KeyError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+        raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
+    row_tags = cell_tags = max_row = max_col = running = 0
+    prefix: bytes | None = None
+    tail = b""
+    try:
+        with archive, stream:
+            while True:
+                chunk = stream.read(1 << 20)
+                if not chunk:
+                    break
+                data = tail + chunk
+                cut = data.rfind(b"<")
+                data, tail = (data[:cut], data[cut:]) if cut > 0 else (data, b"")
+                if prefix is None:
+                    found = re.search(rb"<(\w+:)?sheetData\b", data)
+                    if found is None:
+                        if len(tail) > 1 << 16:
+                            tail = tail[-(1 << 16) :]
+                        continue
+                    prefix = found.group(1) or b""
+                    data = data[found.start() :]
+                # one pass per tag: inside sheetData only cells start "<c" and only rows "<row" (rich
+                # text runs' "<color"/"<charset" count too, which errs on the side of refusing)
+                row_open, cell_open = b"<" + prefix + b"row", b"<" + prefix + b"c"
+                rows_here, cells_here = data.count(row_open), data.count(cell_open)
+                row_tags, cell_tags = row_tags + rows_here, cell_tags + cells_here
+                last = data.rfind(cell_open + b' r="')
+                if last >= 0:  # cells come in sheet order: the last one has the highest row
+                    ref = _CELL_REF.match(data, last + len(cell_open))
+                    if ref is not None:
+                        max_row = max(max_row, int(ref.group(2)))
+                if _wider_than(max_col).search(data) is not None:
+                    max_col = max(_column_number(m.group(1)) for m in _CELL_REF.finditer(data))
+                # without references: a chunk's cells per row is a lower bound of its widest row,
+                # and the cells after the chunk's last row tag continue in the next chunk
+                start = data.rfind(row_open)
+                running = running + cells_here if start < 0 else data.count(cell_open, start)
+                columns = max(max_col, running, -(-cells_here // rows_here) if rows_here else 0)
+                rows = max(row_tags, max_row)
+                _check_shape(path, title, rows, columns, limits)
+                if cell_tags > limits.max_xlsx_cells:
+                    raise ImportRejectedError(
+                        f"{path.name}: 工作表 {title} 的单元格超过 {limits.max_xlsx_cells:,} 个，"
+                        f"超出上限 (O2O_MAX_XLSX_CELLS)"
+                    )
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
+
+
+@functools.lru_cache(maxsize=64)
+def _wider_than(column: int) -> re.Pattern[bytes]:
+    """A cell reference whose column is past ``column`` (1-based), as one regex search."""
+    letters = ""
+    n = column
+    while n > 0:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    options = [f"[A-Z]{{{len(letters) + 1},3}}"] if len(letters) < 3 else []
+    for i, char in enumerate(letters):
+        if char < "Z":
+            nxt = chr(ord(char) + 1)
+            options.append(letters[:i] + f"[{nxt}-Z]" + "[A-Z]" * (len(letters) - i - 1))
+    if not letters:
+        options = ["[A-Z]{1,3}"]
+    return re.compile(rb' r="(?:' + "|".join(options).encode() + rb")[0-9]")
 
 
 def _cell_text(value: object) -> str:
+    if type(value) is float:  # the commonest cell after text: tested first
+        # calamine gives every number as a float; below 2**53 an integral one is exact, and
+        # openpyxl read the same cell ("2026112712345678" in the XML) as that integer.
+        # 1e308 stays "1e+308", not a 309-digit integer.
+        if value.is_integer() and abs(value) < EXACT_INTEGER_LIMIT:
+            return str(int(value))
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, dt.date):
-        return value.strftime("%Y-%m-%d")
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))  # 12.0 → "12"; 1e308 stays "1e+308", not a 309-digit integer
+    if isinstance(value, dt.date):  # calamine gives a date for a whole-day value; openpyxl gave midnight
+        return value.strftime("%Y-%m-%d 00:00:00")
     return str(value).strip()

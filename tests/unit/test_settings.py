@@ -48,6 +48,10 @@ def test_settings002_environment_overrides_and_argument_wins():
         ("O2O_DB_TIMEOUT_S", "0"),
         ("O2O_DB_TIMEOUT_S", "3s"),
         ("O2O_DB_LOAD_TIMEOUT_S", "-1"),
+        ("O2O_MAX_XLSX_ROWS", "many"),
+        ("O2O_MAX_XLSX_COLUMNS", "20000"),
+        ("O2O_MAX_XLSX_CELLS", "0"),
+        ("O2O_MAX_XLSX_UNCOMPRESSED_BYTES", "2G"),
     ],
 )
 def test_settings003_bad_value_names_the_variable(var, value):
