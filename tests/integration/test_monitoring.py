@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import itertools
 import json
 import sys
@@ -232,7 +233,8 @@ def test_monitor008_killed_worker_keeps_its_counts_and_leaves_no_record(empty_da
                                                  {"Content-Type": "application/json"})  # fmt: skip
                 try:
                     urllib.request.urlopen(request, timeout=20).read()
-                except OSError as exc:  # the killed worker's connection: the client's to retry
+                except (OSError, http.client.HTTPException) as exc:  # the killed worker's connection (a
+                    # reset, or a response cut short): the client's to retry
                     failures.append(str(exc))
                 day += 1
 
