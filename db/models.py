@@ -13,14 +13,18 @@ import uuid
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     Date,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
     Numeric,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -63,6 +67,9 @@ class Store(Base):
     name: Mapped[str] = mapped_column(String(128))
     city: Mapped[str | None] = mapped_column(String(64))
     franchise_type: Mapped[str | None] = mapped_column(String(32))
+    # the import batch that first wrote this store: undoing it removes the store once it has
+    # no orders left (NULL for stores of no known batch)
+    created_by_batch: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Product(Base):
@@ -77,9 +84,12 @@ class Product(Base):
     category_l1: Mapped[str | None] = mapped_column(String(64))
     category_l3: Mapped[str | None] = mapped_column(String(64))
     is_consumable: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_batch: Mapped[int | None] = mapped_column(BigInteger)  # as on stores
 
 
 class ImportBatch(Base):
+    """One import of one file: the history the 数据管理 page lists and the unit of undo."""
+
     __tablename__ = "import_batches"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -88,12 +98,66 @@ class ImportBatch(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     rows: Mapped[int] = mapped_column(Integer, default=0)
     orders: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16))  # succeeded | failed
+    stores: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    error_count: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    status: Mapped[str] = mapped_column(String(16))  # running | succeeded | failed | undone
+    source: Mapped[str] = mapped_column(String(16), server_default="cli", default="cli")  # cli | upload | demo
+    created_by: Mapped[str | None] = mapped_column(String(64))  # user name, once accounts exist
     error_report: Mapped[str | None] = mapped_column(Text)
     min_date: Mapped[dt.date | None] = mapped_column(Date)
     max_date: Mapped[dt.date | None] = mapped_column(Date)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ImportJob(Base):
+    """A file uploaded through 数据管理 and what is asked of it (check, then import). The table is
+    the queue: a worker thread in each app process claims the oldest queued job, one running
+    job per database (docs/ARCHITECTURE.md "Import jobs"); progress is written back here so
+    every worker, and a page opened later, shows it."""
+
+    __tablename__ = "import_jobs"
+    __table_args__ = (Index("ix_import_jobs_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(500))
+    stored_path: Mapped[str] = mapped_column(String(1000))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # uploaded → checking → checked | invalid; → queued → running → succeeded | failed;
+    # cancelled (removed by the user before it ran)
+    status: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))  # check | import: what the worker is to do
+    step: Mapped[str | None] = mapped_column(String(32))
+    lines_done: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
+    lines_total: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
+    mapping: Mapped[str | None] = mapped_column(Text)  # JSON {field: file column} chosen by the user
+    mapping_name: Mapped[str | None] = mapped_column(String(100))
+    preview: Mapped[str | None] = mapped_column(Text)  # JSON: mapping, share rules, report summary
+    error_count: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[int | None] = mapped_column(BigInteger)
+    worker: Mapped[str | None] = mapped_column(String(100))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ImportMapping(Base):
+    """A column mapping saved by name on the 数据管理 page ({field: file column} as JSON)."""
+
+    __tablename__ = "import_mappings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    mapping: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class DataVersion(Base):
@@ -188,6 +252,29 @@ class OrderItem(Base):
     item_discount: Mapped[float] = mapped_column(Money())
     stock: Mapped[float | None] = mapped_column(Quantity())
     remaining_stock: Mapped[float | None] = mapped_column(Quantity())
+
+
+# Versions replaced by a later import, kept so that undoing that import restores them. An order
+# in a file replaces the stored order with the same (channel, platform_order_id) in place (same
+# id, lines replaced); the version it replaced moves here with ``superseded_by`` = the batch
+# that replaced it (db/importer/undo.py).
+
+
+def _history_table(name: str, source: Table, key: list[str]) -> Table:
+    columns = [Column(c.name, c.type, nullable=c.nullable) for c in source.columns]
+    return Table(
+        name,
+        Base.metadata,
+        *columns,
+        Column("superseded_by", BigInteger, nullable=False),
+        PrimaryKeyConstraint("superseded_by", *key),
+    )
+
+
+ORDER_HISTORY = _history_table("order_history", Order.__table__, ["id"])
+ORDER_ITEM_HISTORY = _history_table("order_item_history", OrderItem.__table__, ["order_id", "line_no"])
+Index("ix_order_history_import_batch_id", ORDER_HISTORY.c.import_batch_id)
+Index("ix_order_history_id", ORDER_HISTORY.c.id)
 
 
 # ---------------------------------------------------------------------------------------------
