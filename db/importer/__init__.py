@@ -30,6 +30,9 @@ from db.version import bump_data_version
 log = logging.getLogger(__name__)
 
 Stage = Callable[[str], None]
+# (step, lines done, lines total): the step names of STEPS; total is 0 until the file was read
+Progress = Callable[[str, int, int], None]
+STEPS = ("读取", "校验", "写入", "统计", "完成")
 
 
 @dataclass
@@ -73,13 +76,19 @@ def import_file(
     *,
     force: bool = False,
     on_stage: Stage | None = None,
+    on_progress: Progress | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> ImportResult:
-    """Import one file; never raises for bad input (the result says why it was rejected)."""
+    """Import one file; never raises for bad input (the result says why it was rejected).
+
+    ``mapping`` is the user's {field: file column} (layout.recognise); ``on_progress`` hears
+    (step, lines done, lines total) as the import moves on."""
     path = Path(path)
     timings: dict[str, float] = {}
     clock = [time.perf_counter(), None]
+    total = [0]
 
-    def stage(name: str) -> None:
+    def stage(name: str, done: int = 0) -> None:
         """Close the running stage's timer, open ``name``'s, tell the caller."""
         now = time.perf_counter()
         if clock[1] is not None:
@@ -87,6 +96,8 @@ def import_file(
         clock[0], clock[1] = now, name
         if on_stage is not None:
             on_stage(name)
+        if on_progress is not None:
+            on_progress(name, done, total[0])
 
     started = dt.datetime.now()
     size = path.stat().st_size if path.is_file() else 0
@@ -109,8 +120,10 @@ def import_file(
     stage("读取")
     try:
         sheet = read_export(path, read_limits(settings))
+        total[0] = len(sheet.frame)
         stage("校验")
-        lines, report = validate_sheet(sheet)
+        lines, report = validate_sheet(sheet, mapping)
+        del sheet
     except ImportRejectedError as exc:
         report = ValidationReport(file=path.name)
         _record_failure(engine, path, sha, size, started, {"file": path.name, "error": str(exc)})
@@ -132,9 +145,9 @@ def import_file(
         report.add(0, "(写入数据库)", cause, "数据库拒绝写入")  # no row known: 0
         _record_failure(engine, path, sha, size, started, {"file": path.name, "error": message}, rows=report.rows)
         return ImportResult(path, "rejected", message, report=report, warnings=report.warnings)
-    stage("统计")
+    stage("统计", total[0])
     refresh_statistics(engine)
-    stage("完成")
+    stage("完成", total[0])
     message = (
         f"{path.name}: 导入 {stats.rows} 行 / {stats.orders} 单，门店 {stats.stores} 家，"
         f"商品 {stats.products} 个，日期 {stats.min_date} ~ {stats.max_date}，"
@@ -198,14 +211,53 @@ def refresh_statistics(engine: Engine) -> None:
         log.warning("could not refresh planner statistics after import", exc_info=True)
 
 
+@dataclass
+class CheckResult:
+    """What a file would import as, before anything is written: the mapping preview and the
+    validation report (``message`` is set when the file could not be read at all)."""
+
+    path: Path
+    ok: bool
+    report: ValidationReport
+    headers: list[str] = field(default_factory=list)
+    message: str = ""
+
+    @property
+    def layout(self):
+        return self.report.layout
+
+
+def check_file(
+    path: Path,
+    settings: Settings,
+    *,
+    mapping: dict[str, str] | None = None,
+    on_progress: Progress | None = None,
+) -> CheckResult:
+    """Read and validate ``path`` with the user's ``mapping``; writes nothing."""
+    path = Path(path)
+    if on_progress is not None:
+        on_progress("读取", 0, 0)
+    try:
+        sheet = read_export(path, read_limits(settings))
+        headers = [str(h) for h in sheet.frame.columns]
+        if on_progress is not None:
+            on_progress("校验", 0, len(sheet.frame))
+        report = validate_sheet(sheet, mapping)[1]
+    except ImportRejectedError as exc:
+        return CheckResult(path, False, ValidationReport(file=path.name), message=str(exc))
+    if on_progress is not None:
+        on_progress("完成", report.rows, report.rows)
+    return CheckResult(path, report.ok, report, headers)
+
+
 def preview_file(path: Path, settings: Settings) -> tuple[str, bool]:
     """The mapping preview of one file: (text, ok). Reads and validates; writes nothing."""
-    path = Path(path)
-    try:
-        report = validate_sheet(read_export(path, read_limits(settings)))[1]
-    except ImportRejectedError as exc:
-        return f"❌ {exc}", False
-    parts = [f"{path.name}: {report.rows} 行"]
+    result = check_file(path, settings)
+    if result.message:
+        return f"❌ {result.message}", False
+    report = result.report
+    parts = [f"{result.path.name}: {report.rows} 行"]
     if report.layout is not None:
         parts.append(report.layout.format_text())
     parts.append(report.format_text() if not report.ok else "校验通过，可以导入 (预览未写入任何数据)")
@@ -245,4 +297,7 @@ def _record_failure(engine, path, sha, size, started, report: dict, rows: int = 
         log.exception("could not record failed import of %s", path)
 
 
-__all__ = ["ImportResult", "file_sha256", "import_file", "import_files", "preview_file"]
+__all__ = [
+    "STEPS", "CheckResult", "ImportResult", "Progress", "check_file", "file_sha256", "import_file",
+    "import_files", "preview_file",
+]  # fmt: skip

@@ -95,10 +95,35 @@ class Mapping:
     missing_optional: list[str]  # missing optional fields without a default (left empty)
     ambiguous: dict[str, list[str]]  # field name → the file columns that all match it
     share_rules: dict[str, str] = field(default_factory=dict)  # money field → REPEATED | PER_LINE …
+    manual: dict[str, str] = field(default_factory=dict)  # field → file column chosen by the user
+    unknown_columns: dict[str, str] = field(default_factory=dict)  # field → chosen column not in the file
 
     @property
     def ok(self) -> bool:
-        return not self.missing_required and not self.ambiguous
+        return not self.missing_required and not self.ambiguous and not self.unknown_columns
+
+    def to_dict(self) -> dict:
+        """The preview as plain data (JSON): one entry per field, in the template's order."""
+        fields = []
+        for col in COLUMNS:
+            source = self.columns.get(col.name)
+            if source is not None:
+                how = "manual" if col.name in self.manual else ("exact" if source == col.header else "alias")
+            elif col.name in self.ambiguous:
+                how = "ambiguous"
+            elif col.name in self.unknown_columns:
+                how = "unknown_column"
+            elif col.name in self.defaults:
+                how = "default"
+            else:
+                how = "missing_required" if col.required else "missing"
+            fields.append({
+                "field": col.name, "header": col.header, "required": col.required, "source": source,
+                "how": how, "default": self.defaults.get(col.name),
+                "candidates": self.ambiguous.get(col.name, []),
+                "rule": RULE_TEXT.get(self.share_rules.get(col.name, ""), ""),
+            })  # fmt: skip
+        return {"fields": fields, "ignored": list(self.ignored), "unknown_columns": dict(self.unknown_columns)}
 
     @property
     def renames(self) -> dict[str, str]:
@@ -131,20 +156,33 @@ def accepted_names(name: str) -> list[str]:
     return [BY_NAME[name].header, *ALIASES.get(name, ())]
 
 
-def recognise(headers: list[str]) -> Mapping:
-    """Map file headers to fields; exact duplicates are left to the validator (表头重复)."""
-    matches: dict[str, list[str]] = {}
+def recognise(headers: list[str], overrides: dict[str, str] | None = None) -> Mapping:
+    """Map file headers to fields; exact duplicates are left to the validator (表头重复).
+
+    ``overrides`` ({field: file column}, from a mapping the user chose or saved) wins over the
+    aliases: the chosen column feeds that field and no other; "" leaves the field unmapped (its
+    default applies). A chosen column the file lacks is an error naming both."""
+    overrides = {k: v for k, v in (overrides or {}).items() if k in BY_NAME}
+    present = {str(h) for h in headers}
+    unknown = {n: c for n, c in overrides.items() if c and c not in present}
+    manual = {n: c for n, c in overrides.items() if c and c in present}
+    taken = set(manual.values())
+    matches: dict[str, list[str]] = {n: [c] for n, c in manual.items()}
     ignored: list[str] = []
     for header in dict.fromkeys(h for h in headers if str(h).strip()):
+        if header in taken:
+            continue
         name = ALIAS_INDEX.get(normalise(header))
-        if name is None:
+        if name is None or name in overrides:
             ignored.append(header)
         else:
             matches.setdefault(name, []).append(header)
     ambiguous = {n: s for n, s in matches.items() if len(s) > 1}
     columns = {n: s[0] for n, s in matches.items() if len(s) == 1}
-    absent = [c for c in COLUMNS if c.name not in matches]
+    absent = [c for c in COLUMNS if c.name not in matches and c.name not in unknown]
     return Mapping(
+        manual=manual,
+        unknown_columns=unknown,
         columns=columns,
         ignored=ignored,
         missing_required=[c.name for c in absent if c.required],

@@ -8,10 +8,11 @@ each group shows its count and at most ``MAX_EXAMPLES`` rows; the full list is s
 
 from __future__ import annotations
 
+import csv
 import json
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
@@ -148,6 +149,24 @@ def write_json(reports: Iterable[ValidationReport], out: TextIO) -> None:
             out.write(("," if i else "") + "\n  " + json.dumps(asdict(problem), ensure_ascii=False))
         out.write("\n]}")
     out.write("\n]\n")
+
+
+CSV_HEADER = ("文件", "行号", "列", "值", "原因", "说明")
+
+
+def write_csv(report: ValidationReport, out: TextIO) -> None:
+    """Every problem of ``report`` as CSV rows (file, row, column, value, reason, detail), streamed.
+    Cells that a spreadsheet would run as a formula are written as text (a leading apostrophe)."""
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for problem in report.iter_problems():
+        writer.writerow([_csv_text(v) for v in astuple(problem)])
+
+
+def _csv_text(value: object) -> object:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _first_rows(group: _Group, limit: int) -> list[int]:

@@ -28,8 +28,11 @@ INCONSISTENT = "同一订单各行取值不一致"
 __all__ = ["ORDER_KEY", "Problem", "ValidationReport", "validate_sheet"]
 
 
-def validate_sheet(sheet: RawSheet) -> tuple[pd.DataFrame | None, ValidationReport]:
-    """Return (typed lines or None, report). Lines carry a ``sheet_row`` column."""
+def validate_sheet(
+    sheet: RawSheet, overrides: dict[str, str] | None = None
+) -> tuple[pd.DataFrame | None, ValidationReport]:
+    """Return (typed lines or None, report). Lines carry a ``sheet_row`` column. ``overrides``
+    is the user's {field: file column} (layout.recognise)."""
     raw = sheet.frame
     report = ValidationReport(file=sheet.path.name, rows=len(raw))
     headers = list(raw.columns)
@@ -37,10 +40,12 @@ def validate_sheet(sheet: RawSheet) -> tuple[pd.DataFrame | None, ValidationRepo
     duplicated_headers = sorted({h for h in headers if headers.count(h) > 1 and h})
     for header in duplicated_headers:
         report.add(1, header, header, "表头重复")
-    mapping = layout.recognise(headers)
+    mapping = layout.recognise(headers, overrides)
     report.layout = mapping
     for name, sources in mapping.ambiguous.items():
         report.add(1, " / ".join(sources), " / ".join(sources), f"多列都对应字段 {_header(name)}，无法确定用哪一列")
+    for name, column in mapping.unknown_columns.items():
+        report.add(1, column, column, f"映射给字段 {_header(name)} 的列不在文件中")
     for name in mapping.missing_required:
         report.add(1, _header(name), "", "缺少必需的列", f"可用列名: {', '.join(layout.accepted_names(name))}")
     if mapping.ignored:

@@ -3,13 +3,17 @@ aliases, order-level money given per line (each line its share), ambiguity, the 
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 import pandas as pd
 from sqlalchemy import inspect, select
 
 from db.demo_data import DemoSpec, generate_orders
 from db.engine import make_engine
-from db.importer import import_file
+from db.importer import check_file, import_file
+from db.importer.report import write_csv as write_report_csv
 from db.models import ImportBatch, Order, Store
 from tests.factories import write_csv
 from tests.integration.test_cli import run
@@ -167,3 +171,49 @@ def test_layout007_errors_name_the_files_own_column(engine, settings, tmp_path):
     assert result.status == "rejected"
     found = {(p.row, p.column, p.reason) for p in result.report.problems}
     assert (6, "商品数量 (月售)", "不是有效数字") in found
+
+
+def test_layout008_a_chosen_mapping_imports_columns_no_alias_knows(engine, settings, tmp_path):
+    """An ERP export with its own names: unknown without a mapping, imported with one (the
+    numbers as pandas computes them from the canonical lines)."""
+    lines = demo_lines()
+    own = {"订单ID": "单据编号", "实收价格": "成交单价", "月售": "出库数量"}
+    path = write_csv(lines.rename(columns=own), tmp_path / "erp.csv")
+    bare = check_file(path, settings)
+    assert not bare.ok and {"platform_order_id", "received_price", "quantity"} <= set(bare.layout.missing_required)
+    chosen = {"platform_order_id": "单据编号", "received_price": "成交单价", "quantity": "出库数量"}
+    checked = check_file(path, settings, mapping=chosen)
+    assert checked.ok, checked.report.format_text()
+    fields = {f["field"]: f for f in checked.layout.to_dict()["fields"]}
+    assert (fields["quantity"]["source"], fields["quantity"]["how"]) == ("出库数量", "manual")
+    result = import_file(engine, path, settings, mapping=chosen)
+    assert result.status == "imported", result.message[:2000]
+    assert_same_orders(engine, lines)
+
+
+def test_layout009_a_mapping_to_a_column_the_file_lacks_is_named(engine, settings, tmp_path):
+    path = write_csv(demo_lines(), tmp_path / "plain.csv")
+    result = import_file(engine, path, settings, mapping={"quantity": "出库数量"})
+    assert result.status == "rejected"
+    found = {(p.row, p.column, p.reason) for p in result.report.problems}
+    assert (1, "出库数量", "映射给字段 月售 的列不在文件中") in found
+    with engine.connect() as conn:
+        assert conn.execute(select(Order.id)).first() is None
+    # "" leaves a field unmapped: its column is then ignored and the default applies
+    unmapped = check_file(path, settings, mapping={"packaging_fee": ""})
+    assert unmapped.ok and unmapped.layout.defaults.get("packaging_fee") == 0.0
+    assert "打包袋金额" in unmapped.layout.ignored
+
+
+def test_layout010_the_whole_report_downloads_as_csv(settings, tmp_path):
+    lines = demo_lines().astype(object)
+    lines.loc[[4, 7, 9], "月售"] = ["两个", "=1+2", "-"]
+    result = check_file(write_csv(lines, tmp_path / "bad.csv"), settings)
+    out = io.StringIO()
+    write_report_csv(result.report, out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert rows[0] == ["文件", "行号", "列", "值", "原因", "说明"]
+    assert len(rows) - 1 == result.report.error_count > 0
+    by_row = {int(r[1]): r for r in rows[1:]}
+    assert by_row[6][2:5] == ["月售", "两个", "不是有效数字"]
+    assert by_row[9][3] == "'=1+2"  # a formula stays text in a spreadsheet
