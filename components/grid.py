@@ -76,8 +76,8 @@ def data_grid(page: str, table: str, title: str, rows: list[dict], columns: list
               row_id: str | None = None) -> html.Div:  # fmt: skip
     """A titled grid with 下载 CSV / 下载 Excel buttons. ``title`` is the section's name (the
     download's file and sheet name); ``hint`` (e.g. what a click does) is shown beside it.
-    ``clickable`` rows (drill-downs) select on click. ``row_id``: the field whose value is each
-    row's id (``cellClicked`` then names the row by it)."""
+    ``clickable`` rows (drill-downs) select on click. ``row_id``: the field whose value (text,
+    unique) is each row's id (``cellClicked`` then names the row by it)."""
     ids = _ids(page, table)
     options = {
         "theme": "themeQuartz",
@@ -96,7 +96,7 @@ def data_grid(page: str, table: str, title: str, rows: list[dict], columns: list
         id=ids["grid"], rowData=rows, columnDefs=columns,
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 110},
         dashGridOptions=options, columnSize="responsiveSizeToFit", style=style,
-        className="o2o-grid", **({"getRowId": f"String(params.data.{row_id})"} if row_id else {}),
+        className="o2o-grid", **({"getRowId": f"params.data.{row_id}"} if row_id else {}),
     )  # fmt: skip
     buttons = html.Div(
         [

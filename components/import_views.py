@@ -26,9 +26,13 @@ HOW = {
     "ambiguous": ("多列都匹配", "danger"),
     "unknown_column": ("所选列不存在", "danger"),
 }
+PROBLEMS = ("missing_required", "ambiguous", "unknown_column")
 NOT_IMPORTED = ""  # the select's value for 不导入 (layout.recognise: "" leaves a field unmapped)
 WORKING = ("checking", "running")
 WAITING = ("uploaded", "queued")
+# what 删除 means per status (services.imports.remove_job); none while the worker holds the job,
+# none once imported (the batch is in 导入历史, where 撤销 takes it back)
+REMOVE_LABEL = {"uploaded": "删除", "checked": "删除", "invalid": "删除", "queued": "取消导入", "failed": "移出列表"}
 STATUS_COLOUR = {"uploaded": "secondary", "checking": "info", "checked": "success", "invalid": "danger",
                  "queued": "secondary", "running": "primary", "succeeded": "success", "failed": "danger",
                  "cancelled": "secondary"}  # fmt: skip
@@ -81,8 +85,8 @@ def _buttons(job) -> list:
                           className="me-1")]  # fmt: skip
     if job.status == "checked":
         buttons.append(dbc.Button("导入", id=action(job.id, "import"), size="sm", color="primary", className="me-1"))
-    if job.status not in WORKING and job.status != "queued":
-        label = "删除" if job.status in ("uploaded", "checked", "invalid") else "移出列表"
+    label = REMOVE_LABEL.get(job.status)
+    if label:
         buttons.append(dbc.Button(label, id=action(job.id, "remove"), size="sm", color="danger", outline=True))
     return buttons
 
@@ -150,8 +154,15 @@ def mapping_table(mapping: dict, headers: list[str], editable: bool) -> html.Div
     table = dbc.Table([head, html.Tbody(rows)], size="sm", responsive=True, className="align-middle small mb-2")
     extra = []
     if mapping.get("ignored"):
-        extra.append(html.Div("未导入的列：" + "、".join(mapping["ignored"]), className="small text-muted"))
-    return html.Div([table, *extra], className="data-mapping")
+        extra.append(html.Div("未导入的列：" + "、".join(mapping["ignored"]), className="small text-muted mb-2"))
+    problems = [e for e in mapping["fields"] if e["how"] in PROBLEMS]
+    found = sum(1 for e in mapping["fields"] if e["source"])
+    summary = f"字段映射（文件列 → 字段）：已识别 {found} 个字段"
+    if problems:
+        summary += f"，{len(problems)} 个需要处理"
+    # all found: folded (a glance at the summary is enough); a problem: open at the fields
+    return html.Details([html.Summary(summary, className="fw-semibold mb-2"), table, *extra],
+                        open=bool(problems) or bool(unknown), className="data-mapping mb-2")  # fmt: skip
 
 
 def mapping_from_selects(chosen: dict[str, str], fields: list[dict]) -> dict[str, str]:

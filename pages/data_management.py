@@ -49,6 +49,7 @@ EDITABLE = ("checked", "invalid")  # the mapping can be changed and the file che
 HISTORY_TABLE = "history"
 UNDO_COLUMN = "action"
 UNDO_TEXT = "撤销"
+ROW_KEY = "batch_key"  # the batch id as text: the grid's row id
 STATUS_TEXT = {"running": "导入中", "succeeded": "成功", "failed": "失败", "undone": "已撤销"}
 SOURCE_TEXT = {"cli": "命令行", "upload": "网页上传", "demo": "演示数据"}
 DEMO_TARGET = "demo"
@@ -56,17 +57,18 @@ UNDO_PREFIX = "undo:"
 
 HISTORY_COLUMNS = [
     column("id", "批次", "count", maxWidth=90, minWidth=80),
-    column("file_name", "文件", minWidth=200),
+    column("file_name", "文件", minWidth=220),
     {**column("size_bytes", "大小", "count", context={"text_field": "size_text"}),
      "valueFormatter": {"function": "o2oBytes(params.value)"}},
     column("sha256_short", "SHA-256", tooltipField="sha256"),
-    column("started_at", "导入时间", "datetime", sort="desc"),
+    column("started_at", "导入时间", "datetime", sort="desc", minWidth=150),
     column("rows", "行数", "count"), column("orders", "订单数", "count"), column("stores", "门店数", "count"),
-    column("days", "日期范围", minWidth=190),
+    column("days", "日期范围", minWidth=200),
     column("duration_s", "耗时 (秒)", "number"),
     column("status_text", "状态"), column("error_count", "错误数", "count"),
     column("source_text", "来源"), column("created_by", "操作人"),
-    column(UNDO_COLUMN, "操作", cellClass="o2o-grid-action", sortable=False, filter=False, maxWidth=100),
+    column(UNDO_COLUMN, "操作", cellClass="o2o-grid-action", sortable=False, filter=False, pinned="right",
+           minWidth=80, maxWidth=90),
 ]  # fmt: skip
 
 register_export(ids.DATA_PAGE)
@@ -113,7 +115,7 @@ def layout(**_query: str) -> html.Div:
                   dbc.Button("移除演示数据", id=ids.DATA_REMOVE_DEMO, color="danger", outline=True, size="sm",
                              className="d-none")], className="d-flex mb-2"),
         html.Div(id=ids.DATA_HISTORY_MESSAGE),
-        html.Div(id=ids.DATA_HISTORY),
+        html.Div(info_alert("正在读取导入历史…"), id=ids.DATA_HISTORY),
     ]), className="mb-3 shadow-sm")  # fmt: skip
     confirm = dbc.Modal([
         dbc.ModalHeader(dbc.ModalTitle("请确认")),
@@ -121,7 +123,9 @@ def layout(**_query: str) -> html.Div:
         dbc.ModalFooter([dbc.Button("取消", id=ids.DATA_CONFIRM_CANCEL, color="secondary", outline=True),
                          dbc.Button("确认撤销", id=ids.DATA_CONFIRM_OK, color="danger")]),
     ], id=ids.DATA_CONFIRM, is_open=False)  # fmt: skip
-    stores = [dcc.Store(id=i, data=d) for i, d in ((ids.DATA_SELECTED, None), (ids.DATA_SELECTED_SIG, ""),
+    # the job shown stays shown over a reload (the tab's session storage)
+    stores = [dcc.Store(id=ids.DATA_SELECTED, storage_type="session")]
+    stores += [dcc.Store(id=i, data=d) for i, d in ((ids.DATA_SELECTED_SIG, ""),
                                                    (ids.DATA_JOBS_SIG, ""), (ids.DATA_CHANGED, 0),
                                                    (ids.DATA_HISTORY_SIG, ""), (ids.DATA_HISTORY_CHANGED, 0),
                                                    (ids.DATA_CONFIRM_TARGET, ""))]  # fmt: skip
@@ -232,8 +236,7 @@ def _detail(job, preview: dict | None, saved: list) -> html.Div:
         return html.Div(parts, id="data-detail-body", **{"data-job": str(job.id)})
     editable = job.status in EDITABLE
     if preview.get("mapping"):
-        parts += [html.H6("字段映射（文件列 → 字段）", className="mt-2"),
-                  mapping_table(preview["mapping"], preview.get("headers") or [], editable)]  # fmt: skip
+        parts.append(mapping_table(preview["mapping"], preview.get("headers") or [], editable))
         if editable:
             parts.append(_mapping_tools(job, saved))
     report = preview.get("report")
@@ -355,8 +358,9 @@ def show_history(_jobs, _changed):
         row["status_text"] = STATUS_TEXT.get(row["status"], row["status"])
         row["source_text"] = SOURCE_TEXT.get(row["source"], row["source"])
         row[UNDO_COLUMN] = UNDO_TEXT if row["status"] == "succeeded" else ""
+        row[ROW_KEY] = str(row["id"])
     grid = data_grid(ids.DATA_PAGE, HISTORY_TABLE, "导入历史", rows, HISTORY_COLUMNS, hint="点击「撤销」可撤销该批次",
-                     row_id="id")  # fmt: skip
+                     row_id=ROW_KEY)  # fmt: skip
     return grid, "" if has_demo(rows) else hidden
 
 
