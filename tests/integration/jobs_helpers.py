@@ -81,7 +81,7 @@ def read_raw(*paths: Path) -> pd.DataFrame:
     frames = []
     for path in paths:
         if path.suffix.lower() == ".xlsx":
-            frames.append(pd.read_excel(path, dtype=str))
+            frames.append(pd.read_excel(path, dtype=str, engine="openpyxl"))
             continue
         raw = path.read_bytes()
         encoding = "utf-8-sig"
@@ -93,7 +93,9 @@ def read_raw(*paths: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def assert_database_holds(engine, *paths: Path) -> None:
-    """The orders in the database are exactly those of the files (pandas over the raw lines)."""
-    expected, found = file_figures(read_raw(*paths)), database_figures(engine)
+def assert_database_holds(engine, *paths: Path, renames: dict[str, str] | None = None) -> None:
+    """The orders in the database are exactly those of the files (pandas over the raw lines;
+    ``renames``: file column → our header where the file names it otherwise)."""
+    expected = file_figures(read_raw(*paths).rename(columns=renames or {}))
+    found = database_figures(engine)
     pd.testing.assert_frame_equal(found, expected, check_dtype=False, check_names=False)
