@@ -55,6 +55,12 @@ def report_path(stored_path: str | Path) -> Path:
     return Path(stored_path).parent / REPORT_NAME
 
 
+def _write_report(path: Path, report) -> None:
+    """Every problem of ``report`` as CSV next to the upload (UTF-8 with BOM: Excel opens it)."""
+    with report_path(path).open("w", encoding="utf-8-sig", newline="") as out:
+        write_csv(report, out)
+
+
 class JobWorker:
     """Claims and runs import jobs of one database until stopped."""
 
@@ -177,13 +183,16 @@ class JobWorker:
             "report": report.to_dict(),
             "message": result.message,
         }
-        with report_path(path).open("w", encoding="utf-8-sig", newline="") as out:
-            write_csv(report, out)
+        _write_report(path, report)
         if result.message:  # not readable at all
             status, message, errors = "invalid", result.message, max(1, report.error_count)
         elif result.ok:
             status, errors = "checked", 0
             message = f"校验通过: {report.rows} 行，可以导入"
+            previous = jobs.previous_import(self.engine, job["sha256"])
+            if previous is not None:
+                message += (f" (注意: 内容相同的文件已于 {previous[1]:%Y-%m-%d %H:%M} 导入，批次 #{previous[0]}；"
+                            "再次导入不会改变数据)")  # fmt: skip
         else:
             status, errors = "invalid", report.error_count
             message = f"发现 {errors} 个错误，文件不能导入 (共 {report.rows} 行)"
@@ -204,9 +213,17 @@ class JobWorker:
                                       on_progress=self._progress(job["id"]), **kwargs)  # fmt: skip
         log.info("import job %s: %s in %.1f s", job["id"], result.status, time.monotonic() - started)
         if result.status == "rejected":
-            errors = result.report.error_count if result.report is not None else 0
+            report = result.report
+            errors = report.error_count if report is not None else 0
+            preview = None
+            if report is not None and errors:  # the import's own findings replace the check's
+                _write_report(path, report)
+                checked = json.loads(job["preview"]) if job["preview"] else {}
+                layout = report.layout.to_dict() if report.layout is not None else None
+                preview = {"headers": checked.get("headers", []), "mapping": layout,
+                           "report": report.to_dict(), "message": result.message}  # fmt: skip
             jobs.finish(self.engine, job["id"], self.name, "failed", message=result.message,
-                        error_count=max(1, errors))  # fmt: skip
+                        error_count=max(1, errors), preview=preview)  # fmt: skip
             return
         jobs.finish(self.engine, job["id"], self.name, "succeeded", message=result.message,
                     batch_id=result.batch_id, step="完成")  # fmt: skip

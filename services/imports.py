@@ -128,7 +128,7 @@ def clean_file_name(file_name: str | None) -> str:
     return name
 
 
-def _too_large(name: str, limit: int) -> UploadRefused:
+def too_large(name: str, limit: int) -> UploadRefused:
     return UploadRefused(f"{name}: 文件超过上传上限 {limit / (1 << 20):.0f} MB", 413)
 
 
@@ -177,7 +177,7 @@ def save_upload(runtime, stream: BinaryIO, file_name: str, content_length: int |
     limit = settings.max_import_bytes
     name = clean_file_name(file_name)
     if content_length is not None and content_length > limit:
-        raise _too_large(name, limit)
+        raise too_large(name, limit)
     if content_length == 0:
         raise UploadRefused(f"{name}: 文件为空")
     job_dir = uploads_dir(runtime) / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:12]}"
@@ -194,7 +194,7 @@ def save_upload(runtime, stream: BinaryIO, file_name: str, content_length: int |
                     break
                 size += len(block)
                 if size > limit:
-                    raise _too_large(name, limit)
+                    raise too_large(name, limit)
                 if len(head) < SNIFF_BYTES:
                     head += block[: SNIFF_BYTES - len(head)]
                     if len(head) >= SNIFF_BYTES:

@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from flask import Blueprint, Flask, jsonify, request, send_file
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from services import imports
 from services.runtime import get_runtime
@@ -76,7 +77,12 @@ def upload():
         return _error("文件名编码无效 (X-File-Name 应为百分号编码的 UTF-8)", 400)
     runtime = get_runtime()
     try:
-        job = imports.save_upload(runtime, request.stream, file_name, request.content_length)
+        try:
+            # the body is read only here: a Content-Length over the limit is refused unread
+            job = imports.save_upload(runtime, request.stream, file_name, request.content_length)
+        except RequestEntityTooLarge:  # by Content-Length, or a chunked body passing the limit
+            name = imports.clean_file_name(file_name)
+            raise imports.too_large(name, runtime.settings.max_import_bytes) from None
     except imports.UploadRefused as refused:
         log.warning("upload refused: %s", refused.message)
         return _error(refused.message, refused.status)

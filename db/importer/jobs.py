@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from sqlalchemy import Engine, and_, delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from db.models import ImportJob, ImportMapping
+from db.models import ImportBatch, ImportJob, ImportMapping
 
 WAITING = ("uploaded", "queued")  # claimable
 WORKING = ("checking", "running")  # claimed: at most one per database
@@ -241,6 +241,18 @@ def list_jobs(engine: Engine, statuses: Sequence[str] | None = None, limit: int 
         query = query.where(ImportJob.status.in_(tuple(statuses)))
     with engine.connect() as conn:
         return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def previous_import(engine: Engine, sha256: str) -> tuple[int, dt.datetime] | None:
+    """(batch id, when) of the last successful import of a file with this content, if any."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(ImportBatch.id, ImportBatch.started_at)
+            .where(ImportBatch.sha256 == sha256, ImportBatch.status == "succeeded")
+            .order_by(ImportBatch.id.desc())
+            .limit(1)
+        ).first()
+    return (row.id, row.started_at) if row is not None else None
 
 
 def saved_mappings(engine: Engine) -> list[tuple[str, dict[str, str]]]:
