@@ -28,6 +28,7 @@ HOW = {
 }
 PROBLEMS = ("missing_required", "ambiguous", "unknown_column")
 NOT_IMPORTED = ""  # the select's value for 不导入 (layout.recognise: "" leaves a field unmapped)
+RECENT_HOURS = 24  # a finished job stays in the list this long
 WORKING = ("checking", "running")
 WAITING = ("uploaded", "queued")
 # what 删除 means per status (services.imports.remove_job); none while the worker holds the job,
@@ -36,6 +37,15 @@ REMOVE_LABEL = {"uploaded": "删除", "checked": "删除", "invalid": "删除", 
 STATUS_COLOUR = {"uploaded": "secondary", "checking": "info", "checked": "success", "invalid": "danger",
                  "queued": "secondary", "running": "primary", "succeeded": "success", "failed": "danger",
                  "cancelled": "secondary"}  # fmt: skip
+
+
+def in_list(job, now: dt.datetime) -> bool:
+    """Jobs still to be acted on, and finished ones for RECENT_HOURS (导入历史 keeps them after)."""
+    if job.status == "cancelled":
+        return False
+    if job.status in ("succeeded", "failed"):
+        return job.finished_at is None or now - job.finished_at <= dt.timedelta(hours=RECENT_HOURS)
+    return True
 
 
 def size_text(size: int | None) -> str:

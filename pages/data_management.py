@@ -24,6 +24,7 @@ from components.import_views import (
     WORKING,
     action,
     full_mapping,
+    in_list,
     job_table,
     mapping_from_selects,
     mapping_table,
@@ -44,7 +45,6 @@ dash.register_page(__name__, path=PATH, name="数据管理", title="数据管理
 log = logging.getLogger(__name__)
 ACTIVE_REFRESH_MS = 1000  # while a job is checked or imported: its progress every second
 IDLE_REFRESH_MS = 5000  # otherwise: a job enqueued from another tab or process shows within 5 s
-RECENT_HOURS = 24  # a finished job stays in the list this long
 EDITABLE = ("checked", "invalid")  # the mapping can be changed and the file checked again
 HISTORY_TABLE = "history"
 UNDO_COLUMN = "action"
@@ -170,7 +170,7 @@ def refresh_jobs(_tick, _uploaded, _changed, selected, shown, selected_shown, hi
     except Exception:
         return _failure("job list"), "", IDLE_REFRESH_MS, dash.no_update, dash.no_update
     now = dt.datetime.now()
-    listed = [job for job in jobs if _listed(job, now)]
+    listed = [job for job in jobs if in_list(job, now)]
     view = [job.to_json() for job in listed] + [selected]
     signature = _digest(view)
     if not listed:
@@ -185,15 +185,6 @@ def refresh_jobs(_tick, _uploaded, _changed, selected, shown, selected_shown, hi
     return (dash.no_update if signature == shown else children, signature, interval,
             dash.no_update if detail_sig == selected_shown else detail_sig,
             dash.no_update if history_sig == history_shown else history_sig)  # fmt: skip
-
-
-def _listed(job, now: dt.datetime) -> bool:
-    """Jobs still to be acted on, and the finished ones for RECENT_HOURS (then 导入历史 has them)."""
-    if job.status == "cancelled":
-        return False
-    if job.status in ("succeeded", "failed"):
-        return job.finished_at is None or now - job.finished_at <= dt.timedelta(hours=RECENT_HOURS)
-    return True
 
 
 # -- the selected job: mapping preview and report ------------------------------------------------
