@@ -36,10 +36,8 @@ def database_guard(what: str) -> Iterator[None]:
 
 def history_rows(runtime: Runtime) -> list[dict]:
     """Every batch, newest first, as JSON-native values (times ISO, dates ISO)."""
-    try:
+    with database_guard("import history"):
         batches = list_batches(runtime.engine, limit=HISTORY_LIMIT)
-    except SQLAlchemyError as exc:
-        raise DataLayerError(f"import history unavailable: {exc.__class__.__name__}") from exc
     return [_row(batch) for batch in batches]
 
 
@@ -50,18 +48,14 @@ def has_demo(rows: list[dict]) -> bool:
 
 def undo(runtime: Runtime, batch_id: int, *, by: str | None = None) -> UndoResult:
     """Undo one succeeded batch (UndoRefusedError, nothing changed, when it cannot be)."""
-    try:
+    with database_guard(f"undo of batch {batch_id}"):
         return undo_batch(runtime.engine, int(batch_id), by=by)
-    except SQLAlchemyError as exc:
-        raise DataLayerError(f"undo of batch {batch_id} failed: {exc.__class__.__name__}") from exc
 
 
 def remove_demo_data(runtime: Runtime, *, by: str | None = None) -> RemoveDemoResult:
     """Undo every demo batch in one transaction."""
-    try:
+    with database_guard("removing the demo data"):
         return remove_demo(runtime.engine, by=by)
-    except SQLAlchemyError as exc:
-        raise DataLayerError(f"removing the demo data failed: {exc.__class__.__name__}") from exc
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:

@@ -37,6 +37,16 @@ setInterval(function () {
 """
 
 
+# A drop of one file on the drop zone (what a file manager's drag and drop delivers)
+DROP = """({name, bytes}) => {
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([new Uint8Array(bytes)], name));
+  const zone = document.getElementById("data-drop");
+  zone.dispatchEvent(new DragEvent("dragover", {bubbles: true, cancelable: true, dataTransfer: transfer}));
+  zone.dispatchEvent(new DragEvent("drop", {bubbles: true, cancelable: true, dataTransfer: transfer}));
+}"""
+
+
 def _new_store_file(last_day: str) -> pd.DataFrame:
     """LINES one-line orders of a store the demo does not have, on the demo's last day."""
     frame = sheet(order("T", f"{last_day} 10:00:00", [{}], store_name=NEW_STORE, store_code="E2E1", city=NEW_CITY))
@@ -152,6 +162,8 @@ def test_e2e_data001_bad_row_fixed_import_progress_dashboard_undo(site, browser,
     page.locator("#data-remove-demo.d-none").wait_for(state="attached", timeout=30000)
     page.goto(site.base + "/overview", wait_until="networkidle")
     assert "还没有任何订单数据" in page.locator("body").inner_text()
+    page.get_by_role("link", name="前往数据管理 →").click()  # the empty dashboard points the way
+    page.wait_for_url(site.base + "/data", timeout=10000)
 
     assert blocked == [] and errors == []
     context.close()
@@ -170,7 +182,10 @@ def test_e2e_data002_refused_file_says_why_in_the_page(site, browser, tmp_path, 
     path.write_bytes(content)
     context, page, errors, blocked = open_offline(browser)
     page.goto(site.base + "/data", wait_until="networkidle")
-    _upload(page, path)
+    if path.suffix == ".txt":  # dropped on the drop zone, as from the file manager
+        page.evaluate(DROP, {"name": name, "bytes": list(content)})
+    else:
+        _upload(page, path)
     item = page.locator("#data-upload-list .data-upload-item[data-upload-state='refused']")
     item.wait_for(timeout=30000)
     text = item.locator(".data-upload-status").inner_text()
