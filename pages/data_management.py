@@ -111,7 +111,8 @@ def layout(**_query: str) -> html.Div:
         html.Div(info_alert("正在读取文件列表…"), id=ids.DATA_JOBS),
     ]), className="mb-3 shadow-sm")  # fmt: skip
     history = dbc.Card(dbc.CardBody([
-        html.Div([html.H5("导入历史", className="mb-0 me-auto"),
+        html.Div([html.Div("每次导入一行（命令行、网页上传、演示数据），可排序、筛选和下载。",
+                           className="small text-muted me-auto align-self-center"),
                   dbc.Button("移除演示数据", id=ids.DATA_REMOVE_DEMO, color="danger", outline=True, size="sm",
                              className="d-none")], className="d-flex mb-2"),
         html.Div(id=ids.DATA_HISTORY_MESSAGE),
@@ -164,8 +165,8 @@ def refresh_jobs(_tick, _uploaded, _changed, selected, shown, selected_shown, hi
     try:
         with database_guard("job list"):
             jobs = imports.list_jobs(get_runtime(), include_finished=True)
-    except DataLayerError:
-        log.exception("数据管理: job list unavailable")
+    except DataLayerError as exc:  # polled every few seconds: one line each time, no traceback
+        log.warning("数据管理: job list unavailable (%s)", exc)
         return error_alert(DB_UNAVAILABLE), "", IDLE_REFRESH_MS, dash.no_update, dash.no_update
     except Exception:
         return _failure("job list"), "", IDLE_REFRESH_MS, dash.no_update, dash.no_update
@@ -358,7 +359,7 @@ def show_history(_jobs, _changed):
 @dash.callback(
     Output(ids.DATA_CONFIRM, "is_open"), Output(ids.DATA_CONFIRM_BODY, "children"),
     Output(ids.DATA_CONFIRM_TARGET, "data"), Output(ids.DATA_HISTORY_MESSAGE, "children"),
-    Output(ids.DATA_HISTORY_CHANGED, "data"),
+    Output(ids.DATA_HISTORY_CHANGED, "data"), Output(ids.DATA_CONFIRM_OK, "children"),
     Input({"type": "grid", "page": ids.DATA_PAGE, "table": ALL}, "cellClicked"),
     Input(ids.DATA_REMOVE_DEMO, "n_clicks"), Input(ids.DATA_CONFIRM_OK, "n_clicks"),
     Input(ids.DATA_CONFIRM_CANCEL, "n_clicks"),
@@ -371,24 +372,24 @@ def confirm_undo(cells, _demo, _ok_clicks, _cancel, grids, target, changed):
     unchanged = dash.no_update
     trigger = dash.ctx.triggered_id
     if not dash.ctx.triggered or not dash.ctx.triggered[0]["value"]:
-        return (unchanged,) * 5
+        return (unchanged,) * 6
     if trigger == ids.DATA_CONFIRM_CANCEL:
-        return False, unchanged, "", unchanged, unchanged
+        return False, unchanged, "", unchanged, unchanged, unchanged
     if trigger == ids.DATA_REMOVE_DEMO:
         body = "将移除全部演示数据（演示门店、商品和订单），并重算受影响的汇总。你自己导入的数据不受影响。"
-        return True, body, DEMO_TARGET, unchanged, unchanged
+        return True, body, DEMO_TARGET, unchanged, unchanged, "确认移除"
     if isinstance(trigger, dict):  # a cell of the history grid
         batch = _clicked_batch(cells, grids)
         if batch is None:
-            return (unchanged,) * 5
+            return (unchanged,) * 6
         body = [html.P(f"撤销批次 #{batch['id']}（{batch['file_name']}，{batch['rows'] or 0:,} 行、"
                        f"{batch['orders'] or 0:,} 单）？"),
                 html.P("将删除该批次写入的订单；被它替换的旧版本订单会恢复；之后的批次改过的订单保持不变。"
                        "只被该批次用到的门店和商品也会删除。", className="small text-muted mb-0")]  # fmt: skip
-        return True, body, f"{UNDO_PREFIX}{batch['id']}", unchanged, unchanged
+        return True, body, f"{UNDO_PREFIX}{batch['id']}", unchanged, unchanged, "确认撤销"
     if trigger == ids.DATA_CONFIRM_OK and target:
-        return False, unchanged, "", _carry_out(target), (changed or 0) + 1
-    return (unchanged,) * 5
+        return False, unchanged, "", _carry_out(target), (changed or 0) + 1, unchanged
+    return (unchanged,) * 6
 
 
 def _clicked_batch(cells: list, grids: list) -> dict | None:
