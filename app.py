@@ -128,7 +128,7 @@ def create_app(
         worker = JobWorker(settings)
         app.server.extensions[WORKER_KEY] = worker
         worker.start()
-        atexit.register(worker.stop, 1.0)
+        atexit.register(worker.stop)
     return app
 
 

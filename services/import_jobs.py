@@ -84,7 +84,7 @@ class JobWorker:
             _workers.setdefault(self.settings.database_url, set()).add(self)
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
         """Stop claiming; wait up to ``timeout`` for a running job (a job still running after it
         dies with the process: its transaction rolls back, the next claim fails it)."""
         with _workers_lock:
@@ -225,5 +225,8 @@ class JobWorker:
             jobs.finish(self.engine, job["id"], self.name, "failed", message=result.message,
                         error_count=max(1, errors), preview=preview)  # fmt: skip
             return
-        jobs.finish(self.engine, job["id"], self.name, "succeeded", message=result.message,
-                    batch_id=result.batch_id, step="完成")  # fmt: skip
+        if jobs.finish(self.engine, job["id"], self.name, "succeeded", message=result.message,
+                       batch_id=result.batch_id, step="完成"):  # fmt: skip
+            # the data is in the database and the batch row keeps name, size and SHA-256: the
+            # stored copy is not needed any more (weekly 200 MB files would fill the disk)
+            path.unlink(missing_ok=True)

@@ -117,7 +117,8 @@ def clean_file_name(file_name: str | None) -> str:
     """The name to store and show: no directories, no control characters; refused unless it
     ends in .csv / .xlsx."""
     name = (file_name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip().strip(".")
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name)
+    name = re.sub(r'[:*?"<>|]', "_", name).strip().strip(".")  # not allowed in Windows file names
     if not name:
         raise UploadRefused("缺少文件名")
     if not name.lower().endswith(SUFFIXES):
@@ -234,7 +235,8 @@ def get_job(runtime, job_id: int) -> JobView | None:
 
 def job_preview(runtime, job_id: int) -> dict | None:
     """{"headers", "mapping" (Mapping.to_dict()), "report" (ValidationReport.to_dict()),
-    "message"} of the job's last check; None before it was checked."""
+    "message"} of the job's last check; None before it was checked. A file that could not be
+    read at all has ``message`` set, no headers and ``mapping`` None."""
     row = jobs.get_job(runtime.engine, job_id)
     if row is None or not row["preview"]:
         return None
@@ -269,9 +271,10 @@ def set_mapping(runtime, job_id: int, mapping: dict[str, str], mapping_name: str
 
 
 def start_import(runtime, job_id: int) -> JobView:
-    """Queue the import of a job whose check passed without errors."""
+    """Queue the import of a job whose check passed without errors (or whose import was cut
+    off by a stopped process: 导入中断)."""
     row = _job_or_refuse(runtime, job_id)
-    if row["status"] == "checked" and row["error_count"]:
+    if row["status"] in ("checked", "failed") and row["error_count"]:
         raise JobRefused(f"{row['file_name']}: 校验发现 {row['error_count']} 个错误，不能导入")
     if not jobs.enqueue_import(runtime.engine, job_id):
         raise _state_refusal(_job_or_refuse(runtime, job_id), "开始导入")

@@ -3,7 +3,8 @@
 A job is one uploaded file and what is asked of it. Status flow (migration 0006):
 
     uploaded → checking → checked | invalid        (action "check": read and validate, write nothing)
-    checked  → queued → running → succeeded | failed   (action "import")
+    checked  → queued → running → succeeded | failed   (action "import"; an import failed
+                                                         without errors found may be queued again)
     uploaded | checked | invalid | queued | failed → cancelled   (removed by the user)
 
 ``claim_next`` hands the oldest waiting job (``uploaded`` or ``queued``) to one worker, and only
@@ -208,11 +209,13 @@ def requeue_check(engine: Engine, job_id: int, mapping: dict[str, str] | None, m
 
 
 def enqueue_import(engine: Engine, job_id: int) -> bool:
-    """Queue a job whose check passed without errors; False otherwise."""
+    """Queue a job whose check passed without errors, or whose import was cut off (its process
+    died) without errors found; False otherwise."""
+    ready = or_(ImportJob.status == "checked", and_(ImportJob.status == "failed", ImportJob.action == "import"))
     with engine.begin() as conn:
         return conn.execute(
             update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.status == "checked", ImportJob.error_count == 0)
+            .where(ImportJob.id == job_id, ready, ImportJob.error_count == 0)
             .values(status="queued", action="import", step=None, lines_done=0, lines_total=0,
                     message=None, worker=None, heartbeat_at=None, started_at=None, finished_at=None)
         ).rowcount == 1  # fmt: skip

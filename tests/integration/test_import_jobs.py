@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -142,7 +143,10 @@ def test_jobs005_saved_mapping_same_name_overwrites(engine):
 
 def test_jobs006_worker_checks_then_imports_with_progress(engine, settings, tmp_path):
     frame = orders_sheet(40)
-    path = write_csv(frame, tmp_path / "orders.csv")
+    original = write_csv(frame, tmp_path / "orders.csv")
+    path = tmp_path / "stored" / "orders.csv"
+    path.parent.mkdir()
+    path.write_bytes(original.read_bytes())
     worker = JobWorker(settings, poll_s=0.1).start()
     try:
         job = _job(engine, path)
@@ -155,7 +159,8 @@ def test_jobs006_worker_checks_then_imports_with_progress(engine, settings, tmp_
         with engine.connect() as conn:
             batch = conn.execute(select(ImportBatch.__table__).where(ImportBatch.id == row["batch_id"])).one()
         assert batch.status == "succeeded" and batch.rows == len(frame)
-        assert_database_holds(engine, path)
+        assert not path.exists()  # the stored copy is deleted once imported
+        assert_database_holds(engine, original)
     finally:
         worker.stop()
 
@@ -174,8 +179,10 @@ while not worker.run_once():
 def test_jobs007_job_of_a_killed_process_is_failed_and_wrote_nothing(engine, settings, tmp_path, empty_database_url):
     """A process killed while its import writes: the transaction dies with it (nothing written)
     and, once its heartbeat is stale, the next claim marks the job failed."""
-    frame = orders_sheet(6000, seed=7)
-    path = write_csv(frame, tmp_path / "big.csv")
+    write_csv(orders_sheet(6000, seed=7), tmp_path / "big.csv")
+    path = tmp_path / "stored" / "big.csv"  # the worker deletes its copy after the import
+    path.parent.mkdir()
+    path.write_bytes((tmp_path / "big.csv").read_bytes())
     job = _job(engine, path)
     jobs.claim_next(engine, "checker")
     jobs.finish(engine, job, "checker", "checked", error_count=0)
@@ -198,19 +205,25 @@ def test_jobs007_job_of_a_killed_process_is_failed_and_wrote_nothing(engine, set
     worker = JobWorker(settings, poll_s=0.1).start()
     try:
         row = _wait(engine, job, lambda r: r["status"] == "failed", timeout=30)
+        assert "导入中断" in row["message"]
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(Order)).scalar_one() == 0
+            assert conn.execute(select(func.count()).where(ImportBatch.status == "succeeded")).scalar_one() == 0
+        # 请重新导入: the stored file is queued again and imports whole
+        assert jobs.enqueue_import(engine, job)
+        row = _wait(engine, job, lambda r: r["status"] not in jobs.ACTIVE, timeout=120)
     finally:
         worker.stop()
-    assert "导入中断" in row["message"]
-    with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(Order)).scalar_one() == 0
-        assert conn.execute(select(func.count()).where(ImportBatch.status == "succeeded")).scalar_one() == 0
+    assert row["status"] == "succeeded", row["message"]
+    assert_database_holds(engine, tmp_path / "big.csv")
 
 
 def test_jobs008_two_workers_never_work_on_two_jobs_at_once(engine, settings, tmp_path):
     """Two workers (two engines, as two processes would have) and three files: every sample of
     the table shows at most one job checking/running, and the others waiting."""
     files = [write_csv(orders_sheet(1500, seed=s, prefix=f"W{s}-"), tmp_path / f"f{s}.csv") for s in range(3)]
-    ids = [_job(engine, path) for path in files]
+    (tmp_path / "stored").mkdir()
+    ids = [_job(engine, Path(shutil.copy(path, tmp_path / "stored"))) for path in files]
     workers = [JobWorker(settings, poll_s=0.05).start() for _ in range(2)]
     samples: list[list[str]] = []
     try:

@@ -130,6 +130,7 @@ def test_upload001_file_checked_previewed_and_imported(site, tmp_path, kind):
     done = _wait(runtime, job["id"])
     assert done.status == "succeeded", done.message
     assert done.batch_id is not None and done.step == "完成"
+    assert [p for p in stored.glob("*/*") if p.name == path.name] == []  # imported: the copy is deleted
     assert_database_holds(runtime.engine, path)
 
 
