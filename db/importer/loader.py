@@ -314,15 +314,18 @@ def _count_existing(conn: Connection) -> int:
 
 def _keep_replaced_versions(conn: Connection, batch_id: int) -> None:
     """Copy the stored versions of the staged orders, and their lines, into the history tables
-    with ``superseded_by`` = this batch (two INSERT … SELECT; no per-order work in Python)."""
+    with ``superseded_by`` = this batch (two INSERT … SELECT; no per-order work in Python).
+    A version this same batch wrote (an earlier chunk of the file) is not a version to restore."""
     orders = Order.__table__
-    replaced = select(*orders.c, literal(batch_id).label("superseded_by")).join(STG_ORDERS, _on_key())
+    earlier = orders.c.import_batch_id.is_distinct_from(batch_id)
+    replaced = select(*orders.c, literal(batch_id).label("superseded_by")).join(STG_ORDERS, _on_key()).where(earlier)
     conn.execute(ORDER_HISTORY.insert().from_select([*orders.c.keys(), "superseded_by"], replaced))
     items = OrderItem.__table__
     lines = (
         select(*items.c, literal(batch_id).label("superseded_by"))
         .join(orders, orders.c.id == items.c.order_id)
         .join(STG_ORDERS, _on_key())
+        .where(earlier)
     )
     conn.execute(ORDER_ITEM_HISTORY.insert().from_select([*items.c.keys(), "superseded_by"], lines))
 
