@@ -94,9 +94,15 @@
     if (button) button.click();
   }
 
-  function send(file, url, list) {
+  function send(file, url, limit, list) {
     var parts = row(file);
     list.insertBefore(parts.item, list.firstChild);
+    if (limit && file.size > limit) {
+      // refused before sending: a server that refuses a large body mid-way closes the connection,
+      // which the browser reports as a network error instead of the server's answer
+      finish(parts, false, file.name + ": 文件超过上传上限 " + sizeText(limit) + "，未上传");
+      return;
+    }
     var xhr = new XMLHttpRequest();
     xhr.open("POST", url);
     xhr.setRequestHeader("X-File-Name", encodeURIComponent(file.name));
@@ -128,7 +134,8 @@
     var list = document.getElementById(LIST);
     if (!zone || !list || !files) return;
     var url = zone.getAttribute("data-url") || "/data/upload";
-    for (var i = 0; i < files.length; i++) send(files[i], url, list);
+    var limit = Number(zone.getAttribute("data-limit")) || 0;
+    for (var i = 0; i < files.length; i++) send(files[i], url, limit, list);
   }
 
   function inZone(event) {

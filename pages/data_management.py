@@ -95,7 +95,8 @@ def layout(**_query: str) -> html.Div:
             html.Div(f"可一次选择多个文件；单个文件不超过 {size_text(limit)}。上传后先自动校验，确认无误再导入。",
                      className="small text-muted mt-2"),
         ],
-        id=ids.DATA_DROP, className="data-drop", **{"data-url": dash.get_relative_path("/data/upload")},
+        id=ids.DATA_DROP, className="data-drop",
+        **{"data-url": dash.get_relative_path("/data/upload"), "data-limit": str(limit)},
     )  # fmt: skip
     upload = dbc.Card(dbc.CardBody([
         html.Div([html.H5("上传文件", className="mb-0 me-auto"),

@@ -169,6 +169,25 @@ def test_e2e_data001_bad_row_fixed_import_progress_dashboard_undo(site, browser,
     context.close()
 
 
+def test_e2e_data003_file_over_the_limit_is_refused_before_sending(site, browser, tmp_path):
+    """The page knows the server's limit: a larger file is not sent at all (a server refusing a
+    body mid-way closes the connection, which the browser reports as a network error)."""
+    path = write_csv(_new_store_file(site.last_day).head(50), tmp_path / "大文件.csv")
+    context, page, errors, blocked = open_offline(browser)
+    page.goto(site.base + "/data", wait_until="networkidle")
+    uploads = []
+    page.on("request", lambda request: uploads.append(request.url) if "/data/upload" in request.url else None)
+    limit = path.stat().st_size - 1
+    page.evaluate(f"document.getElementById('data-drop').setAttribute('data-limit', '{limit}')")
+    _upload(page, path)
+    item = page.locator("#data-upload-list .data-upload-item[data-upload-state='refused']")
+    item.wait_for(timeout=10000)
+    assert f"{path.name}: 文件超过上传上限" in item.inner_text() and "未上传" in item.inner_text()
+    page.wait_for_timeout(500)
+    assert uploads == [] and blocked == [] and errors == []
+    context.close()
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
