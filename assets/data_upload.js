@@ -66,6 +66,10 @@
 
   function finish(parts, ok, text) {
     parts.bar.classList.add(ok ? "bg-success" : "bg-danger");
+    if (!ok) {
+      parts.bar.style.width = "100%"; // a refused file: the whole bar red, not the bytes sent
+      parts.bar.textContent = "未接受";
+    }
     parts.status.className = "data-upload-status small mt-1 " + (ok ? "text-success" : "text-danger fw-semibold");
     parts.status.textContent = text;
     parts.item.setAttribute("data-upload-state", ok ? "done" : "refused");
