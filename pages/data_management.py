@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 ACTIVE_REFRESH_MS = 1000  # while a job is checked or imported: its progress every second
 IDLE_REFRESH_MS = 5000  # otherwise: a job enqueued from another tab or process shows within 5 s
 EDITABLE = ("checked", "invalid")  # the mapping can be changed and the file checked again
+ACTIONS = ("view", "import", "remove", "recheck", "apply", "save")  # the job buttons (components.import_views)
 HISTORY_TABLE = "history"
 UNDO_COLUMN = "action"
 UNDO_TEXT = "撤销"
@@ -274,7 +275,9 @@ def act_on_job(clicks, field_values, saved_names, new_names, selected, changed):
     trigger = dash.ctx.triggered_id
     if not isinstance(trigger, dict) or not any(t["value"] for t in dash.ctx.triggered):
         return dash.no_update, dash.no_update, dash.no_update  # buttons (re)rendered, nothing clicked
-    job_id, name = int(trigger["job"]), trigger["action"]
+    job_id, name = trigger.get("job"), trigger.get("action")
+    if not isinstance(job_id, int) or isinstance(job_id, bool) or name not in ACTIONS:
+        return dash.no_update, dash.no_update, dash.no_update  # an id no page renders (a hand-made request)
     fields = [item["id"]["field"] for item in dash.ctx.states_list[0]]
     chosen = dict(zip(fields, field_values, strict=True))
     bump = (changed or 0) + 1
