@@ -11,3 +11,8 @@ class ImportRejectedError(ValueError):
     def __init__(self, message: str, report: object | None = None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class UndoRefusedError(ValueError):
+    """A batch cannot be undone (unknown, failed, running or already undone); nothing changed.
+    The message is Chinese and names the batch."""

@@ -38,7 +38,7 @@ def seed_demo(
     del lines
     for done, path in enumerate(paths, start=1):
         report(f"导入 {path.name}", done - 1, len(paths))
-        result = import_file(engine, path, settings)
+        result = import_file(engine, path, settings, source="demo")
         if not result.ok:
             raise RuntimeError(f"demo import failed: {result.message}")
         report(f"导入 {path.name}", done, len(paths))

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from config import Settings
 from db.errors import ImportRejectedError
 from db.importer.loader import LoadStats, load_lines
+from db.importer.lock import take_import_lock
 from db.importer.reader import ReadLimits, read_export
 from db.importer.validate import ValidationReport, validate_sheet
 from db.models import AGGREGATE_TABLES, ImportBatch
@@ -78,11 +79,14 @@ def import_file(
     on_stage: Stage | None = None,
     on_progress: Progress | None = None,
     mapping: dict[str, str] | None = None,
+    source: str = "cli",
+    created_by: str | None = None,
 ) -> ImportResult:
     """Import one file; never raises for bad input (the result says why it was rejected).
 
     ``mapping`` is the user's {field: file column} (layout.recognise); ``on_progress`` hears
-    (step, lines done, lines total) as the import moves on."""
+    (step, lines done, lines total) as the import moves on; ``source`` (cli | upload | demo) and
+    ``created_by`` are recorded on the batch row."""
     path = Path(path)
     timings: dict[str, float] = {}
     clock = [time.perf_counter(), None]
@@ -100,6 +104,7 @@ def import_file(
             on_progress(name, done, total[0])
 
     started = dt.datetime.now()
+    who = {"source": source, "created_by": created_by}
     size = path.stat().st_size if path.is_file() else 0
     sha = file_sha256(path) if path.is_file() else ""
 
@@ -126,16 +131,18 @@ def import_file(
         del sheet
     except ImportRejectedError as exc:
         report = ValidationReport(file=path.name)
-        _record_failure(engine, path, sha, size, started, {"file": path.name, "error": str(exc)})
+        _record_failure(engine, path, sha, size, started, {"file": path.name, "error": str(exc)}, errors=1, **who)
         return ImportResult(path, "rejected", str(exc), report=report)
 
     if lines is None:
-        _record_failure(engine, path, sha, size, started, report.to_dict(), rows=report.rows)
+        _record_failure(
+            engine, path, sha, size, started, report.to_dict(), rows=report.rows, errors=report.error_count, **who
+        )
         return ImportResult(path, "rejected", report.format_text(), report=report, warnings=report.warnings)
 
     stage("写入")
     try:
-        batch_id, stats, version = _write(engine, path, sha, size, started, lines, report, settings)
+        batch_id, stats, version = _write(engine, path, sha, size, started, lines, report, settings, who)
     except (DataError, engine.dialect.dbapi.DataError) as exc:
         # Validation keeps every value within its column; what it cannot see (stored orders of the
         # same store-day adding up past an aggregate's range) is refused by the database. The
@@ -143,7 +150,9 @@ def import_file(
         cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         message = f"{path.name}: 数据库拒绝写入 ({cause})，文件未导入"
         report.add(0, "(写入数据库)", cause, "数据库拒绝写入")  # no row known: 0
-        _record_failure(engine, path, sha, size, started, {"file": path.name, "error": message}, rows=report.rows)
+        _record_failure(
+            engine, path, sha, size, started, {"file": path.name, "error": message}, rows=report.rows, errors=1, **who
+        )
         return ImportResult(path, "rejected", message, report=report, warnings=report.warnings)
     stage("统计", total[0])
     refresh_statistics(engine)
@@ -157,9 +166,10 @@ def import_file(
     return ImportResult(path, "imported", message, batch_id, stats, report, report.warnings, timings)
 
 
-def _write(engine, path, sha, size, started, lines, report, settings) -> tuple[int, LoadStats, int]:
-    """The file's one transaction: batch row, data, aggregates, data version."""
+def _write(engine, path, sha, size, started, lines, report, settings, who) -> tuple[int, LoadStats, int]:
+    """The file's one transaction: import lock, batch row, data, aggregates, data version."""
     with engine.begin() as conn:
+        take_import_lock(conn)  # one writer per database: another import or an undo waits
         batch_id = conn.execute(
             insert(ImportBatch)
             .values(
@@ -170,6 +180,7 @@ def _write(engine, path, sha, size, started, lines, report, settings) -> tuple[i
                 orders=0,
                 status="running",
                 started_at=started,
+                **who,
             )
             .returning(ImportBatch.id)
         ).scalar_one()
@@ -180,9 +191,11 @@ def _write(engine, path, sha, size, started, lines, report, settings) -> tuple[i
             .values(
                 status="succeeded",
                 orders=stats.orders,
+                stores=stats.stores,
                 min_date=stats.min_date,
                 max_date=stats.max_date,
-                finished_at=dt.datetime.now(),
+                finished_at=(finished := dt.datetime.now()),
+                duration_s=(finished - started).total_seconds(),
                 error_report=json.dumps({"warnings": report.warnings}, ensure_ascii=False),
             )
         )
@@ -271,12 +284,19 @@ def import_files(
     *,
     force: bool = False,
     on_stage: Stage | None = None,
+    source: str = "cli",
+    created_by: str | None = None,
 ) -> list[ImportResult]:
     """Import files one by one; each file is its own transaction."""
-    return [import_file(engine, p, settings, force=force, on_stage=on_stage) for p in paths]
+    return [
+        import_file(engine, p, settings, force=force, on_stage=on_stage, source=source, created_by=created_by)
+        for p in paths
+    ]
 
 
-def _record_failure(engine, path, sha, size, started, report: dict, rows: int = 0) -> None:
+def _record_failure(
+    engine, path, sha, size, started, report: dict, rows: int = 0, errors: int = 0, source="cli", created_by=None
+) -> None:
     """Audit row for a rejected file; no order data is written."""
     try:
         with engine.begin() as conn:
@@ -288,8 +308,12 @@ def _record_failure(engine, path, sha, size, started, report: dict, rows: int = 
                     rows=rows,
                     orders=0,
                     status="failed",
+                    error_count=errors,
+                    source=source,
+                    created_by=created_by,
                     started_at=started,
-                    finished_at=dt.datetime.now(),
+                    finished_at=(finished := dt.datetime.now()),
+                    duration_s=(finished - started).total_seconds(),
                     error_report=json.dumps(report, ensure_ascii=False, default=str),
                 )
             )

@@ -4,6 +4,12 @@
 Merge rule: an order is identified by (channel, platform_order_id). An order present in the
 file replaces the stored version of that order, lines included, so re-importing a file or
 importing overlapping files converges to the same rows.
+
+Provenance: the version an import replaces is first copied, lines included, into
+order_history / order_item_history with ``superseded_by`` = the new batch (set-based, from the
+staged orders; skipped when the file replaces nothing), and stores / products written for the
+first time remember the batch (``created_by_batch``), so that db/importer/undo.py can take a
+batch back.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from analytics.formulas import distance_band, order_totals
 from db.export_format import CONSUMABLE_CATEGORY, ORDER_COLUMNS
 from db.importer import aggregates
 from db.models import (
+    ORDER_HISTORY,
+    ORDER_ITEM_HISTORY,
     Order,
     OrderItem,
     Product,
@@ -113,8 +121,8 @@ def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) 
     lines = lines.copy()
     lines["line_no"] = lines.groupby(ORDER_KEY, sort=False).cumcount() + 1
 
-    store_ids = _upsert_stores(conn, lines)
-    product_ids = _upsert_products(conn, lines)
+    store_ids = _upsert_stores(conn, lines, batch_id)
+    product_ids = _upsert_products(conn, lines, batch_id)
     lines["store_id"] = lines["store_key"].map(store_ids)
     lines["product_id"] = lines["sku_key"].map(product_ids)
 
@@ -131,7 +139,10 @@ def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) 
     _bulk_insert(conn, STG_ORDERS, orders)
     _collect_affected(conn)
     _analyze(conn)
-    _upsert_orders(conn, batch_id)
+    existing = _count_existing(conn)
+    if existing:
+        _keep_replaced_versions(conn, batch_id)
+    _upsert_orders(conn, batch_id, existing)
     _replace_items(conn, lines)
     affected = conn.execute(select(func.count()).select_from(STG_AFFECTED)).scalar_one()
     refresh_aggregates(conn, orders, lines)
@@ -152,12 +163,14 @@ def _dialect_insert(conn: Connection, table):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
 
-def _upsert_stores(conn: Connection, lines: pd.DataFrame) -> dict[str, int]:
+def _upsert_stores(conn: Connection, lines: pd.DataFrame, batch_id: int) -> dict[str, int]:
+    """Insert new stores (``created_by_batch`` = this batch), update the names of known ones."""
     stores = lines.drop_duplicates("store_key", keep="last")
     records = [
-        {"code": r.store_key, "name": r.store_name, "city": r.city, "franchise_type": r.franchise_type}
+        {"code": r.store_key, "name": r.store_name, "city": r.city, "franchise_type": r.franchise_type,
+         "created_by_batch": batch_id}
         for r in stores.itertuples(index=False)
-    ]
+    ]  # fmt: skip
     stmt = _dialect_insert(conn, Store.__table__)
     stmt = stmt.on_conflict_do_update(
         index_elements=["code"],
@@ -169,7 +182,8 @@ def _upsert_stores(conn: Connection, lines: pd.DataFrame) -> dict[str, int]:
     return dict(rows.all())
 
 
-def _upsert_products(conn: Connection, lines: pd.DataFrame) -> dict[str, int]:
+def _upsert_products(conn: Connection, lines: pd.DataFrame, batch_id: int) -> dict[str, int]:
+    """As ``_upsert_stores``: ``created_by_batch`` is written on insert only."""
     products = lines.drop_duplicates("sku_key", keep="last")
     records = [
         {
@@ -180,6 +194,7 @@ def _upsert_products(conn: Connection, lines: pd.DataFrame) -> dict[str, int]:
             "category_l1": r.category_l1,
             "category_l3": r.category_l3,
             "is_consumable": r.category_l1 == CONSUMABLE_CATEGORY,
+            "created_by_batch": batch_id,
         }
         for r in products.itertuples(index=False)
     ]
@@ -287,12 +302,38 @@ def _collect_affected(conn: Connection) -> None:
     conn.execute(STG_AFFECTED.insert().from_select(["store_id", "day"], union(before, after)))
 
 
-def _upsert_orders(conn: Connection, batch_id: int) -> None:
+def _on_key():
+    stg = STG_ORDERS
+    return and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id)
+
+
+def _count_existing(conn: Connection) -> int:
+    """How many staged orders replace a stored one (0 for a new period: the usual case)."""
+    return conn.execute(select(func.count()).select_from(STG_ORDERS).join(Order, _on_key())).scalar_one()
+
+
+def _keep_replaced_versions(conn: Connection, batch_id: int) -> None:
+    """Copy the stored versions of the staged orders, and their lines, into the history tables
+    with ``superseded_by`` = this batch (two INSERT … SELECT; no per-order work in Python).
+    A version this same batch wrote (an earlier chunk of the file) is not a version to restore."""
+    orders = Order.__table__
+    earlier = orders.c.import_batch_id.is_distinct_from(batch_id)
+    replaced = select(*orders.c, literal(batch_id).label("superseded_by")).join(STG_ORDERS, _on_key()).where(earlier)
+    conn.execute(ORDER_HISTORY.insert().from_select([*orders.c.keys(), "superseded_by"], replaced))
+    items = OrderItem.__table__
+    lines = (
+        select(*items.c, literal(batch_id).label("superseded_by"))
+        .join(orders, orders.c.id == items.c.order_id)
+        .join(STG_ORDERS, _on_key())
+        .where(earlier)
+    )
+    conn.execute(ORDER_ITEM_HISTORY.insert().from_select([*items.c.keys(), "superseded_by"], lines))
+
+
+def _upsert_orders(conn: Connection, batch_id: int, existing: int) -> None:
     stg = STG_ORDERS
     names = [c.name for c in stg.columns]
     source = select(*stg.c, literal(batch_id).label("import_batch_id")).where(true())
-    on_key = and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id)
-    existing = conn.execute(select(func.count()).select_from(stg).join(Order, on_key)).scalar_one()
     if existing == 0:  # the usual case, a new period: a plain INSERT skips speculative insertion
         conn.execute(Order.__table__.insert().from_select([*names, "import_batch_id"], source))
         return
