@@ -85,7 +85,7 @@ def import_file(
     """Import one file; never raises for bad input (the result says why it was rejected).
 
     ``mapping`` is the user's {field: file column} (layout.recognise); ``on_progress`` hears
-    (step, lines done, lines total) as the import moves on. ``source`` (cli | upload | demo) and
+    (step, lines done, lines total) as the import moves on; ``source`` (cli | upload | demo) and
     ``created_by`` are recorded on the batch row."""
     path = Path(path)
     timings: dict[str, float] = {}
