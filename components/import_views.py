@@ -29,6 +29,7 @@ HOW = {
 PROBLEMS = ("missing_required", "ambiguous", "unknown_column")
 NOT_IMPORTED = ""  # the select's value for 不导入 (layout.recognise: "" leaves a field unmapped)
 RECENT_HOURS = 24  # a finished job stays in the list this long
+STALL_AFTER_S = 60  # a file waiting this long with no job at work: no worker serves the database
 WORKING = ("checking", "running")
 WAITING = ("uploaded", "queued")
 # what 删除 means per status (services.imports.remove_job); none while the worker holds the job,
@@ -46,6 +47,19 @@ def in_list(job, now: dt.datetime) -> bool:
     if job.status in ("succeeded", "failed"):
         return job.finished_at is None or now - job.finished_at <= dt.timedelta(hours=RECENT_HOURS)
     return True
+
+
+def stalled(jobs: list, now: dt.datetime) -> bool:
+    """A file waits for its check for over STALL_AFTER_S while no job is being worked on: no
+    import worker serves this database (every process started with O2O_IMPORT_WORKER=0)."""
+    if any(job.status in WORKING for job in jobs):
+        return False
+    return any(job.status == "uploaded" and job.created_at is not None
+               and (now - job.created_at).total_seconds() > STALL_AFTER_S for job in jobs)  # fmt: skip
+
+
+STALLED = ("有文件等待检查已超过 1 分钟，但没有后台进程在处理。请确认服务进程启用了后台导入"
+           "（O2O_IMPORT_WORKER=1）后重启服务；文件已保存，重启后会自动继续。")  # fmt: skip
 
 
 def size_text(size: int | None) -> str:

@@ -21,6 +21,7 @@ from dash import ALL, Input, Output, State, dcc, html
 from components import ids
 from components.grid import column, data_grid, register_export
 from components.import_views import (
+    STALLED,
     WORKING,
     action,
     full_mapping,
@@ -30,6 +31,7 @@ from components.import_views import (
     mapping_table,
     report_view,
     size_text,
+    stalled,
     when,
 )
 from components.messages import DB_UNAVAILABLE, SECTION_FAILED, error_alert, info_alert
@@ -180,6 +182,8 @@ def refresh_jobs(_tick, _uploaded, _changed, selected, shown, selected_shown, hi
         children = info_alert("没有待处理的文件。上传文件后，这里会显示校验和导入的进度。")
     else:
         children = job_table(listed, selected)
+        if stalled(listed, now):
+            children = [dbc.Alert(STALLED, color="warning", className="py-2"), children]
     chosen = next((job for job in jobs if job.id == selected), None)
     detail_sig = "" if chosen is None else _digest([chosen.id, chosen.status, chosen.error_count,
                                                     chosen.mapping_name, chosen.finished_at])  # fmt: skip

@@ -5,17 +5,21 @@ and applied to another file, 撤销 refused the second time, a database that doe
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import update
 
 from app import create_app, stop_app
 from components import ids
+from components.import_views import STALLED
 from components.messages import DB_UNAVAILABLE
 from config import Settings
+from db.models import ImportJob
 from scripts import _dash_protocol as dp
 from services import imports
 from services.runtime import EXTENSION_KEY
@@ -99,6 +103,15 @@ def _act(client, job_id: int, name: str, selects: dict | None = None, saved: str
     response = _call(client, f"{ids.DATA_MESSAGE}.children", [[_entry(button, "n_clicks", 1)]], state,
                      [(button, "n_clicks")])  # fmt: skip
     return _text(response.get(ids.DATA_MESSAGE, {}).get("children"))
+
+
+def _job_list(client) -> str:
+    response = _call(client, f"{ids.DATA_JOBS}.children",
+                     [_entry(ids.DATA_TICK, "n_intervals", 1), _entry(ids.DATA_UPLOADED, "n_clicks", 0),
+                      _entry(ids.DATA_CHANGED, "data", 0), _entry(ids.DATA_SELECTED, "data", None)],
+                     [_entry(ids.DATA_JOBS_SIG, "data", ""), _entry(ids.DATA_SELECTED_SIG, "data", ""),
+                      _entry(ids.DATA_HISTORY_SIG, "data", "")], [(ids.DATA_TICK, "n_intervals")])  # fmt: skip
+    return _text(response[ids.DATA_JOBS]["children"])
 
 
 def test_datapage001_column_chosen_in_the_preview_saved_applied_imported_undone(page_app, tmp_path):
@@ -194,18 +207,32 @@ def test_datapage002_database_down_is_a_message_never_a_traceback(tmp_path):
     client = app.server.test_client()
     try:
         assert client.get("/data").status_code == 200
-        jobs = _call(client, f"{ids.DATA_JOBS}.children",
-                     [_entry(ids.DATA_TICK, "n_intervals", 1), _entry(ids.DATA_UPLOADED, "n_clicks", 0),
-                      _entry(ids.DATA_CHANGED, "data", 0), _entry(ids.DATA_SELECTED, "data", None)],
-                     [_entry(ids.DATA_JOBS_SIG, "data", ""), _entry(ids.DATA_SELECTED_SIG, "data", ""),
-                      _entry(ids.DATA_HISTORY_SIG, "data", "")], [(ids.DATA_TICK, "n_intervals")])  # fmt: skip
-        assert DB_UNAVAILABLE in _text(jobs[ids.DATA_JOBS]["children"])
+        assert DB_UNAVAILABLE in _job_list(client)
         history = _call(client, f"{ids.DATA_HISTORY}.children", [_entry(ids.DATA_HISTORY_SIG, "data", "x"),
                         _entry(ids.DATA_HISTORY_CHANGED, "data", 0)], [], [(ids.DATA_HISTORY_SIG, "data")])  # fmt: skip
         assert DB_UNAVAILABLE in _text(history[ids.DATA_HISTORY]["children"])
         assert DB_UNAVAILABLE in _text(_detail(client, 1)["tree"])
         assert "数据库暂时无法访问" in _act(client, 1, "import")
         assert "未做任何更改" in _confirm(client, [], ok="undo:1")["message"]
+    finally:
+        stop_app(app)
+
+
+def test_datapage004_no_worker_for_a_minute_is_said_in_the_list(engine, settings, tmp_path):
+    """Every process started with O2O_IMPORT_WORKER=0: an upload waits for ever; after a minute
+    the list says why instead of 等待检查 alone."""
+    app = create_app(settings, start_monitors=False, start_worker=False)
+    client = app.server.test_client()
+    try:
+        path = write_csv(orders_sheet(5, seed=2), tmp_path / "门店订单.csv")
+        answer = client.post("/data/upload", data=path.read_bytes(),
+                             headers={**UPLOAD_HEADERS, "X-File-Name": quote(path.name)})  # fmt: skip
+        job_id = answer.json["job"]["id"]
+        assert "等待检查" in _job_list(client) and STALLED not in _job_list(client)
+        with engine.begin() as conn:  # uploaded two minutes ago
+            conn.execute(update(ImportJob).where(ImportJob.id == job_id)
+                         .values(created_at=dt.datetime.now() - dt.timedelta(minutes=2)))  # fmt: skip
+        assert STALLED in _job_list(client)
     finally:
         stop_app(app)
 

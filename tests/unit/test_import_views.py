@@ -7,7 +7,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from components.import_views import RECENT_HOURS, full_mapping, in_list, mapping_from_selects, size_text
+from components.import_views import (
+    RECENT_HOURS,
+    STALL_AFTER_S,
+    full_mapping,
+    in_list,
+    mapping_from_selects,
+    size_text,
+    stalled,
+)
 
 
 def _field(name: str, source: str | None, how: str) -> dict:
@@ -53,3 +61,16 @@ def test_views004_finished_jobs_stay_listed_for_a_day():
     assert in_list(job("succeeded", RECENT_HOURS - 1), now) and in_list(job("failed", 1), now)
     assert not in_list(job("succeeded", RECENT_HOURS + 1), now)
     assert not in_list(job("cancelled", 0), now)
+
+
+def test_views005_a_file_waiting_with_no_job_at_work_means_no_worker():
+    now = dt.datetime(2026, 12, 3, 12, 0)
+
+    def job(status, seconds_ago):
+        return SimpleNamespace(status=status, created_at=now - dt.timedelta(seconds=seconds_ago))
+
+    assert stalled([job("uploaded", STALL_AFTER_S + 1)], now)
+    assert not stalled([job("uploaded", STALL_AFTER_S - 1)], now)  # the worker polls once a second
+    # a long import at work: the files behind it wait their turn
+    assert not stalled([job("uploaded", 600), job("running", 700)], now)
+    assert not stalled([job("checked", 600), job("queued", 600)], now)
