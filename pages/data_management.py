@@ -176,13 +176,13 @@ def refresh_jobs(_tick, _uploaded, _changed, selected, shown, selected_shown, hi
         return _failure("job list"), "", IDLE_REFRESH_MS, dash.no_update, dash.no_update
     now = dt.datetime.now()
     listed = [job for job in jobs if in_list(job, now)]
-    view = [job.to_json() for job in listed] + [selected]
-    signature = _digest(view)
+    waiting_in_vain = stalled(listed, now)
+    signature = _digest([job.to_json() for job in listed] + [selected, waiting_in_vain])
     if not listed:
         children = info_alert("没有待处理的文件。上传文件后，这里会显示校验和导入的进度。")
     else:
         children = job_table(listed, selected)
-        if stalled(listed, now):
+        if waiting_in_vain:
             children = [dbc.Alert(STALLED, color="warning", className="py-2"), children]
     chosen = next((job for job in jobs if job.id == selected), None)
     detail_sig = "" if chosen is None else _digest([chosen.id, chosen.status, chosen.error_count,
