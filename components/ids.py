@@ -107,6 +107,7 @@ DATA_MESSAGE = "data-message"
 DATA_SELECTED = "data-selected"  # the job whose preview and report are shown
 DATA_SELECTED_SIG = "data-selected-sig"  # its status etc.: the detail is rendered again on change
 DATA_DETAIL = "data-detail"
+DATA_DETAIL_BODY = "data-detail-body"  # the rendered detail, carrying data-job
 DATA_ACTION = "data-action"  # pattern {type, action, job, where}: 查看 / 导入 / 删除 / 重新校验 …
 DATA_MAP_FIELD = "data-map-field"  # pattern {type, field}: the file column feeding a field
 DATA_MAP_SAVED = "data-map-saved"  # pattern {type}: the saved mapping to apply

@@ -19,6 +19,7 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, Output, State, dcc, html
 
 from components import ids
+from components.export import TEXT_FIELD
 from components.grid import column, data_grid, register_export
 from components.import_views import (
     STALLED,
@@ -61,7 +62,7 @@ UNDO_PREFIX = "undo:"
 HISTORY_COLUMNS = [
     column("id", "批次", "count", maxWidth=90, minWidth=80),
     column("file_name", "文件", minWidth=220),
-    {**column("size_bytes", "大小", "count", context={"text_field": "size_text"}),
+    {**column("size_bytes", "大小", "count", context={TEXT_FIELD: "size_text"}),
      "valueFormatter": {"function": "o2oBytes(params.value)"}},
     column("sha256_short", "SHA-256", tooltipField="sha256"),
     column("started_at", "导入时间", "datetime", sort="desc", minWidth=150),
@@ -223,7 +224,7 @@ def _detail(job, preview: dict | None, saved: list) -> html.Div:
     if preview is None:
         waiting = "正在校验文件，完成后这里显示字段映射和校验结果…" if job.status in ("uploaded", "checking") else (
             job.message or "还没有校验结果。")  # fmt: skip
-        return html.Div([head, info_alert(waiting)], id="data-detail-body", **{"data-job": str(job.id)})
+        return html.Div([head, info_alert(waiting)], id=ids.DATA_DETAIL_BODY, **{"data-job": str(job.id)})
     parts = [head]
     if job.status in WORKING or job.status == "queued":
         parts.append(info_alert(f"{job.status_text}，进度见上方文件列表。"))
@@ -231,7 +232,7 @@ def _detail(job, preview: dict | None, saved: list) -> html.Div:
         parts.append(dbc.Alert(job.message, color="success" if job.status == "succeeded" else "danger"))
     if preview.get("message"):  # the file could not be read at all
         parts.append(dbc.Alert(preview["message"], color="danger"))
-        return html.Div(parts, id="data-detail-body", **{"data-job": str(job.id)})
+        return html.Div(parts, id=ids.DATA_DETAIL_BODY, **{"data-job": str(job.id)})
     editable = job.status in EDITABLE
     if preview.get("mapping"):
         parts.append(mapping_table(preview["mapping"], preview.get("headers") or [], editable))
@@ -244,7 +245,7 @@ def _detail(job, preview: dict | None, saved: list) -> html.Div:
         parts.append(report_view(report, href))
     if job.status == "checked" and report and not report["error_count"]:
         parts.append(dbc.Button("导入", id=action(job.id, "import", "detail"), color="primary"))
-    return html.Div(parts, id="data-detail-body", **{"data-job": str(job.id)})
+    return html.Div(parts, id=ids.DATA_DETAIL_BODY, **{"data-job": str(job.id)})
 
 
 def _mapping_tools(job, saved: list) -> html.Div:

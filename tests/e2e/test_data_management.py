@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from components import ids
 from db.demo_data import DemoSpec
 from tests.e2e.offline import open_offline, serve_demo
 from tests.factories import order, sheet, write_csv
@@ -19,8 +20,8 @@ SPEC = DemoSpec(stores=2, days=14, seed=5)
 NEW_STORE, NEW_CITY = "E2E-光谷新开店", "测试市"
 LINES = 80_000  # about 5 s of import on SQLite here: long enough to watch and to reload during it
 BAD_LINE = 1234  # 0-based line of the bad file whose 实收价格 is not a number
-DETAIL = "#data-detail-body"
-JOBS = "#data-jobs"
+DETAIL = f"#{ids.DATA_DETAIL_BODY}"
+JOBS = f"#{ids.DATA_JOBS}"
 
 # Every 100 ms, what the job list shows of each working job: status, step text, bar value
 WATCH_PROGRESS = """
