@@ -6,11 +6,15 @@ Screenshots go to the test's tmp dir."""
 
 from __future__ import annotations
 
+import io
+
+import openpyxl
 import pandas as pd
 import pytest
 
 from components import ids
 from db.demo_data import DemoSpec
+from db.export_format import HEADERS
 from tests.e2e.offline import open_offline, serve_demo
 from tests.factories import order, sheet, write_csv
 
@@ -186,6 +190,20 @@ def test_e2e_data003_file_over_the_limit_is_refused_before_sending(site, browser
     assert f"{path.name}: 文件超过上传上限" in item.inner_text() and "未上传" in item.inner_text()
     page.wait_for_timeout(500)
     assert uploads == [] and blocked == [] and errors == []
+    context.close()
+
+
+def test_e2e_data004_template_downloads_with_every_header(site, browser):
+    context, page, errors, blocked = open_offline(browser, accept_downloads=True)
+    page.goto(site.base + "/data", wait_until="networkidle")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="下载模板").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    book = io.BytesIO(download.value.path().read_bytes())  # the saved download has no extension
+    sheet = openpyxl.load_workbook(book, read_only=True).worksheets[0]
+    header = [cell.value for cell in next(sheet.iter_rows(max_row=1))]
+    assert header == list(HEADERS)  # db.export_format, the importer's own columns
+    assert blocked == [] and errors == []
     context.close()
 
 
