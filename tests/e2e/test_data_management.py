@@ -96,7 +96,7 @@ def test_e2e_data001_bad_row_fixed_import_progress_dashboard_undo(site, browser,
     shots = tmp_path / "screenshots"
     shots.mkdir()
 
-    context, page, errors, blocked = open_offline(browser)
+    context, page, errors, blocked = open_offline(browser, accept_downloads=True)
     context.add_init_script(WATCH_PROGRESS)
     assert NEW_STORE not in " ".join(_store_options(page, site.base, NEW_STORE))
     page.goto(site.base + "/data", wait_until="networkidle")
@@ -111,7 +111,10 @@ def test_e2e_data001_bad_row_fixed_import_progress_dashboard_undo(site, browser,
     assert f"第 {BAD_LINE + 2} 行" in group.inner_text()  # header is row 1: line i is row i + 2
     assert "八块五" in group.inner_text()
     assert page.locator(f"{DETAIL} button", has_text="导入").count() == 0
-    assert page.locator(f"{DETAIL} a", has_text="下载完整错误列表").count() == 1
+    with page.expect_download() as download:  # the whole list, as CSV
+        page.locator(f"{DETAIL} a", has_text="下载完整错误列表").click()
+    listed = download.value.path().read_text(encoding="utf-8-sig")
+    assert "实收价格" in listed and str(BAD_LINE + 2) in listed and "八块五" in listed
     page.screenshot(path=str(shots / "1-bad-file-report.png"), full_page=True)
 
     # 2. the fixed file passes its check; its mapping preview shows how each field was found
