@@ -5,8 +5,9 @@ import — writing progress back to the row, where every process and a page open
 It polls the table about once a second and wakes at once when this process enqueued a job
 (``notify``). Its database work goes through an engine of its own *without* the web app's
 read watchdog (a whole file's import transaction runs far longer than the page's 3 s bound).
-While a job runs, a heartbeat thread touches ``heartbeat_at`` every HEARTBEAT_S; a job whose
-heartbeat stops (its process died) is failed by the next claim (``jobs.STALE_AFTER_S``).
+While a job runs, a thread of its own writes the latest progress at most twice a second and
+otherwise touches ``heartbeat_at`` every HEARTBEAT_S; a job whose heartbeat stops (its process
+died) is failed by the next claim (``jobs.STALE_AFTER_S``).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ log = logging.getLogger(__name__)
 
 POLL_S = 1.0
 HEARTBEAT_S = 5.0
-PROGRESS_INTERVAL_S = 0.5  # at most two progress writes a second (a new step is always written)
+PROGRESS_INTERVAL_S = 0.5  # at most two progress writes a second (the latest values)
+SIDE_INTERVAL_S = 0.25  # the progress side file (no lock, a few µs): four times a second at most
 REPORT_NAME = "report.csv"
+PROGRESS_NAME = "progress.json"
 ERROR_LOG_INTERVAL_S = 60.0
 
 _workers_lock = threading.Lock()
@@ -59,6 +62,105 @@ def _write_report(path: Path, report) -> None:
     """Every problem of ``report`` as CSV next to the upload (UTF-8 with BOM: Excel opens it)."""
     with report_path(path).open("w", encoding="utf-8-sig", newline="") as out:
         write_csv(report, out)
+
+
+def progress_path(stored_path: str | Path) -> Path:
+    """The latest progress of a job being worked on, as JSON next to its upload (see _Reporter)."""
+    return Path(stored_path).parent / PROGRESS_NAME
+
+
+def live_progress(row: dict) -> dict:
+    """``row`` with the progress its worker last wrote to the side file, while the job is being
+    worked on (newer than the row's while SQLite's write lock holds the row's back)."""
+    if row.get("status") not in jobs.WORKING:
+        return row
+    try:
+        found = json.loads(progress_path(row["stored_path"]).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return row
+    if not isinstance(found, dict) or found.get("job") != row["id"] or found.get("worker") != row["worker"]:
+        return row
+    return {**row, "step": found.get("step"), "lines_done": found.get("done", 0), "lines_total": found.get("total", 0)}
+
+
+class _Reporter(threading.Thread):
+    """Writes a claimed job's progress — the latest values, at most every PROGRESS_INTERVAL_S —
+    and otherwise its heartbeat every HEARTBEAT_S, from a thread of its own: the job's thread
+    never waits for these writes. On SQLite an import's own write transaction holds the lock
+    the row's update needs (it waits here until the transaction ends), so the job's thread also
+    writes the progress to a small side file next to the upload (atomic rename, no lock), which
+    the page reads while the job runs (``live_progress``): every process shares the data
+    directory, as they share the uploads."""
+
+    def __init__(self, engine: Engine, job: dict, worker: str) -> None:
+        super().__init__(name=f"import-job-{job['id']}", daemon=True)
+        self.engine, self.job_id, self.worker = engine, job["id"], worker
+        self._side = progress_path(job["stored_path"])
+        self._side.unlink(missing_ok=True)  # a previous run's
+        self._side_at = 0.0
+        self._lock = threading.Lock()
+        self._pending: tuple[str, int, int] | None = None
+        self._latest: tuple[str, int, int] | None = None
+        self._halt = threading.Event()
+
+    def report(self, step: str, done: int, total: int) -> None:
+        """The importer's on_progress (step, lines done, lines total)."""
+        with self._lock:
+            previous = self._latest
+            self._pending = self._latest = (step, int(done), int(total))
+        now = time.monotonic()
+        if previous is None or previous[0] != step or now - self._side_at >= SIDE_INTERVAL_S:
+            self._side_at = now
+            self._write_side(step, int(done), int(total))
+
+    def _write_side(self, step: str, done: int, total: int) -> None:
+        body = {"job": self.job_id, "worker": self.worker, "step": step, "done": done, "total": total}
+        temporary = self._side.with_name(f".{self._side.name}.{threading.get_ident()}")
+        try:
+            temporary.write_text(json.dumps(body, ensure_ascii=False), encoding="utf-8")
+            os.replace(temporary, self._side)
+        except OSError:
+            log.info("progress file of import job %s not written", self.job_id, exc_info=True)
+
+    @property
+    def lines(self) -> tuple[int, int] | None:
+        """(done, total) last reported, for the job's final row."""
+        latest = self._latest
+        return (latest[1], latest[2]) if latest is not None else None
+
+    def run(self) -> None:
+        last_write = time.monotonic()
+        while not self._halt.wait(PROGRESS_INTERVAL_S):
+            with self._lock:
+                pending, self._pending = self._pending, None
+            try:
+                if pending is not None:
+                    jobs.update_progress(self.engine, self.job_id, self.worker, *pending)
+                elif time.monotonic() - last_write >= HEARTBEAT_S:
+                    jobs.heartbeat(self.engine, self.job_id, self.worker)
+                else:
+                    continue
+                last_write = time.monotonic()
+            except SQLAlchemyError:
+                log.info("progress of import job %s not written this time", self.job_id, exc_info=True)
+
+    def close(self) -> None:
+        """Stop, and write what was reported last (the job's work is over: no transaction of
+        its own holds SQLite's lock any more). The final row is written by the caller."""
+        if self._halt.is_set():
+            return
+        self._halt.set()
+        if self.is_alive():
+            self.join(timeout=1.0)
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if self._latest is not None:
+            self._write_side(*self._latest)
+        if pending is not None:
+            try:
+                jobs.update_progress(self.engine, self.job_id, self.worker, *pending)
+            except SQLAlchemyError:
+                log.info("progress of import job %s not written", self.job_id, exc_info=True)
 
 
 class JobWorker:
@@ -128,16 +230,16 @@ class JobWorker:
         if job is None:
             return False
         self.current_job = job["id"]
-        beat_stop = threading.Event()
-        beat = threading.Thread(target=self._beat, args=(job["id"], beat_stop), name="import-heartbeat", daemon=True)
-        beat.start()
+        reporter = _Reporter(self.engine, job, self.name)
+        reporter.start()
         try:
             if job["status"] == "checking":
-                self._check(job)
+                self._check(job, reporter)
             else:
-                self._import(job)
+                self._import(job, reporter)
         except Exception:
             log.exception("import job %s (%s) failed", job["id"], job["file_name"])
+            reporter.close()
             message = "处理文件时发生内部错误，未写入任何数据 (详情见服务日志)"
             status = "invalid" if job["status"] == "checking" else "failed"
             try:
@@ -145,37 +247,15 @@ class JobWorker:
             except SQLAlchemyError:
                 log.exception("could not record the failure of import job %s", job["id"])
         finally:
-            beat_stop.set()
-            beat.join(timeout=HEARTBEAT_S + 1)
+            reporter.close()
             self.current_job = None
         return True
 
-    def _beat(self, job_id: int, stop: threading.Event) -> None:
-        while not stop.wait(HEARTBEAT_S):
-            try:
-                jobs.heartbeat(self.engine, job_id, self.name)
-            except SQLAlchemyError:  # SQLite: an import transaction holds the write lock
-                log.info("heartbeat of import job %s not written this time", job_id, exc_info=True)
-
-    def _progress(self, job_id: int):
-        last = {"step": None, "at": 0.0}
-
-        def on_progress(step: str, done: int, total: int) -> None:
-            now = time.monotonic()
-            if step == last["step"] and now - last["at"] < PROGRESS_INTERVAL_S:
-                return
-            last["step"], last["at"] = step, now
-            try:
-                jobs.update_progress(self.engine, job_id, self.name, step, done, total)
-            except SQLAlchemyError:
-                log.info("progress of import job %s not written this time", job_id, exc_info=True)
-
-        return on_progress
-
-    def _check(self, job: dict) -> None:
+    def _check(self, job: dict, reporter: _Reporter) -> None:
         path = Path(job["stored_path"])
         mapping = json.loads(job["mapping"]) if job["mapping"] else None
-        result = importer.check_file(path, self.settings, mapping=mapping, on_progress=self._progress(job["id"]))
+        result = importer.check_file(path, self.settings, mapping=mapping, on_progress=reporter.report)
+        reporter.close()
         report = result.report
         preview = {
             "headers": result.headers,
@@ -197,9 +277,9 @@ class JobWorker:
             status, errors = "invalid", report.error_count
             message = f"发现 {errors} 个错误，文件不能导入 (共 {report.rows} 行)"
         jobs.finish(self.engine, job["id"], self.name, status, message=message, error_count=errors,
-                    preview=preview, step="完成")  # fmt: skip
+                    preview=preview, step="完成", lines=reporter.lines)  # fmt: skip
 
-    def _import(self, job: dict) -> None:
+    def _import(self, job: dict, reporter: _Reporter) -> None:
         path = Path(job["stored_path"])
         mapping = json.loads(job["mapping"]) if job["mapping"] else None
         kwargs = {}
@@ -210,7 +290,8 @@ class JobWorker:
             kwargs["created_by"] = job["created_by"]
         started = time.monotonic()
         result = importer.import_file(self.engine, path, self.settings, mapping=mapping,
-                                      on_progress=self._progress(job["id"]), **kwargs)  # fmt: skip
+                                      on_progress=reporter.report, **kwargs)  # fmt: skip
+        reporter.close()
         log.info("import job %s: %s in %.1f s", job["id"], result.status, time.monotonic() - started)
         if result.status == "rejected":
             report = result.report
@@ -223,10 +304,10 @@ class JobWorker:
                 preview = {"headers": checked.get("headers", []), "mapping": layout,
                            "report": report.to_dict(), "message": result.message}  # fmt: skip
             jobs.finish(self.engine, job["id"], self.name, "failed", message=result.message,
-                        error_count=max(1, errors), preview=preview)  # fmt: skip
+                        error_count=max(1, errors), preview=preview, lines=reporter.lines)  # fmt: skip
             return
         if jobs.finish(self.engine, job["id"], self.name, "succeeded", message=result.message,
-                       batch_id=result.batch_id, step="完成"):  # fmt: skip
+                       batch_id=result.batch_id, step="完成", lines=reporter.lines):  # fmt: skip
             # the data is in the database and the batch row keeps name, size and SHA-256: the
             # stored copy is not needed any more (weekly 200 MB files would fill the disk)
             path.unlink(missing_ok=True)

@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 from db.export_format import BY_NAME, COLUMNS
 from db.importer import jobs
-from services.import_jobs import notify, report_path
+from services.import_jobs import live_progress, notify, report_path
 
 log = logging.getLogger(__name__)
 
@@ -225,12 +225,12 @@ def list_jobs(runtime, *, include_finished: bool = False) -> list[JobView]:
     """Jobs newest first: those still to be acted on (waiting, working, checked, invalid), and
     with ``include_finished`` also the succeeded, failed and removed ones."""
     statuses = None if include_finished else [s for s in jobs.STATUSES if s not in jobs.FINISHED]
-    return [JobView.from_row(row) for row in jobs.list_jobs(runtime.engine, statuses)]
+    return [JobView.from_row(live_progress(row)) for row in jobs.list_jobs(runtime.engine, statuses)]
 
 
 def get_job(runtime, job_id: int) -> JobView | None:
     row = jobs.get_job(runtime.engine, job_id)
-    return JobView.from_row(row) if row is not None else None
+    return JobView.from_row(live_progress(row)) if row is not None else None
 
 
 def job_preview(runtime, job_id: int) -> dict | None:

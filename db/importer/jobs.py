@@ -168,10 +168,12 @@ def finish(
     preview: dict | None = None,
     batch_id: int | None = None,
     step: str | None = None,
+    lines: tuple[int, int] | None = None,
 ) -> bool:
     """The outcome of a claimed job (``checked``/``invalid`` for a check, ``succeeded``/``failed``
-    for an import). It is written even when a claim meanwhile took the job for stale (a long
-    SQLite write can hold back the heartbeat): what happened wins over the guess."""
+    for an import; ``lines``: the last (done, total) progress). It is written even when a claim
+    meanwhile took the job for stale (a long SQLite write can hold back the heartbeat): what
+    happened wins over the guess."""
     if status not in ("checked", "invalid", "succeeded", "failed"):
         raise ValueError(f"not a final status: {status}")
     values: dict = {"status": status, "message": message, "finished_at": _now(), "step": step}
@@ -181,6 +183,8 @@ def finish(
         values["preview"] = json.dumps(preview, ensure_ascii=False, default=str)
     if batch_id is not None:
         values["batch_id"] = batch_id
+    if lines is not None:
+        values["lines_done"], values["lines_total"] = lines
     with engine.begin() as conn:
         return conn.execute(
             update(ImportJob)
