@@ -109,6 +109,12 @@ def _buttons(job) -> list:
                           className="me-1")]  # fmt: skip
     if job.status == "checked":
         buttons.append(dbc.Button("导入", id=action(job.id, "import"), size="sm", color="primary", className="me-1"))
+    elif job.status == "failed" and job.action == "import" and not job.error_count:  # cut off: 导入中断
+        buttons.append(dbc.Button("重新导入", id=action(job.id, "import"), size="sm", color="primary",
+                                  className="me-1"))  # fmt: skip
+    elif job.status == "failed" and job.action == "check":
+        buttons.append(dbc.Button("重新检查", id=action(job.id, "recheck"), size="sm", color="secondary",
+                                  className="me-1"))  # fmt: skip
     label = REMOVE_LABEL.get(job.status)
     if label:
         buttons.append(dbc.Button(label, id=action(job.id, "remove"), size="sm", color="danger", outline=True))

@@ -284,7 +284,9 @@ def act_on_job(clicks, field_values, saved_names, new_names, selected, changed):
     if not isinstance(job_id, int) or isinstance(job_id, bool) or name not in ACTIONS:
         return dash.no_update, dash.no_update, dash.no_update  # an id no page renders (a hand-made request)
     fields = [item["id"]["field"] for item in dash.ctx.states_list[0]]
-    chosen = dict(zip(fields, field_values, strict=True))
+    # the selects shown belong to the selected job; a button of another job's row ignores them
+    shown = trigger.get("where") == "detail" and selected == job_id
+    chosen = dict(zip(fields, field_values, strict=True)) if shown else {}
     bump = (changed or 0) + 1
     try:
         with database_guard(f"job action {name}"):
