@@ -235,6 +235,17 @@ def cancel(engine: Engine, job_id: int) -> bool:
         ).rowcount == 1
 
 
+def active_jobs(engine: Engine) -> list[dict]:
+    """The jobs waiting or being worked on (a read: what a worker looks at before claiming)."""
+    query = (
+        select(ImportJob.id, ImportJob.status, ImportJob.heartbeat_at, ImportJob.stored_path, ImportJob.worker)
+        .where(ImportJob.status.in_(ACTIVE))
+        .order_by(ImportJob.id)
+    )
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
 def get_job(engine: Engine, job_id: int) -> dict | None:
     with engine.connect() as conn:
         row = conn.execute(select(*ImportJob.__table__.columns).where(ImportJob.id == job_id)).mappings().first()
