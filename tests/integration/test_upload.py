@@ -244,6 +244,13 @@ def test_upload005_limit_applies_to_chunked_bodies_and_same_origin_passes(empty_
         origin = {**HEADERS, "Origin": f"http://127.0.0.1:{port}"}
         got, answer = _upload(port, CSV_TEXT, "small.csv", origin, chunked=True)
         assert got == 200 and answer["job"]["size_bytes"] == len(CSV_TEXT), answer
+        # behind nginx: Host without the port, the page served over TLS on another port
+        proxied = {**HEADERS, "Host": "127.0.0.1", "Origin": "https://127.0.0.1:8443"}
+        got, answer = _upload(port, CSV_TEXT, "proxied.csv", proxied)
+        assert got == 200, answer
+        for foreign in ("http://127.0.0.1.evil.example", "null", "http://localhost"):
+            got, answer = _upload(port, CSV_TEXT, "x.csv", {**HEADERS, "Origin": foreign})
+            assert got == 403 and "其他网站" in answer["error"], (foreign, answer)
 
 
 def test_upload006_second_import_waits_in_the_queue(site, tmp_path):
@@ -288,3 +295,15 @@ def test_upload007_template_lists_every_header_and_imports(site, tmp_path):
     assert_database_holds(runtime.engine, path)
     with runtime.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Order)).scalar_one() == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_upload008_unwritable_data_directory_is_a_json_error(empty_database_url, tmp_path):
+    with _served(empty_database_url, tmp_path) as (runtime, port):
+        uploads = Path(runtime.settings.data_dir) / "uploads"
+        uploads.parent.mkdir(parents=True, exist_ok=True)
+        uploads.write_text("a file where the uploads directory belongs")
+        got, answer = _upload(port, CSV_TEXT, "orders.csv")
+        assert got == 507 and "无法保存" in answer["error"], answer
+        with runtime.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(ImportJob)).scalar_one() == 0
