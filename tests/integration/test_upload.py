@@ -307,3 +307,43 @@ def test_upload008_unwritable_data_directory_is_a_json_error(empty_database_url,
         assert got == 507 and "无法保存" in answer["error"], answer
         with runtime.engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(ImportJob)).scalar_one() == 0
+
+
+def test_upload009_workers_of_the_production_launcher_share_the_queue(empty_database_url, tmp_path):
+    """scripts/launch.py production with two serving processes: files uploaded over HTTP are
+    checked and imported by those processes' workers, one at a time across both."""
+    import psutil
+
+    from db.importer import jobs
+    from tests.live_server import live_server
+
+    paths = [write_csv(orders_sheet(2000, seed=s, prefix=f"L{s}-"), tmp_path / f"门店周报{s}.csv") for s in (1, 2, 3)]
+    engine = make_engine(empty_database_url)
+    try:
+        with live_server(tmp_path / "instance" / "var", empty_database_url, "redis://127.0.0.1:1/0",
+                         O2O_WORKERS="2", O2O_CACHE_WARM="0") as server:  # fmt: skip
+            serving = {str(p.pid) for p in psutil.Process(server.process.pid).children()}
+            ids = [_upload_file(server.port, path)["id"] for path in paths]
+            samples = []
+
+            def follow(until: str) -> None:
+                deadline = time.monotonic() + 240
+                while time.monotonic() < deadline:
+                    rows = {r["id"]: r for r in jobs.list_jobs(engine)}
+                    samples.append([rows[i]["status"] for i in ids])
+                    if all(rows[i]["status"] not in jobs.ACTIVE for i in ids):
+                        break
+                    time.sleep(0.05)
+                assert samples[-1] == [until] * len(ids), [rows[i]["message"] for i in ids]
+
+            follow("checked")
+            for job_id in ids:  # what 开始导入 on the page does
+                assert jobs.enqueue_import(engine, job_id)
+            follow("succeeded")
+            claimed_by = {jobs.get_job(engine, i)["worker"].split(":")[1] for i in ids}
+        assert claimed_by <= serving, (claimed_by, serving)
+        assert max(sum(s in jobs.WORKING for s in sample) for sample in samples) == 1
+        assert any("queued" in s and "running" in s for s in samples)
+        assert_database_holds(engine, *paths, prefix="L")
+    finally:
+        engine.dispose()
