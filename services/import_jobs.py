@@ -12,6 +12,7 @@ died) is failed by the next claim (``jobs.STALE_AFTER_S``).
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import json
 import logging
@@ -83,37 +84,88 @@ def live_progress(row: dict) -> dict:
     return {**row, "step": found.get("step"), "lines_done": found.get("done", 0), "lines_total": found.get("total", 0)}
 
 
-class _Reporter(threading.Thread):
-    """Writes a claimed job's progress — the latest values, at most every PROGRESS_INTERVAL_S —
-    and otherwise its heartbeat every HEARTBEAT_S, from a thread of its own: the job's thread
-    never waits for these writes. On SQLite an import's own write transaction holds the lock
-    the row's update needs (it waits here until the transaction ends), so the job's thread also
-    writes the progress to a small side file next to the upload (atomic rename, no lock), which
-    the page reads while the job runs (``live_progress``): every process shares the data
-    directory, as they share the uploads."""
+def side_file_fresh(row: dict, stale_after_s: float = jobs.STALE_AFTER_S) -> bool:
+    """Whether the worker of a claimed job touched its side file within ``stale_after_s``: it is
+    alive even when the row's heartbeat could not be written (SQLite, a long import write)."""
+    try:
+        age = time.time() - progress_path(row["stored_path"]).stat().st_mtime
+    except OSError:
+        return False
+    return age < stale_after_s
+
+
+class _Reporter:
+    """Progress and liveness of one claimed job, written by two threads of their own so the
+    job's thread never waits for them:
+
+    - the row: the latest progress at most every PROGRESS_INTERVAL_S, else the heartbeat every
+      HEARTBEAT_S (on SQLite these wait while an import's write transaction holds the lock);
+    - the side file ``progress.json`` next to the upload (atomic rename, no lock): the latest
+      values within SIDE_INTERVAL_S and at least every HEARTBEAT_S. The page reads it while the
+      job runs (``live_progress``) and the workers take its age as the job's heartbeat when the
+      row's is held back (``side_file_fresh``). Every process shares the data directory, as
+      they share the uploads."""
 
     def __init__(self, engine: Engine, job: dict, worker: str) -> None:
-        super().__init__(name=f"import-job-{job['id']}", daemon=True)
         self.engine, self.job_id, self.worker = engine, job["id"], worker
         self._side = progress_path(job["stored_path"])
-        self._side.unlink(missing_ok=True)  # a previous run's
-        self._side_at = 0.0
         self._lock = threading.Lock()
-        self._pending: tuple[str, int, int] | None = None
         self._latest: tuple[str, int, int] | None = None
+        self._version = 0  # bumped by every report
         self._halt = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._row_loop, name=f"import-job-{self.job_id}-row", daemon=True),
+            threading.Thread(target=self._side_loop, name=f"import-job-{self.job_id}-file", daemon=True),
+        ]
+        self._write_side(None)  # fresh from the start (and no previous run's values)
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
 
     def report(self, step: str, done: int, total: int) -> None:
         """The importer's on_progress (step, lines done, lines total)."""
         with self._lock:
-            previous = self._latest
-            self._pending = self._latest = (step, int(done), int(total))
-        now = time.monotonic()
-        if previous is None or previous[0] != step or now - self._side_at >= SIDE_INTERVAL_S:
-            self._side_at = now
-            self._write_side(step, int(done), int(total))
+            self._latest = (step, int(done), int(total))
+            self._version += 1
 
-    def _write_side(self, step: str, done: int, total: int) -> None:
+    @property
+    def lines(self) -> tuple[int, int] | None:
+        """(done, total) last reported, for the job's final row."""
+        latest = self._latest
+        return (latest[1], latest[2]) if latest is not None else None
+
+    def _snapshot(self) -> tuple[int, tuple[str, int, int] | None]:
+        with self._lock:
+            return self._version, self._latest
+
+    def _row_loop(self) -> None:
+        written, last_write = 0, time.monotonic()
+        while not self._halt.wait(PROGRESS_INTERVAL_S):
+            version, latest = self._snapshot()
+            try:
+                if version != written and latest is not None:
+                    jobs.update_progress(self.engine, self.job_id, self.worker, *latest)
+                    written = version
+                elif time.monotonic() - last_write >= HEARTBEAT_S:
+                    jobs.heartbeat(self.engine, self.job_id, self.worker)
+                else:
+                    continue
+                last_write = time.monotonic()
+            except SQLAlchemyError:
+                log.info("progress of import job %s not written this time", self.job_id, exc_info=True)
+        self._row_written = written
+
+    def _side_loop(self) -> None:
+        written, last_write = 0, time.monotonic()
+        while not self._halt.wait(SIDE_INTERVAL_S):
+            version, latest = self._snapshot()
+            if version != written or time.monotonic() - last_write >= HEARTBEAT_S:
+                self._write_side(latest)
+                written, last_write = version, time.monotonic()
+
+    def _write_side(self, latest: tuple[str, int, int] | None) -> None:
+        step, done, total = latest or (None, 0, 0)
         body = {"job": self.job_id, "worker": self.worker, "step": step, "done": done, "total": total}
         temporary = self._side.with_name(f".{self._side.name}.{threading.get_ident()}")
         try:
@@ -122,43 +174,22 @@ class _Reporter(threading.Thread):
         except OSError:
             log.info("progress file of import job %s not written", self.job_id, exc_info=True)
 
-    @property
-    def lines(self) -> tuple[int, int] | None:
-        """(done, total) last reported, for the job's final row."""
-        latest = self._latest
-        return (latest[1], latest[2]) if latest is not None else None
-
-    def run(self) -> None:
-        last_write = time.monotonic()
-        while not self._halt.wait(PROGRESS_INTERVAL_S):
-            with self._lock:
-                pending, self._pending = self._pending, None
-            try:
-                if pending is not None:
-                    jobs.update_progress(self.engine, self.job_id, self.worker, *pending)
-                elif time.monotonic() - last_write >= HEARTBEAT_S:
-                    jobs.heartbeat(self.engine, self.job_id, self.worker)
-                else:
-                    continue
-                last_write = time.monotonic()
-            except SQLAlchemyError:
-                log.info("progress of import job %s not written this time", self.job_id, exc_info=True)
-
     def close(self) -> None:
         """Stop, and write what was reported last (the job's work is over: no transaction of
         its own holds SQLite's lock any more). The final row is written by the caller."""
         if self._halt.is_set():
             return
         self._halt.set()
-        if self.is_alive():
-            self.join(timeout=1.0)
-        with self._lock:
-            pending, self._pending = self._pending, None
-        if self._latest is not None:
-            self._write_side(*self._latest)
-        if pending is not None:
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=1.0)
+        version, latest = self._snapshot()
+        if latest is None:
+            return
+        self._write_side(latest)
+        if version != getattr(self, "_row_written", None):
             try:
-                jobs.update_progress(self.engine, self.job_id, self.worker, *pending)
+                jobs.update_progress(self.engine, self.job_id, self.worker, *latest)
             except SQLAlchemyError:
                 log.info("progress of import job %s not written", self.job_id, exc_info=True)
 
@@ -166,9 +197,11 @@ class _Reporter(threading.Thread):
 class JobWorker:
     """Claims and runs import jobs of one database until stopped."""
 
-    def __init__(self, settings: Settings, *, poll_s: float = POLL_S, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, *, poll_s: float = POLL_S, engine: Engine | None = None,
+                 stale_after_s: float = jobs.STALE_AFTER_S) -> None:  # fmt: skip
         self.settings = settings
         self.poll_s = poll_s
+        self.stale_after_s = stale_after_s
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._own_engine = engine is None
         self.engine = engine if engine is not None else make_engine(settings.database_url)
@@ -225,8 +258,20 @@ class JobWorker:
 
     # -- one job ------------------------------------------------------------------------------
     def run_once(self) -> bool:
-        """Claim and run one job; False when there was none to claim."""
-        job = jobs.claim_next(self.engine, self.name)
+        """Claim and run one job; False when there was none to claim. A look at the active jobs
+        first (a read) spares the claim's write transaction while nothing waits, or while a job
+        is being worked on by a live worker — one whose row heartbeat or side file is fresh."""
+        active = jobs.active_jobs(self.engine)
+        if not active:
+            return False
+        cutoff = dt.datetime.now() - dt.timedelta(seconds=self.stale_after_s)
+        for row in active:
+            if row["status"] in jobs.WORKING and (
+                (row["heartbeat_at"] is not None and row["heartbeat_at"] >= cutoff)
+                or side_file_fresh(row, self.stale_after_s)
+            ):
+                return False  # one job at a time, and that one is alive
+        job = jobs.claim_next(self.engine, self.name, stale_after_s=self.stale_after_s)
         if job is None:
             return False
         self.current_job = job["id"]

@@ -237,7 +237,7 @@ def job_preview(runtime, job_id: int) -> dict | None:
     """{"headers", "mapping" (Mapping.to_dict()), "report" (ValidationReport.to_dict()),
     "message"} of the job's last check; None before it was checked. A file that could not be
     read at all has ``message`` set, no headers and ``mapping`` None."""
-    row = jobs.get_job(runtime.engine, job_id)
+    row = jobs.get_job(runtime.engine, job_id, with_preview=True)
     if row is None or not row["preview"]:
         return None
     return json.loads(row["preview"])

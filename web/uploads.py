@@ -8,7 +8,7 @@ The file name comes in ``X-File-Name`` (percent-encoded UTF-8). A request must c
 ``X-Requested-With: o2o-upload`` — a custom header a page of another site cannot send without a
 CORS preflight this server never grants — and, when the browser sends ``Origin``, this site's
 own: a cheap guard against cross-site uploads until accounts exist. Answers are JSON:
-``{"job": {...}}`` or ``{"error": "中文"}`` (400, 403, 413, 415, 503).
+``{"job": {...}}`` or ``{"error": "中文"}`` (400, 403, 413, 415; 503 database, 507 disk).
 
 These routes are outside the Dash callback guard (web.callback_body checks only
 ``/_dash-update-component``) and receive bodies up to ``O2O_MAX_IMPORT_BYTES``
@@ -55,11 +55,15 @@ def _attachment(response, name: str, fallback: str):
 
 
 def _same_origin() -> bool:
+    """No ``Origin`` (not a browser's cross-site request), or one naming this server's host name.
+    The port is not compared: behind nginx (config/nginx.conf, ``Host $host``) the Host header
+    has none while the browser's Origin keeps a non-default one, and TLS ends at the proxy."""
     origin = request.headers.get("Origin")
     if origin is None:
         return True
     parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()
+    own = urlsplit(f"//{request.host}").hostname
+    return parts.scheme in ("http", "https") and parts.hostname is not None and parts.hostname == own
 
 
 @blueprint.post(UPLOAD_PATH)
@@ -89,6 +93,9 @@ def upload():
     except SQLAlchemyError:
         log.exception("upload of %s: the job could not be recorded", file_name[:200])
         return _error("数据库暂时不可用，文件未保存，请稍后重试", 503)
+    except OSError:  # disk full, data directory not writable
+        log.exception("upload of %s: the file could not be stored", file_name[:200])
+        return _error("服务器无法保存上传的文件 (磁盘已满或数据目录不可写)，请联系管理员", 507)
     return jsonify(job=job.to_json())
 
 

@@ -235,15 +235,31 @@ def cancel(engine: Engine, job_id: int) -> bool:
         ).rowcount == 1
 
 
-def get_job(engine: Engine, job_id: int) -> dict | None:
+def active_jobs(engine: Engine) -> list[dict]:
+    """The jobs waiting or being worked on (a read: what a worker looks at before claiming)."""
+    query = (
+        select(ImportJob.id, ImportJob.status, ImportJob.heartbeat_at, ImportJob.stored_path, ImportJob.worker)
+        .where(ImportJob.status.in_(ACTIVE))
+        .order_by(ImportJob.id)
+    )
     with engine.connect() as conn:
-        row = conn.execute(select(*ImportJob.__table__.columns).where(ImportJob.id == job_id)).mappings().first()
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def _columns(with_preview: bool) -> list:
+    """The row's columns; the preview (tens of KB for a broken file) only when asked for."""
+    return [c for c in ImportJob.__table__.columns if with_preview or c.name != "preview"]
+
+
+def get_job(engine: Engine, job_id: int, *, with_preview: bool = False) -> dict | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(*_columns(with_preview)).where(ImportJob.id == job_id)).mappings().first()
     return dict(row) if row is not None else None
 
 
 def list_jobs(engine: Engine, statuses: Sequence[str] | None = None, limit: int = 200) -> list[dict]:
-    """Jobs newest first (``statuses``: only those)."""
-    query = select(*ImportJob.__table__.columns).order_by(ImportJob.id.desc()).limit(limit)
+    """Jobs newest first (``statuses``: only those), without their previews."""
+    query = select(*_columns(False)).order_by(ImportJob.id.desc()).limit(limit)
     if statuses is not None:
         query = query.where(ImportJob.status.in_(tuple(statuses)))
     with engine.connect() as conn:

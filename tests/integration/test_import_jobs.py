@@ -20,7 +20,7 @@ from config import PROJECT_ROOT
 from db.engine import make_engine
 from db.importer import jobs
 from db.models import ImportBatch, ImportJob, Order
-from services.import_jobs import JobWorker, live_progress
+from services.import_jobs import JobWorker, live_progress, progress_path
 from tests.factories import write_csv
 from tests.integration.jobs_helpers import assert_database_holds, orders_sheet
 
@@ -169,7 +169,7 @@ def test_jobs006_worker_checks_then_imports_with_progress(engine, settings, tmp_
 KILLED_WORKER = """
 import sys
 from config import Settings
-from services.import_jobs import JobWorker, live_progress
+from services.import_jobs import JobWorker, live_progress, progress_path
 settings = Settings.from_env({}, database_url=sys.argv[1], data_dir=sys.argv[2])
 worker = JobWorker(settings)
 while not worker.run_once():
@@ -201,10 +201,16 @@ def test_jobs007_job_of_a_killed_process_is_failed_and_wrote_nothing(engine, set
             process.kill()
             process.wait(10)
     assert _status(engine, job)["status"] == "running"  # nobody knows yet
-    with engine.begin() as conn:  # as if STALE_AFTER_S had passed
-        _beat_at(conn, job, -(jobs.STALE_AFTER_S + 1))
     worker = JobWorker(settings, poll_s=0.1).start()
     try:
+        time.sleep(1.0)
+        assert _status(engine, job)["status"] == "running"  # heartbeat and side file still fresh
+        with engine.begin() as conn:  # as if STALE_AFTER_S had passed: first the row's beat …
+            _beat_at(conn, job, -(jobs.STALE_AFTER_S + 1))
+        time.sleep(1.0)
+        assert _status(engine, job)["status"] == "running"  # … the side file alone says alive
+        past = time.time() - jobs.STALE_AFTER_S - 1  # … then the file's
+        os.utime(progress_path(path), (past, past))
         row = _wait(engine, job, lambda r: r["status"] == "failed", timeout=30)
         assert "导入中断" in row["message"]
         with engine.connect() as conn:

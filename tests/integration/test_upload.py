@@ -244,6 +244,13 @@ def test_upload005_limit_applies_to_chunked_bodies_and_same_origin_passes(empty_
         origin = {**HEADERS, "Origin": f"http://127.0.0.1:{port}"}
         got, answer = _upload(port, CSV_TEXT, "small.csv", origin, chunked=True)
         assert got == 200 and answer["job"]["size_bytes"] == len(CSV_TEXT), answer
+        # behind nginx: Host without the port, the page served over TLS on another port
+        proxied = {**HEADERS, "Host": "127.0.0.1", "Origin": "https://127.0.0.1:8443"}
+        got, answer = _upload(port, CSV_TEXT, "proxied.csv", proxied)
+        assert got == 200, answer
+        for foreign in ("http://127.0.0.1.evil.example", "null", "http://localhost"):
+            got, answer = _upload(port, CSV_TEXT, "x.csv", {**HEADERS, "Origin": foreign})
+            assert got == 403 and "其他网站" in answer["error"], (foreign, answer)
 
 
 def test_upload006_second_import_waits_in_the_queue(site, tmp_path):
@@ -288,3 +295,55 @@ def test_upload007_template_lists_every_header_and_imports(site, tmp_path):
     assert_database_holds(runtime.engine, path)
     with runtime.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Order)).scalar_one() == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_upload008_unwritable_data_directory_is_a_json_error(empty_database_url, tmp_path):
+    with _served(empty_database_url, tmp_path) as (runtime, port):
+        uploads = Path(runtime.settings.data_dir) / "uploads"
+        uploads.parent.mkdir(parents=True, exist_ok=True)
+        uploads.write_text("a file where the uploads directory belongs")
+        got, answer = _upload(port, CSV_TEXT, "orders.csv")
+        assert got == 507 and "无法保存" in answer["error"], answer
+        with runtime.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(ImportJob)).scalar_one() == 0
+
+
+def test_upload009_workers_of_the_production_launcher_share_the_queue(empty_database_url, tmp_path):
+    """scripts/launch.py production with two serving processes: files uploaded over HTTP are
+    checked and imported by those processes' workers, one at a time across both."""
+    import psutil
+
+    from db.importer import jobs
+    from tests.live_server import live_server
+
+    paths = [write_csv(orders_sheet(2000, seed=s, prefix=f"L{s}-"), tmp_path / f"门店周报{s}.csv") for s in (1, 2, 3)]
+    engine = make_engine(empty_database_url)
+    try:
+        with live_server(tmp_path / "instance" / "var", empty_database_url, "redis://127.0.0.1:1/0",
+                         O2O_WORKERS="2", O2O_CACHE_WARM="0") as server:  # fmt: skip
+            serving = {str(p.pid) for p in psutil.Process(server.process.pid).children()}
+            ids = [_upload_file(server.port, path)["id"] for path in paths]
+            samples = []
+
+            def follow(until: str) -> None:
+                deadline = time.monotonic() + 240
+                while time.monotonic() < deadline:
+                    rows = {r["id"]: r for r in jobs.list_jobs(engine)}
+                    samples.append([rows[i]["status"] for i in ids])
+                    if all(rows[i]["status"] not in jobs.ACTIVE for i in ids):
+                        break
+                    time.sleep(0.05)
+                assert samples[-1] == [until] * len(ids), [rows[i]["message"] for i in ids]
+
+            follow("checked")
+            for job_id in ids:  # what 开始导入 on the page does
+                assert jobs.enqueue_import(engine, job_id)
+            follow("succeeded")
+            claimed_by = {jobs.get_job(engine, i)["worker"].split(":")[1] for i in ids}
+        assert claimed_by <= serving, (claimed_by, serving)
+        assert max(sum(s in jobs.WORKING for s in sample) for sample in samples) == 1
+        assert any("queued" in s and "running" in s for s in samples)
+        assert_database_holds(engine, *paths, prefix="L")
+    finally:
+        engine.dispose()
