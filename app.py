@@ -17,12 +17,14 @@ from components import encoding
 from config import PROJECT_ROOT, Settings
 from monitoring.endpoints import register_endpoints
 from monitoring.memory import tune_malloc, use_system_allocator_for_arrow
+from services.import_jobs import JobWorker
 from services.runtime import EXTENSION_KEY, build_runtime, install
 from services.warmup import CacheWarmer
 
 APP_TITLE = "门店诊断看板"
 NAVBAR = "main-navbar"
 WARMER_KEY = "o2o_cache_warmer"
+WORKER_KEY = "o2o_import_worker"
 
 
 def _navbar() -> dbc.Navbar:
@@ -79,10 +81,18 @@ def _serve_unknown_paths_as_404(app: Dash) -> None:
         return response
 
 
-def create_app(settings: Settings | None = None, *, start_monitors: bool = True, peer_dir: Path | None = None) -> Dash:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    start_monitors: bool = True,
+    peer_dir: Path | None = None,
+    start_worker: bool | None = None,
+) -> Dash:
     """Build the Dash app for ``settings`` (default: from the environment). Starts the samplers
     (Redis health, psutil) and the cache warmer unless told not to; ``stop_app`` stops them.
-    ``peer_dir``: the app is one of several serving processes, whose counters meet there."""
+    ``peer_dir``: the app is one of several serving processes, whose counters meet there.
+    ``start_worker``: run the import worker thread (default: as ``start_monitors``; never when
+    ``O2O_IMPORT_WORKER=0``)."""
     settings = settings or Settings.from_env()
     use_system_allocator_for_arrow()
     tune_malloc()
@@ -114,6 +124,11 @@ def create_app(settings: Settings | None = None, *, start_monitors: bool = True,
         app.server.extensions[WARMER_KEY] = warmer
         warmer.start()
         atexit.register(warmer.stop)
+    if (start_monitors if start_worker is None else start_worker) and settings.import_worker:
+        worker = JobWorker(settings)
+        app.server.extensions[WORKER_KEY] = worker
+        worker.start()
+        atexit.register(worker.stop)
     return app
 
 
@@ -123,6 +138,9 @@ def stop_app(app: Dash) -> None:
     warmer = app.server.extensions.get(WARMER_KEY)
     if warmer is not None:
         warmer.stop()
+    worker = app.server.extensions.pop(WORKER_KEY, None)
+    if worker is not None:
+        worker.stop()
     if runtime.monitors is not None:
         runtime.monitors.stop()
     runtime.engine.dispose()

@@ -72,10 +72,12 @@ AUTO_HEIGHT_ROWS = 12  # up to this many rows the grid grows to fit them, beyond
 
 
 def data_grid(page: str, table: str, title: str, rows: list[dict], columns: list[dict], *, height: int = 420,
-              note: str | None = None, clickable: bool = False, hint: str | None = None) -> html.Div:  # fmt: skip
+              note: str | None = None, clickable: bool = False, hint: str | None = None,
+              row_id: str | None = None) -> html.Div:  # fmt: skip
     """A titled grid with 下载 CSV / 下载 Excel buttons. ``title`` is the section's name (the
     download's file and sheet name); ``hint`` (e.g. what a click does) is shown beside it.
-    ``clickable`` rows (drill-downs) select on click."""
+    ``clickable`` rows (drill-downs) select on click. ``row_id``: the field whose value (text,
+    unique) is each row's id (``cellClicked`` then names the row by it)."""
     ids = _ids(page, table)
     options = {
         "theme": "themeQuartz",
@@ -94,7 +96,7 @@ def data_grid(page: str, table: str, title: str, rows: list[dict], columns: list
         id=ids["grid"], rowData=rows, columnDefs=columns,
         defaultColDef={"sortable": True, "filter": True, "resizable": True, "minWidth": 110},
         dashGridOptions=options, columnSize="responsiveSizeToFit", style=style,
-        className="o2o-grid",
+        className="o2o-grid", **({"getRowId": f"params.data.{row_id}"} if row_id else {}),
     )  # fmt: skip
     buttons = html.Div(
         [

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 DB_UNAVAILABLE = "数据库暂时无法访问，请稍后刷新页面重试。如持续出现，请联系管理员检查数据库服务。"
 NO_DATA = "当前筛选条件下没有数据。请调整门店、日期或渠道，或先导入订单明细。"
 SECTION_FAILED = "此模块暂时无法显示（已记录错误日志），其他模块不受影响。请稍后刷新或联系管理员。"
-EMPTY_DATABASE = "还没有任何订单数据。请使用 scripts/import_orders.py 导入平台订单明细，或启动时生成演示数据。"
+EMPTY_DATABASE = "还没有任何订单数据。请在「数据管理」页面上传平台订单明细（或使用 scripts/import_orders.py 导入）。"
+DATA_PAGE_PATH = "/data"
 
 
 def error_alert(text: str = DB_UNAVAILABLE) -> dbc.Alert:
@@ -19,6 +20,12 @@ def error_alert(text: str = DB_UNAVAILABLE) -> dbc.Alert:
 
 def info_alert(text: str) -> dbc.Alert:
     return dbc.Alert(text, color="info", className="my-3")
+
+
+def empty_database_alert() -> dbc.Alert:
+    """No orders yet: say so, with the way to 数据管理."""
+    link = dcc.Link("前往数据管理 →", href=DATA_PAGE_PATH, className="alert-link ms-2")
+    return dbc.Alert([EMPTY_DATABASE, link], color="info", className="my-3")
 
 
 def stale_alert(confirmed_at: float | None) -> html.Div:

@@ -26,7 +26,7 @@ from dash import Input, Output, State, dcc, html
 
 from components.filter_bar import filter_bar
 from components.ids import PageIds
-from components.messages import EMPTY_DATABASE, SECTION_FAILED, error_alert, info_alert, stale_alert
+from components.messages import SECTION_FAILED, empty_database_alert, error_alert, info_alert, stale_alert
 from components.prop_kinds import CHANNELS, DATE, STORES, TEXT, Kind, declare
 from db.errors import DataLayerError
 from services.diagnosis import default_range, filter_options
@@ -90,7 +90,7 @@ def frame_layout(ids: PageIds, title: str, query: dict, header_extra: list | Non
         return Frame([*header, error_alert()], None, None)
     restored = _restore(query, options, params)
     if restored is None:
-        return Frame([*header, info_alert(EMPTY_DATABASE)], None, options)
+        return Frame([*header, empty_database_alert()], None, options)
     state, values, shown = restored
     bar = filter_bar(options, state.start, state.end, store_id=ids.store, date_id=ids.date, channel_id=ids.channel,
                      stores=state.stores, channels=state.channels)  # fmt: skip

@@ -58,12 +58,20 @@ def _column(spec: object) -> bool:
             and isinstance(spec.get("context"), dict | None))  # fmt: skip
 
 
+def _cell(value: object) -> bool:
+    """AG Grid's cellClicked: {value, colId, rowIndex, rowId, timestamp} (value: any cell value)."""
+    return (isinstance(value, dict) and len(value) <= 8
+            and isinstance(value.get("colId"), str | None) and isinstance(value.get("rowId"), str | int | None)
+            and all(len(v) <= MAX_TEXT_CHARS for v in value.values() if isinstance(v, str)))  # fmt: skip
+
+
 TEXT = Kind("text", lambda v: isinstance(v, str) and len(v) <= MAX_TEXT_CHARS)
 NUMBER = Kind("number", _number)
 COUNT = Kind("count", _count)  # n_clicks, n_intervals
 FLAG = Kind("flag", lambda v: isinstance(v, bool))
 ROW_ID = Kind("row id", _row_id)  # a database id kept in a dcc.Store
 ROWS = Kind("rows", _rows)  # AG Grid rowData / virtualRowData / selectedRows
+CELL = Kind("cell click", _cell)  # AG Grid cellClicked
 COLUMNS = Kind("columns", lambda v: isinstance(v, list) and all(_column(c) for c in v))
 STORES = Kind("store ids", lambda v: is_store_values(v))
 DATE = Kind("date", lambda v: is_date_value(v))

@@ -83,6 +83,9 @@ class Settings:
     system_poll_interval_s: float = 5.0
     cpu_busy_percent: int = 60
     cpu_high_percent: int = 80
+    # each serving process runs a thread that claims upload check / import jobs (import_jobs);
+    # off: this process only enqueues (another process or instance does the work)
+    import_worker: bool = True
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -209,6 +212,7 @@ _SPECS = (
     _Spec("system_poll_interval_s", "O2O_SYSTEM_POLL_INTERVAL_S", "float"),
     _Spec("cpu_busy_percent", "O2O_CPU_BUSY_PERCENT", "int", 1, 100),
     _Spec("cpu_high_percent", "O2O_CPU_HIGH_PERCENT", "int", 1, 100),
+    _Spec("import_worker", "O2O_IMPORT_WORKER", "bool"),
 )
 
 ENV_VARS = tuple(spec.var for spec in _SPECS)

@@ -8,6 +8,10 @@ __all__ = ["CALLBACK_OUTPUT_KEY", "accepts_upload", "install", "install_callback
 
 
 def install(app, settings) -> None:
-    """Body limits and short 400/413 answers on ``app``'s server, then the callback guard."""
+    """Body limits and short 400/413 answers on ``app``'s server, the callback guard, and the
+    upload / template / report routes of 数据管理 (outside the guard)."""
+    from web.uploads import install_upload_routes  # here: the launcher imports web.server only
+
     install_limits(app.server, settings)
     install_callback_guard(app)
+    install_upload_routes(app.server)
