@@ -262,8 +262,8 @@ def set_mapping(runtime, job_id: int, mapping: dict[str, str], mapping_name: str
     for field, column in (mapping or {}).items():
         if field not in BY_NAME:
             raise JobRefused(f"未知字段: {field}")
-        if column is not None and str(column).strip():
-            chosen[field] = str(column)
+        if column is not None:  # "" = 不导入: the field stays unmapped even where an alias matches
+            chosen[field] = str(column).strip()
     if not jobs.requeue_check(runtime.engine, job_id, chosen or None, mapping_name):
         raise _state_refusal(row, "修改字段映射")
     notify(runtime.settings.database_url)
@@ -333,7 +333,7 @@ def save_mapping(runtime, name: str, mapping: dict[str, str]) -> None:
     unknown = [f for f in mapping if f not in BY_NAME]
     if unknown:
         raise JobRefused(f"未知字段: {', '.join(unknown)}")
-    jobs.save_mapping(runtime.engine, name, {f: str(c) for f, c in mapping.items() if c})
+    jobs.save_mapping(runtime.engine, name, {f: str(c).strip() for f, c in mapping.items() if c is not None})
 
 
 # -- the template -----------------------------------------------------------------------------

@@ -238,8 +238,6 @@ def test_datapage004_no_worker_for_a_while_is_said_in_the_list(engine, settings,
         stop_app(app)
 
 
-@pytest.mark.xfail(strict=True, reason="services.imports.set_mapping / save_mapping drop '' (不导入) from the mapping; "
-                                       "layout.recognise reads it as 'leave the field unmapped'")  # fmt: skip
 def test_datapage003_column_cleared_in_the_preview_is_not_imported(page_app, tmp_path):
     _app, runtime, client = page_app
     job = _upload(client, write_csv(orders_sheet(10, seed=4), tmp_path / "门店订单.csv"), runtime)
