@@ -13,10 +13,10 @@ died) is failed by the next claim (``jobs.STALE_AFTER_S``).
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
 import logging
 import os
+import shutil
 import socket
 import threading
 import time
@@ -38,6 +38,8 @@ POLL_S = 1.0
 HEARTBEAT_S = 5.0
 PROGRESS_INTERVAL_S = 0.5  # at most two progress writes a second (the latest values)
 SIDE_INTERVAL_S = 0.25  # the progress side file (no lock, a few µs): four times a second at most
+UPLOAD_DIR = "uploads"  # under the data directory: one folder per job
+ORPHAN_AFTER_S = 24 * 3600
 REPORT_NAME = "report.csv"
 PROGRESS_NAME = "progress.json"
 ERROR_LOG_INTERVAL_S = 60.0
@@ -92,6 +94,26 @@ def side_file_fresh(row: dict, stale_after_s: float = jobs.STALE_AFTER_S) -> boo
     except OSError:
         return False
     return age < stale_after_s
+
+
+def prune_orphans(engine: Engine, root: Path, older_than_s: float = ORPHAN_AFTER_S) -> int:
+    """Delete upload folders no job refers to and older than ``older_than_s`` (an upload cut off
+    by a killed process before its job was recorded); returns how many. Run at worker start."""
+    if not root.is_dir():
+        return 0
+    known = {Path(p).parent.name for p in jobs.stored_paths(engine)}
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for folder in root.iterdir():
+        try:
+            if folder.is_dir() and folder.name not in known and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    if removed:
+        log.info("removed %d upload folder(s) no job refers to", removed)
+    return removed
 
 
 class _Reporter:
@@ -242,6 +264,10 @@ class JobWorker:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
+        try:
+            prune_orphans(self.engine, Path(self.settings.data_dir) / UPLOAD_DIR)
+        except Exception:
+            log.warning("import worker: pruning upload folders failed", exc_info=True)
         while not self._stop.is_set():
             try:
                 worked = self.run_once()
@@ -327,15 +353,9 @@ class JobWorker:
     def _import(self, job: dict, reporter: _Reporter) -> None:
         path = Path(job["stored_path"])
         mapping = json.loads(job["mapping"]) if job["mapping"] else None
-        kwargs = {}
-        accepted = inspect.signature(importer.import_file).parameters
-        if "source" in accepted:
-            kwargs["source"] = "upload"
-        if "created_by" in accepted:
-            kwargs["created_by"] = job["created_by"]
         started = time.monotonic()
-        result = importer.import_file(self.engine, path, self.settings, mapping=mapping,
-                                      on_progress=reporter.report, **kwargs)  # fmt: skip
+        result = importer.import_file(self.engine, path, self.settings, mapping=mapping, on_progress=reporter.report,
+                                      source="upload", created_by=job["created_by"])  # fmt: skip
         reporter.close()
         log.info("import job %s: %s in %.1f s", job["id"], result.status, time.monotonic() - started)
         if result.status == "rejected":

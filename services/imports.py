@@ -25,13 +25,12 @@ from typing import BinaryIO
 
 from db.export_format import BY_NAME, COLUMNS
 from db.importer import jobs
-from services.import_jobs import live_progress, notify, report_path
+from services.import_jobs import UPLOAD_DIR, live_progress, notify, report_path
 
 log = logging.getLogger(__name__)
 
 BLOCK = 1 << 20
 SNIFF_BYTES = 64 * 1024
-UPLOAD_DIR = "uploads"
 SUFFIXES = (".csv", ".xlsx")
 MAX_NAME_CHARS = 200
 MAX_MAPPING_NAME_CHARS = 100

@@ -235,6 +235,12 @@ def cancel(engine: Engine, job_id: int) -> bool:
         ).rowcount == 1
 
 
+def stored_paths(engine: Engine) -> list[str]:
+    """Where every job's upload is (or was) stored."""
+    with engine.connect() as conn:
+        return list(conn.execute(select(ImportJob.stored_path)).scalars())
+
+
 def active_jobs(engine: Engine) -> list[dict]:
     """The jobs waiting or being worked on (a read: what a worker looks at before claiming)."""
     query = (

@@ -296,3 +296,19 @@ def test_jobs009_progress_writes_are_throttled_and_the_side_file_is_current(engi
     assert (row["step"], row["lines_done"], row["lines_total"]) == ("校验", n, 1_000_000)
     stored = jobs.get_job(engine, job_id)
     assert stored["lines_done"] == n  # the last pending values reached the row too
+
+
+def test_jobs010_upload_folders_no_job_refers_to_are_pruned_when_old(engine, tmp_path):
+    from services.import_jobs import prune_orphans
+
+    root = tmp_path / "uploads"
+    folders = {name: root / name for name in ("of-a-job", "orphan-old", "orphan-young")}
+    for folder in folders.values():
+        folder.mkdir(parents=True)
+        (folder / "f.csv").write_text("订单ID\n1\n", encoding="utf-8")
+    _job(engine, folders["of-a-job"] / "f.csv")
+    day_ago = time.time() - 25 * 3600
+    for name in ("of-a-job", "orphan-old"):
+        os.utime(folders[name], (day_ago, day_ago))
+    assert prune_orphans(engine, root) == 1
+    assert sorted(p.name for p in root.iterdir()) == ["of-a-job", "orphan-young"]

@@ -5,6 +5,7 @@ bad file's report, refused uploads, the queue, the template."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import http.client
 import io
 import json
@@ -23,7 +24,7 @@ from config import Settings
 from db.engine import make_engine
 from db.export_format import COLUMNS
 from db.migrate import upgrade
-from db.models import ImportJob, Order
+from db.models import ImportBatch, ImportJob, Order
 from scripts._serve import waitress_server
 from services import imports
 from services.runtime import EXTENSION_KEY
@@ -130,6 +131,10 @@ def test_upload001_file_checked_previewed_and_imported(site, tmp_path, kind):
     done = _wait(runtime, job["id"])
     assert done.status == "succeeded", done.message
     assert done.batch_id is not None and done.step == "完成"
+    with runtime.engine.connect() as conn:
+        batch = conn.execute(select(ImportBatch.source, ImportBatch.sha256, ImportBatch.file_name)
+                             .where(ImportBatch.id == done.batch_id)).one()  # fmt: skip
+    assert tuple(batch) == ("upload", hashlib.sha256(path.read_bytes()).hexdigest(), path.name)
     assert [p for p in stored.glob("*/*") if p.name == path.name] == []  # imported: the copy is deleted
     assert_database_holds(runtime.engine, path)
 
