@@ -79,3 +79,18 @@ def write_csv(frame: pd.DataFrame, path: Path, encoding: str = "utf-8-sig") -> P
 def write_xlsx(frame: pd.DataFrame, path: Path) -> Path:
     frame.to_excel(path, index=False, sheet_name="订单明细", engine="openpyxl")
     return path
+
+
+def aggregate_snapshot(conn) -> dict[str, pd.DataFrame]:
+    """Every daily aggregate table as a frame sorted by its key (for comparing two states)."""
+    from sqlalchemy import select
+
+    from db.models import AGGREGATE_TABLES
+
+    snapshot = {}
+    for table in AGGREGATE_TABLES:
+        keys = [c.name for c in table.primary_key.columns]
+        frame = pd.read_sql(select(table), conn).sort_values(keys).reset_index(drop=True)
+        frame["day"] = frame["day"].astype(str)
+        snapshot[table.name] = frame
+    return snapshot

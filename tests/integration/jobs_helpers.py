@@ -3,6 +3,7 @@ import against."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +102,16 @@ def assert_database_holds(engine, *paths: Path, renames: dict[str, str] | None =
     found = database_figures(engine)
     found = found[found.index.str.startswith(prefix)]
     pd.testing.assert_frame_equal(found, expected, check_dtype=False, check_names=False)
+
+
+def wait_for_job(runtime, job_id: int, timeout: float = 120.0):
+    """The job once it is no longer active (checked, invalid, imported …); fails after ``timeout``."""
+    from services import imports
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = imports.get_job(runtime, job_id)
+        if not job.active:
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {job.status}")

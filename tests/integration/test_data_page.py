@@ -22,6 +22,7 @@ from services import imports
 from services.runtime import EXTENSION_KEY
 from tests.factories import write_csv
 from tests.integration.jobs_helpers import assert_database_holds, orders_sheet
+from tests.integration.jobs_helpers import wait_for_job as _wait
 
 UPLOAD_HEADERS = {"X-Requested-With": "o2o-upload", "Content-Type": "application/octet-stream"}
 OWN_NAME = "到手价"  # a header no alias knows: the user says it is 实收价格
@@ -65,16 +66,6 @@ def _upload(client, path: Path, runtime) -> imports.JobView:
     answer = client.post("/data/upload", data=path.read_bytes(), headers=headers)
     assert answer.status_code == 200, answer.json
     return _wait(runtime, answer.json["job"]["id"])
-
-
-def _wait(runtime, job_id: int, timeout: float = 120.0) -> imports.JobView:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = imports.get_job(runtime, job_id)
-        if not job.active:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} still {job.status}")
 
 
 def _detail(client, job_id: int) -> dict:

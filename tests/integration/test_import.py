@@ -22,7 +22,7 @@ from db.models import (
     Product,
     Store,
 )
-from tests.factories import order, sheet, write_csv, write_xlsx
+from tests.factories import aggregate_snapshot, order, sheet, write_csv, write_xlsx
 
 DATA_TABLES = (Store, Product, Order, OrderItem)
 
@@ -276,16 +276,6 @@ def test_import009_blank_lines_keep_sheet_row_numbers(engine, settings, tmp_path
     assert [(p.row, p.column) for p in result.report.problems] == [(6, "月售")]
 
 
-def _aggregate_snapshot(conn) -> dict[str, pd.DataFrame]:
-    snapshot = {}
-    for table in AGGREGATE_TABLES:
-        keys = [c.name for c in table.primary_key.columns]
-        frame = pd.read_sql(select(table), conn).sort_values(keys).reset_index(drop=True)
-        frame["day"] = frame["day"].astype(str)
-        snapshot[table.name] = frame
-    return snapshot
-
-
 def test_import010_file_and_database_aggregate_builders_agree(engine, settings, tmp_path):
     from sqlalchemy import insert
 
@@ -299,12 +289,12 @@ def test_import010_file_and_database_aggregate_builders_agree(engine, settings, 
     partial["实收价格"] = 30.0
     assert import_file(engine, write_csv(partial, tmp_path / "b.csv"), settings).status == "imported"
     with engine.begin() as conn:
-        from_imports = _aggregate_snapshot(conn)
+        from_imports = aggregate_snapshot(conn)
         STG_AFFECTED.create(conn)
         pairs = conn.execute(select(Order.store_id, Order.business_date).distinct()).all()
         conn.execute(insert(STG_AFFECTED), [{"store_id": s, "day": d} for s, d in pairs])
         aggregates.refresh_from_database(conn, STG_AFFECTED)
-        rebuilt = _aggregate_snapshot(conn)
+        rebuilt = aggregate_snapshot(conn)
         STG_AFFECTED.drop(conn)
     assert from_imports["agg_store_day_channel"]["revenue"].sum() == pytest.approx(16 + 30 + 30)
     for name, frame_a in from_imports.items():

@@ -73,8 +73,8 @@ def test_migrate004_platform_fee_rule_recomputes_orders_imported_under_the_old_r
     from db.importer import import_file
     from db.migrate import alembic_config
     from db.models import AGGREGATE_TABLES, AggStoreDayChannel, DataVersion, Order
-    from tests.factories import order, sheet, write_csv
-    from tests.integration.test_import import _aggregate_snapshot, small_sheet
+    from tests.factories import aggregate_snapshot, order, sheet, write_csv
+    from tests.integration.test_import import small_sheet
 
     frame = pd.concat([small_sheet(), sheet(order(
         "MT4", "2026-11-01 13:00:00", [{"received_price": 10.0, "quantity": 1, "cost": 6.0}],
@@ -102,7 +102,7 @@ def test_migrate004_platform_fee_rule_recomputes_orders_imported_under_the_old_r
         upgrade(engine)
         with engine.connect() as conn:
             migrated = figures(conn)
-            migrated_aggregates = _aggregate_snapshot(conn)
+            migrated_aggregates = aggregate_snapshot(conn)
             day1 = pd.read_sql(select(AggStoreDayChannel.__table__).where(
                 AggStoreDayChannel.channel == "美团闪购"), conn)  # fmt: skip
             assert conn.execute(select(DataVersion.version)).scalar_one() > version
@@ -117,7 +117,7 @@ def test_migrate004_platform_fee_rule_recomputes_orders_imported_under_the_old_r
         assert import_file(engine, path, settings, force=True).status == "imported"
         with engine.connect() as conn:
             assert figures(conn) == migrated
-            reimported = _aggregate_snapshot(conn)
+            reimported = aggregate_snapshot(conn)
         for table in AGGREGATE_TABLES:
             pd.testing.assert_frame_equal(migrated_aggregates[table.name], reimported[table.name],
                                           check_dtype=False, atol=0.006)  # fmt: skip

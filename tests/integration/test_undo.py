@@ -32,7 +32,7 @@ from db.models import (
     Product,
     Store,
 )
-from tests.factories import order, sheet, write_csv
+from tests.factories import aggregate_snapshot, order, sheet, write_csv
 from tests.integration.test_cli import run
 
 HALF_CENT = 0.005
@@ -157,16 +157,6 @@ def assert_figures(engine, rows: list[dict]) -> None:
     want, got = expected(rows), stored(engine)
     for name, frame in want.items():
         pd.testing.assert_frame_equal(got[name], frame, check_dtype=False, atol=0.006, obj=name)
-
-
-def aggregate_snapshot(conn) -> dict[str, pd.DataFrame]:
-    snapshot = {}
-    for table in AGGREGATE_TABLES:
-        keys = [c.name for c in table.primary_key.columns]
-        frame = pd.read_sql(select(table), conn).sort_values(keys).reset_index(drop=True)
-        frame["day"] = frame["day"].astype(str)
-        snapshot[table.name] = frame
-    return snapshot
 
 
 def assert_aggregates_rebuild_the_same(engine) -> None:

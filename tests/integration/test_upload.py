@@ -30,6 +30,7 @@ from services import imports
 from services.runtime import EXTENSION_KEY
 from tests.factories import write_csv, write_xlsx
 from tests.integration.jobs_helpers import assert_database_holds, orders_sheet
+from tests.integration.jobs_helpers import wait_for_job as _wait
 from tests.live_server import waitress_in_thread
 
 HEADERS = {"X-Requested-With": "o2o-upload"}
@@ -85,16 +86,6 @@ def _get(port: int, path: str) -> tuple[int, dict, bytes]:
         return response.status, dict(response.getheaders()), response.read()
     finally:
         conn.close()
-
-
-def _wait(runtime, job_id: int, timeout: float = 120.0) -> imports.JobView:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = imports.get_job(runtime, job_id)
-        if not job.active:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} still {job.status}")
 
 
 def _upload_file(port: int, path: Path, name: str | None = None) -> dict:
