@@ -61,7 +61,7 @@ class Settings:
     max_xlsx_columns: int = 200
     max_xlsx_cells: int = 30_000_000
     # the importer validates and writes a file in partitions of about this many lines (memory)
-    import_chunk_lines: int = 100_000
+    import_chunk_lines: int = 50_000
     address_salt: str = "o2o-dashboard-default-salt"
     fee_channels: tuple[str, ...] = field(default=DEFAULT_FEE_CHANNELS)
     demo_stores: int = 20

@@ -78,15 +78,20 @@ class Partitions:
             self._sinks[k].close()
         self._writers, self._sinks = {}, {}
 
-    def read(self, k: int) -> pa.Table | None:
+    def read(self, k: int, columns: list[str] | None = None) -> pa.Table | None:
+        """Partition k (only ``columns`` and the row numbers when given)."""
         if self._in_memory:
             tables = self._memory[k]
-            return pa.concat_tables(tables) if tables else None
-        path = self._path(k)
-        if not path.exists():
-            return None
-        with pa.memory_map(str(path)) as source:
-            return pa.ipc.open_stream(source).read_all()
+            table = pa.concat_tables(tables) if tables else None
+        else:
+            path = self._path(k)
+            if not path.exists():
+                return None
+            with pa.OSFile(str(path), "rb") as source:
+                table = pa.ipc.open_stream(source).read_all()
+        if table is not None and columns is not None:
+            table = table.select([*columns, ROW])
+        return table
 
     def release(self, k: int) -> None:
         """Forget partition k (its rows were handed on)."""
@@ -168,12 +173,15 @@ def check(
     headers = checked.headers
 
     stats: dict = {}
-    if validate.shareable(mapping):
+    if validate.shareable(mapping):  # only the key and money columns are read back
+        wanted = [mapping.columns[n] for n in [*validate.ORDER_KEY, *validate.shareable(mapping)]]
+        positions = sorted({headers.index(h) for h in wanted})
         for k in range(count):
-            table = raw.read(k)
+            table = raw.read(k, [f"c{i}" for i in positions])
             if table is not None:
-                frame, rows = _raw_frame(table, headers)
+                frame, rows = _raw_frame(table, [headers[i] for i in positions])
                 stats = layout.merge_share_stats(stats, validate.share_stats(frame, rows, mapping))
+                del table, frame
     per_line = validate.decide_share_rules(mapping, report, stats)
 
     typed = Partitions(count, workdir, "lines") if keep_lines else None
