@@ -40,6 +40,7 @@ MAX_ZIP_MEMBERS = 10_000
 BOMB_MIN_BYTES = 64 * 1024 * 1024  # members this large must not compress better than BOMB_RATIO
 BOMB_RATIO = 200
 EXACT_INTEGER_LIMIT = 2**53
+XLSX_BATCH_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -281,10 +282,11 @@ class SheetStream:
         text, plain = _cell_text, str
         rows = self._sheet.iter_rows()
         next(rows, None)  # headers
+        batch = min(self.chunk_lines, XLSX_BATCH_ROWS)  # rows as Python lists: ~5 KB each
         start = 2
         while True:
             records = [[v.strip() if type(v) is plain else text(v) for v in row[:width]]
-                       for row in itertools.islice(rows, self.chunk_lines)]  # fmt: skip
+                       for row in itertools.islice(rows, batch)]  # fmt: skip
             if not records:
                 break
             numbers = np.arange(start, start + len(records))
