@@ -135,12 +135,13 @@ def copy_probe(url: str, path: Path) -> None:
 
     import pandas as pd
 
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=["月售", "实收价格", "商品采购成本"])
+    columns = {"quantity": "月售", "list_price": "商品原价", "sale_price": "商品实售价", "received_price": "实收价格",
+               "cost": "商品采购成本", "profit": "利润额", "item_discount": "商品减免金额"}  # fmt: skip
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, usecols=list(columns.values()))
     n = len(frame)
-    data = pd.DataFrame({
-        "order_id": range(n), "line_no": 1, "product_id": 1, "quantity": frame["月售"],
-        "received_price": frame["实收价格"], "cost": frame["商品采购成本"],
-    })  # fmt: skip
+    data = pd.DataFrame({"order_id": range(n), "line_no": 1, "product_id": 1})
+    for name, header in columns.items():
+        data[name] = frame[header].replace("", "0")
     buffer = io.StringIO()
     data.to_csv(buffer, index=False, header=False)
     text = buffer.getvalue()
@@ -155,8 +156,7 @@ def copy_probe(url: str, path: Path) -> None:
             raw.commit()
             started = time.perf_counter()
             cursor.copy_expert(
-                "COPY probe_items (order_id, line_no, product_id, quantity, received_price, cost) "
-                "FROM STDIN WITH (FORMAT csv)", io.StringIO(text),
+                f"COPY probe_items ({', '.join(data.columns)}) FROM STDIN WITH (FORMAT csv)", io.StringIO(text),
             )  # fmt: skip
             raw.commit()
             seconds = time.perf_counter() - started
@@ -235,7 +235,7 @@ def main() -> int:
                 print(f"import total: {total_rows:,} lines in {total_s:.1f} s = {total_rows / total_s:,.0f} lines/s, "
                       f"peak RSS {peak:,.0f} MB")  # fmt: skip
                 if args.copy_probe:
-                    copy_probe(url, paths[0])
+                    copy_probe(url, max(paths, key=lambda p: p.stat().st_size))
                 if args.keep:
                     print(f"database kept: {url}")
     return 0

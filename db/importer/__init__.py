@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -174,10 +175,20 @@ def import_file(
     return ImportResult(path, "imported", message, batch_id, stats, report, report.warnings, timings)
 
 
+STALE_WORKDIR_S = 24 * 3600
+
+
 def _workdir(settings: Settings):
-    """A private temporary directory under data_dir for the partitions; always removed."""
+    """A private temporary directory under data_dir for the partitions; always removed. Those
+    left by a killed process are removed by the next import after a day."""
     root = Path(settings.data_dir) / "import-tmp"
     root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("import-*"):
+        try:
+            if time.time() - old.stat().st_mtime > STALE_WORKDIR_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
     return tempfile.TemporaryDirectory(prefix="import-", dir=root, ignore_cleanup_errors=True)
 
 
