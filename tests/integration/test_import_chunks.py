@@ -133,8 +133,11 @@ def test_chunks002_partitions_into_a_store_day_with_stored_orders(engine, settin
 def test_chunks003_errors_in_every_chunk_are_reported_with_their_rows(engine, settings, tmp_path):
     lines = scattered(demo_lines()).astype(object)
     n = len(lines)
-    bad = {3: ("月售", "两个", "不是有效数字"), n // 2: ("下单时间", "昨天", "无法解析的时间 (应为 YYYY-MM-DD HH:MM:SS)"),
-           n - 2: ("实收价格", "-1", "金额为负")}  # fmt: skip
+    bad = {
+        3: ("月售", "两个", "不是有效数字"),
+        n // 2: ("下单时间", "昨天", "无法解析的时间 (应为 YYYY-MM-DD HH:MM:SS)"),
+        n - 2: ("实收价格", "-1", "金额为负"),
+    }
     for i, (header, value, _reason) in bad.items():
         lines.loc[i, header] = value
     # an order whose lines are far apart, one of them with another store name
@@ -155,7 +158,8 @@ def test_chunks003_errors_in_every_chunk_are_reported_with_their_rows(engine, se
         assert result.status == "rejected"
         reports.append(result.report)
         assert {(p.row, p.column, p.reason) for p in result.report.problems} == expected
-    assert [dataclasses.astuple(p) for p in reports[0].problems] == [dataclasses.astuple(p) for p in reports[1].problems]
+    one, parts = ([dataclasses.astuple(p) for p in r.problems] for r in reports)
+    assert one == parts
     assert reports[1].rows == len(lines)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Order)).scalar_one() == 0
