@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from db.importer import layout, validate
 from db.importer.reader import CsvRestartError, ReadLimits, SheetStream, open_sheet
@@ -180,7 +181,7 @@ def check(
             table = raw.read(k, [f"c{i}" for i in positions])
             if table is not None:
                 frame, rows = _raw_frame(table, [headers[i] for i in positions])
-                stats = layout.merge_share_stats(stats, validate.share_stats(frame, rows, mapping))
+                stats = layout.merge_share_stats(stats, validate.share_stats(frame, rows, mapping, stripped=True))
                 del table, frame
     per_line = validate.decide_share_rules(mapping, report, stats)
 
@@ -198,7 +199,7 @@ def check(
                 continue
             frame, rows = _raw_frame(table, headers)
             del table
-            lines = validate.check_partition(frame, rows, mapping, per_line, report, days)
+            lines = validate.check_partition(frame, rows, mapping, per_line, report, days, stripped=True)
             del frame
             done += len(lines)
             if report.ok and typed is not None:
@@ -266,9 +267,22 @@ def _partition_of(chunk, positions: list[int], count: int) -> np.ndarray:
     return (hashed % np.uint64(count)).astype(np.int64)
 
 
+# Every character str.strip() removes (str.isspace; a test checks the set against Python's)
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}"
+_EDGE_SPACE = f"^[{WHITESPACE}]|[{WHITESPACE}]$"
+
+
 def _raw_frame(table: pa.Table, headers: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The partition's text with every cell stripped as ``str.strip`` does: only the columns
+    with a cell starting or ending in whitespace (found by Arrow) are stripped in Python."""
     rows = table.column(ROW).to_numpy()
-    frame = table.drop_columns([ROW]).to_pandas()
+    table = table.drop_columns([ROW])
+    padded = [i for i, column in enumerate(table.columns)
+              if pc.any(pc.match_substring_regex(column, _EDGE_SPACE)).as_py()]  # fmt: skip
+    frame = table.to_pandas()
+    frame.columns = range(len(headers))
+    for i in padded:
+        frame[i] = frame[i].str.strip()
     frame.columns = headers
     return frame, rows
 

@@ -87,12 +87,13 @@ def shareable(mapping: layout.Mapping) -> list[str]:
     return [n for n in layout.SHAREABLE if n in mapping.columns]
 
 
-def share_stats(raw: pd.DataFrame, rows: np.ndarray, mapping: layout.Mapping) -> dict:
-    """What ``layout.share_rules`` counts, for one partition of whole orders (additive)."""
+def share_stats(raw: pd.DataFrame, rows: np.ndarray, mapping: layout.Mapping, stripped: bool = False) -> dict:
+    """What ``layout.share_rules`` counts, for one partition of whole orders (additive).
+    ``stripped``: every cell of ``raw`` is already stripped (``str.strip``)."""
     raw = raw.reset_index(drop=True).rename(columns=mapping.renames)
     scratch = ValidationReport(file="")  # cells are reported by check_partition, not here
     names = [*ORDER_KEY, *shareable(mapping)]
-    lines = pd.DataFrame({name: _parse_column(BY_NAME[name], _text(raw, BY_NAME[name]), rows, scratch)[0]
+    lines = pd.DataFrame({name: _parse_column(BY_NAME[name], _text(raw, BY_NAME[name], stripped), rows, scratch)[0]
                           for name in names})  # fmt: skip
     return layout.share_stats(lines, ORDER_KEY, shareable(mapping))
 
@@ -113,15 +114,17 @@ def check_partition(
     per_line: list[str],
     report: ValidationReport,
     days: DayTotals,
+    stripped: bool = False,
 ) -> pd.DataFrame:
     """Parse and check rows holding whole orders (all of the file, or one partition of it);
-    problems go to ``report``, store-day totals to ``days``. Returns the typed lines."""
+    problems go to ``report``, store-day totals to ``days``. Returns the typed lines.
+    ``stripped``: every cell of ``raw`` is already stripped (``str.strip``)."""
     # from here on the file's columns carry our headers (unmapped ones keep their own)
     raw = raw.reset_index(drop=True).rename(columns=mapping.renames)
     lines = pd.DataFrame({"sheet_row": rows})
     failed: dict[str, np.ndarray] = {}  # column name → cells that failed
     for col in COLUMNS:
-        lines[col.name], mask = _parse_column(col, _text(raw, col), rows, report)
+        lines[col.name], mask = _parse_column(col, _text(raw, col, stripped), rows, report)
         if mask.any():  # kept only for columns with a failed cell (a bool per row each)
             failed[col.name] = mask
 
@@ -148,9 +151,10 @@ def finish(report: ValidationReport, mapping: layout.Mapping, days: DayTotals) -
         )
 
 
-def _text(raw: pd.DataFrame, col) -> pd.Series:
+def _text(raw: pd.DataFrame, col, stripped: bool = False) -> pd.Series:
     if col.header in raw.columns:
-        return raw[col.header].astype(str).str.strip()
+        text = raw[col.header].astype(str)
+        return text if stripped else text.str.strip()
     return pd.Series([""] * len(raw), dtype=str)
 
 

@@ -94,10 +94,12 @@ def imported(engine, path, settings, progress=None) -> None:
 def test_chunks001_partitions_store_exactly_what_one_chunk_stores(engine, settings, tmp_path, kind):
     lines = scattered(demo_lines())
     assert widest_order_gap(lines) > 5 * SMALL  # orders are split across chunks of the file
+    # cells padded with whitespace str.strip() removes (an ideographic space too) are stored stripped
+    padded = lines.assign(门店名称=" " + lines["门店名称"] + "\u3000", 月售=lines["月售"].astype(str) + "\t")
     if kind == "xlsx":
-        path = write_xlsx(lines, tmp_path / "scattered.xlsx")
+        path = write_xlsx(padded, tmp_path / "scattered.xlsx")
     else:
-        path = write_csv(lines, tmp_path / "scattered.csv", encoding=kind)
+        path = write_csv(padded, tmp_path / "scattered.csv", encoding=kind)
     imported(engine, path, settings)  # default chunk size: the whole file is one partition
     whole = snapshot(engine)
     wipe(engine)
@@ -225,3 +227,17 @@ def test_chunks007_partition_count_and_spill_cleanup(settings, tmp_path):
     result = check_file(path, chunked(settings))
     assert result.ok and result.report.rows == len(lines)
     assert list((settings.data_dir / "import-tmp").iterdir()) == []  # the partitions are gone
+
+
+def test_chunks008_the_whitespace_arrow_looks_for_is_what_str_strip_removes():
+    """The importer strips only the columns where Arrow finds a cell starting or ending in
+    whitespace: its pattern must match exactly the characters str.isspace() accepts."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for form in ("a{}", "{}a", "a{}a"):
+        cells = pa.array([form.format(ch) for ch in chars])
+        found = pc.match_substring_regex(cells, chunks._EDGE_SPACE).to_numpy(zero_copy_only=False)
+        expected = np.array([form != "a{}a" and ch.isspace() for ch in chars])
+        assert (found == expected).all(), [hex(ord(c)) for c in np.array(chars)[found != expected][:10]]
