@@ -12,7 +12,16 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from db.importer import chunks, import_file
-from db.models import AGGREGATE_TABLES, ImportBatch, Order, OrderItem, Product, Store
+from db.models import (
+    AGGREGATE_TABLES,
+    ORDER_HISTORY,
+    ORDER_ITEM_HISTORY,
+    ImportBatch,
+    Order,
+    OrderItem,
+    Product,
+    Store,
+)
 from tests.factories import write_csv, write_xlsx
 from tests.integration.test_layout import KEY, assert_same_orders, demo_lines, split_per_line
 
@@ -70,7 +79,7 @@ def snapshot(engine) -> dict[str, pd.DataFrame]:
 def wipe(engine) -> None:
     with engine.begin() as conn:
         for table in [*AGGREGATE_TABLES, OrderItem.__table__, Order.__table__, Product.__table__,
-                      Store.__table__, ImportBatch.__table__]:  # fmt: skip
+                      Store.__table__, ImportBatch.__table__, ORDER_HISTORY, ORDER_ITEM_HISTORY]:  # fmt: skip
             conn.execute(delete(table))
 
 
