@@ -60,6 +60,8 @@ class Settings:
     max_xlsx_rows: int = 1_048_576
     max_xlsx_columns: int = 200
     max_xlsx_cells: int = 30_000_000
+    # the importer validates and writes a file in partitions of about this many lines (memory)
+    import_chunk_lines: int = 50_000
     address_salt: str = "o2o-dashboard-default-salt"
     fee_channels: tuple[str, ...] = field(default=DEFAULT_FEE_CHANNELS)
     demo_stores: int = 20
@@ -194,6 +196,7 @@ _SPECS = (
     _Spec("max_xlsx_rows", "O2O_MAX_XLSX_ROWS", "int", 1, None),
     _Spec("max_xlsx_columns", "O2O_MAX_XLSX_COLUMNS", "int", 1, 16_384),
     _Spec("max_xlsx_cells", "O2O_MAX_XLSX_CELLS", "int", 1, None),
+    _Spec("import_chunk_lines", "O2O_IMPORT_CHUNK_LINES", "int", 1, None),
     _Spec("address_salt", "O2O_ADDRESS_SALT", "str"),
     _Spec("fee_channels", "O2O_FEE_CHANNELS", "csv"),
     _Spec("demo_stores", "O2O_DEMO_STORES", "int", 1, 1000),

@@ -33,7 +33,10 @@ class PrivatePostgres:
     """``start`` → ``url`` (database ``postgres``, trust on 127.0.0.1), ``freeze`` / ``thaw``
     every process of the cluster, ``stop`` (thaws first) removes the data directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: dict[str, str] | None = None) -> None:
+        """``settings``: server settings (``-c name=value``) in place of the test defaults
+        (fsync off …); the benchmarks start a cluster tuned as a site would tune it."""
+        self.settings = settings
         self.bin = _binaries()
         self.port = free_port()
         self.dir: Path | None = None
@@ -69,8 +72,10 @@ class PrivatePostgres:
             shutil.chown(self.dir, POSTGRES_USER, POSTGRES_USER)
             self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
                       "--locale=C", "--no-sync")  # fmt: skip
-        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off")  # fmt: skip
+        settings = self.settings or {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 " + " ".join(
+            f"-c {name}={value}" for name, value in settings.items()
+        )
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "server.log"), "-w",
                   "-t", "60", "start", timeout=90)  # fmt: skip
 

@@ -2,7 +2,9 @@
 
 All-or-nothing per file: a file with any validation error writes no data (only a ``failed``
 row in import_batches with the report, as an audit trail). Re-importing a file whose SHA-256
-already succeeded changes nothing.
+already succeeded changes nothing. Files of any size are read, validated and written in
+partitions of whole orders (db.importer.chunks), spilled to a temporary directory under
+``settings.data_dir`` that is removed when the import ends.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,10 +25,11 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from config import Settings
 from db.errors import ImportRejectedError
-from db.importer.loader import LoadStats, load_lines
+from db.importer import chunks
+from db.importer.loader import LoadStats, load_partitions
 from db.importer.lock import take_import_lock
-from db.importer.reader import ReadLimits, read_export
-from db.importer.validate import ValidationReport, validate_sheet
+from db.importer.reader import ReadLimits
+from db.importer.validate import ValidationReport
 from db.models import AGGREGATE_TABLES, ImportBatch
 from db.version import bump_data_version
 
@@ -122,38 +127,51 @@ def import_file(
             )
             return ImportResult(path, "skipped", message, batch_id=previous.id)
 
+    def tick(name: str, done: int, lines_total: int) -> None:
+        """Progress per chunk / partition; a new step name also opens that stage's timer."""
+        if lines_total:
+            total[0] = lines_total
+        if name != clock[1]:
+            stage(name, done)
+        elif on_progress is not None:
+            on_progress(name, done, total[0])
+
     stage("读取")
-    try:
-        sheet = read_export(path, read_limits(settings))
-        total[0] = len(sheet.frame)
-        stage("校验")
-        lines, report = validate_sheet(sheet, mapping)
-        del sheet
-    except ImportRejectedError as exc:
-        report = ValidationReport(file=path.name)
-        _record_failure(engine, path, sha, size, started, {"file": path.name, "error": str(exc)}, errors=1, **who)
-        return ImportResult(path, "rejected", str(exc), report=report)
+    with _workdir(settings) as workdir:
+        try:
+            checked = chunks.check(
+                path, read_limits(settings), settings.import_chunk_lines, workdir, overrides=mapping, tick=tick
+            )
+        except ImportRejectedError as exc:
+            report = ValidationReport(file=path.name)
+            _record_failure(engine, path, sha, size, started, {"file": path.name, "error": str(exc)}, errors=1, **who)
+            return ImportResult(path, "rejected", str(exc), report=report)
+        report = checked.report
+        total[0] = checked.lines_total
+        if not report.ok:
+            _record_failure(
+                engine, path, sha, size, started, report.to_dict(), rows=report.rows, errors=report.error_count, **who
+            )
+            return ImportResult(path, "rejected", report.format_text(), report=report, warnings=report.warnings)
 
-    if lines is None:
-        _record_failure(
-            engine, path, sha, size, started, report.to_dict(), rows=report.rows, errors=report.error_count, **who
-        )
-        return ImportResult(path, "rejected", report.format_text(), report=report, warnings=report.warnings)
-
-    stage("写入")
-    try:
-        batch_id, stats, version = _write(engine, path, sha, size, started, lines, report, settings, who)
-    except (DataError, engine.dialect.dbapi.DataError) as exc:
-        # Validation keeps every value within its column; what it cannot see (stored orders of the
-        # same store-day adding up past an aggregate's range) is refused by the database. The
-        # transaction is rolled back: still all-or-nothing, and a message instead of a traceback.
-        cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        message = f"{path.name}: 数据库拒绝写入 ({cause})，文件未导入"
-        report.add(0, "(写入数据库)", cause, "数据库拒绝写入")  # no row known: 0
-        _record_failure(
-            engine, path, sha, size, started, {"file": path.name, "error": message}, rows=report.rows, errors=1, **who
-        )
-        return ImportResult(path, "rejected", message, report=report, warnings=report.warnings)
+        stage("写入")
+        try:
+            batch_id, stats, version = _write(
+                engine, path, sha, size, started, checked, report, settings, who,
+                lambda done: tick("写入", done, total[0]),
+            )  # fmt: skip
+        except (DataError, engine.dialect.dbapi.DataError) as exc:
+            # Validation keeps every value within its column; what it cannot see (stored orders of
+            # the same store-day adding up past an aggregate's range) is refused by the database.
+            # The transaction is rolled back: still all-or-nothing, and a message, not a traceback.
+            cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            message = f"{path.name}: 数据库拒绝写入 ({cause})，文件未导入"
+            report.add(0, "(写入数据库)", cause, "数据库拒绝写入")  # no row known: 0
+            _record_failure(
+                engine, path, sha, size, started, {"file": path.name, "error": message}, rows=report.rows, errors=1,
+                **who,
+            )  # fmt: skip
+            return ImportResult(path, "rejected", message, report=report, warnings=report.warnings)
     stage("统计", total[0])
     refresh_statistics(engine)
     stage("完成", total[0])
@@ -166,7 +184,24 @@ def import_file(
     return ImportResult(path, "imported", message, batch_id, stats, report, report.warnings, timings)
 
 
-def _write(engine, path, sha, size, started, lines, report, settings, who) -> tuple[int, LoadStats, int]:
+STALE_WORKDIR_S = 24 * 3600
+
+
+def _workdir(settings: Settings):
+    """A private temporary directory under data_dir for the partitions; always removed. Those
+    left by a killed process are removed by the next import after a day."""
+    root = Path(settings.data_dir) / "import-tmp"
+    root.mkdir(parents=True, exist_ok=True)
+    for old in root.glob("import-*"):
+        try:
+            if time.time() - old.stat().st_mtime > STALE_WORKDIR_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
+    return tempfile.TemporaryDirectory(prefix="import-", dir=root, ignore_cleanup_errors=True)
+
+
+def _write(engine, path, sha, size, started, checked, report, settings, who, on_lines) -> tuple[int, LoadStats, int]:
     """The file's one transaction: import lock, batch row, data, aggregates, data version."""
     with engine.begin() as conn:
         take_import_lock(conn)  # one writer per database: another import or an undo waits
@@ -176,7 +211,7 @@ def _write(engine, path, sha, size, started, lines, report, settings, who) -> tu
                 file_name=path.name,
                 sha256=sha,
                 size_bytes=size,
-                rows=len(lines),
+                rows=checked.lines_total,
                 orders=0,
                 status="running",
                 started_at=started,
@@ -184,7 +219,10 @@ def _write(engine, path, sha, size, started, lines, report, settings, who) -> tu
             )
             .returning(ImportBatch.id)
         ).scalar_one()
-        stats = load_lines(conn, lines, batch_id, settings.address_salt)
+        stats = load_partitions(
+            conn, checked.lines(), checked.stores, checked.products, batch_id, settings.address_salt,
+            partitions=checked.partitions, on_partition=on_lines,
+        )  # fmt: skip
         conn.execute(
             update(ImportBatch)
             .where(ImportBatch.id == batch_id)
@@ -249,19 +287,19 @@ def check_file(
 ) -> CheckResult:
     """Read and validate ``path`` with the user's ``mapping``; writes nothing."""
     path = Path(path)
-    if on_progress is not None:
-        on_progress("读取", 0, 0)
+    progress = on_progress or (lambda *_args: None)
+    progress("读取", 0, 0)
     try:
-        sheet = read_export(path, read_limits(settings))
-        headers = [str(h) for h in sheet.frame.columns]
-        if on_progress is not None:
-            on_progress("校验", 0, len(sheet.frame))
-        report = validate_sheet(sheet, mapping)[1]
+        with _workdir(settings) as workdir:
+            checked = chunks.check(
+                path, read_limits(settings), settings.import_chunk_lines, workdir, overrides=mapping,
+                keep_lines=False, tick=progress,
+            )  # fmt: skip
     except ImportRejectedError as exc:
         return CheckResult(path, False, ValidationReport(file=path.name), message=str(exc))
-    if on_progress is not None:
-        on_progress("完成", report.rows, report.rows)
-    return CheckResult(path, report.ok, report, headers)
+    report = checked.report
+    progress("完成", report.rows, report.rows)
+    return CheckResult(path, report.ok, report, checked.headers)
 
 
 def preview_file(path: Path, settings: Settings) -> tuple[str, bool]:

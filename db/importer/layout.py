@@ -200,22 +200,51 @@ def share_rules(lines: pd.DataFrame, order_key: list[str], names: list[str]) -> 
     few broken orders stays REPEATED (those orders are reported as inconsistent, as before);
     in a per-line export orders whose shares happen to be equal are summed too (per file, not
     per order). ``lines`` holds parsed numbers (NaN for cells that failed)."""
+    return rules_from_stats(share_stats(lines, order_key, names), names)
+
+
+def share_stats(lines: pd.DataFrame, order_key: list[str], names: list[str]) -> dict:
+    """The counts ``share_rules`` decides by, for lines holding whole orders. They add up over
+    partitions of a file that keep each order whole (``merge_share_stats``)."""
     keyed = lines.dropna(subset=order_key)
     if keyed.empty:
         return {}
     codes = keyed.groupby(order_key, sort=False).ngroup().to_numpy()
     sizes = np.bincount(codes)
-    if sizes.max() <= 1:
+    stats: dict = {"multi_line": bool(sizes.max() > 1)}
+    if not names:
+        return stats
+    grouped = keyed[names].astype(float).groupby(codes)  # NaN (failed cells) left out
+    lo, hi, n = grouped.min(), grouped.max(), grouped.count()
+    multi = n > 1
+    differing = (multi & (lo != hi)).sum()
+    nonzero = (multi & ((lo != 0) | (hi != 0))).sum()
+    for name in names:
+        stats[name] = (int(differing[name]), int(nonzero[name]))
+    return stats
+
+
+def merge_share_stats(total: dict, part: dict) -> dict:
+    if not part:
+        return total
+    if not total:
+        return dict(part)
+    merged = {"multi_line": total["multi_line"] or part["multi_line"]}
+    for name, counts in part.items():
+        if name != "multi_line":
+            before = total.get(name, (0, 0))
+            merged[name] = (before[0] + counts[0], before[1] + counts[1])
+    return merged
+
+
+def rules_from_stats(stats: dict, names: list[str]) -> dict[str, str]:
+    if not stats:
+        return {}
+    if not stats["multi_line"]:
         return dict.fromkeys(names, SINGLE_LINE)
     rules = {}
     for name in names:
-        values = keyed[name].to_numpy(dtype=float)
-        valid = ~np.isnan(values)
-        frame = pd.DataFrame({"o": codes[valid], "v": values[valid]})
-        stats = frame.groupby("o").agg(lo=("v", "min"), hi=("v", "max"), n=("v", "size"))
-        multi = stats[stats["n"] > 1]
-        differing = int((multi["lo"] != multi["hi"]).sum())
-        nonzero = int(((multi["lo"] != 0) | (multi["hi"] != 0)).sum())
+        differing, nonzero = stats.get(name, (0, 0))
         per_line = differing >= MIN_DIFFERING_ORDERS and 2 * differing >= nonzero
         rules[name] = PER_LINE if per_line else REPEATED
     return rules

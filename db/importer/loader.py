@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -118,44 +119,81 @@ class LoadStats:
 def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) -> LoadStats:
     """Write ``lines`` (validated by ``validate_sheet``: English names, defaults and the store and
     SKU keys filled in) inside the caller's transaction."""
-    lines = lines.copy()
-    lines["line_no"] = lines.groupby(ORDER_KEY, sort=False).cumcount() + 1
+    return load_partitions(conn, [lines], lines, lines, batch_id, salt, partitions=1)
 
-    store_ids = _upsert_stores(conn, lines, batch_id)
-    product_ids = _upsert_products(conn, lines, batch_id)
-    lines["store_id"] = lines["store_key"].map(store_ids)
-    lines["product_id"] = lines["sku_key"].map(product_ids)
 
-    orders = _order_frame(lines, salt)
+def load_partitions(
+    conn: Connection,
+    parts: Iterable[pd.DataFrame],
+    stores: pd.DataFrame,
+    products: pd.DataFrame,
+    batch_id: int,
+    salt: str,
+    *,
+    partitions: int,
+    on_partition: Callable[[int], None] | None = None,
+) -> LoadStats:
+    """Write a file's validated lines, given as ``partitions`` frames that each hold whole orders
+    (db.importer.chunks), inside the caller's one transaction. ``stores`` / ``products``: the
+    file's lines carrying each store / SKU key (the last one wins). Stores and products are
+    upserted once; then each partition is staged, its orders upserted and its lines replaced;
+    the aggregates of the affected store-days are rebuilt at the end. ``on_partition`` hears
+    the lines written so far."""
+    store_ids = _upsert_stores(conn, stores, batch_id)
+    product_ids = _upsert_products(conn, products, batch_id)
     if conn.dialect.name == "postgresql":
         # Sorts and hashes of the aggregate refresh stay in memory; only for this transaction.
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-    for table in STAGING_TABLES:
+    staging = (*STAGING_TABLES, *(aggregates.PARTIAL_TABLES.values() if partitions > 1 else ()))
+    for table in staging:
         table.drop(conn, checkfirst=True)
         table.create(conn)
     # No try/finally: on failure the rollback drops the temporary tables with everything else,
     # and PostgreSQL refuses any statement (a DROP too) in a failed transaction, which would
     # hide the real error (e.g. NumericValueOutOfRange from the COPY).
-    _bulk_insert(conn, STG_ORDERS, orders)
-    _collect_affected(conn)
-    _analyze(conn)
-    existing = _count_existing(conn)
-    if existing:
-        _keep_replaced_versions(conn, batch_id)
-    _upsert_orders(conn, batch_id, existing)
-    _replace_items(conn, lines)
+    rows = staged = 0
+    dates: list[object] = []
+    frames = None
+    for lines in parts:
+        lines = lines.copy() if partitions == 1 else lines
+        lines["line_no"] = lines.groupby(ORDER_KEY, sort=False).cumcount() + 1
+        lines["store_id"] = lines["store_key"].map(store_ids)
+        lines["product_id"] = lines["sku_key"].map(product_ids)
+        orders = _order_frame(lines, salt)
+        if staged:
+            conn.execute(sa_delete(STG_ORDERS))
+        _bulk_insert(conn, STG_ORDERS, orders)
+        _collect_affected(conn)
+        _analyze(conn)
+        existing = _count_existing(conn)
+        if existing:  # the partition's stored versions, before they are replaced
+            _keep_replaced_versions(conn, batch_id)
+        _upsert_orders(conn, batch_id, existing)
+        _replace_items(conn, lines)
+        # the aggregates of the file's own orders: whole when one partition, else partial sums
+        # per partition, added up in SQL (each order lies in one partition)
+        frames = aggregates.frames_from_file(orders, lines)
+        if partitions > 1:
+            aggregates.stage_partial(conn, frames, _bulk_insert)
+            frames = None
+        rows += len(lines)
+        staged += len(orders)
+        dates += [orders["business_date"].min(), orders["business_date"].max()]
+        del lines, orders
+        if on_partition is not None:
+            on_partition(rows)
     affected = conn.execute(select(func.count()).select_from(STG_AFFECTED)).scalar_one()
-    refresh_aggregates(conn, orders, lines)
-    for table in reversed(STAGING_TABLES):
+    refresh_aggregates(conn, staged, frames)
+    for table in reversed(staging):
         table.drop(conn, checkfirst=True)
     return LoadStats(
-        rows=len(lines),
-        orders=len(orders),
+        rows=rows,
+        orders=staged,
         stores=len(store_ids),
         products=len(product_ids),
         affected_store_days=int(affected),
-        min_date=orders["business_date"].min(),
-        max_date=orders["business_date"].max(),
+        min_date=min(dates) if dates else None,
+        max_date=max(dates) if dates else None,
     )
 
 
@@ -297,9 +335,11 @@ def _collect_affected(conn: Connection) -> None:
     stg = STG_ORDERS
     before = select(Order.store_id, Order.business_date).join(
         stg, and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id)
-    )
-    after = select(stg.c.store_id, stg.c.business_date)
-    conn.execute(STG_AFFECTED.insert().from_select(["store_id", "day"], union(before, after)))
+    ).where(true())
+    after = select(stg.c.store_id, stg.c.business_date).where(true())
+    # partition after partition: pairs already collected are kept once
+    stmt = _dialect_insert(conn, STG_AFFECTED).from_select(["store_id", "day"], union(before, after))
+    conn.execute(stmt.on_conflict_do_nothing())
 
 
 def _on_key():
@@ -356,11 +396,17 @@ def _replace_items(conn: Connection, lines: pd.DataFrame) -> None:
     _bulk_insert(conn, OrderItem.__table__, items[["order_id", "line_no", "product_id", *ITEM_VALUES]])
 
 
-def refresh_aggregates(conn: Connection, orders: pd.DataFrame, lines: pd.DataFrame) -> str:
-    """Rebuild the aggregates of every affected store-day; returns which builder ran."""
-    if aggregates.file_covers_affected(conn, STG_AFFECTED, STG_ORDERS):
-        frames = aggregates.frames_from_file(orders, lines)
-        aggregates.refresh_from_frames(conn, STG_AFFECTED, frames, _bulk_insert)
+def refresh_aggregates(conn: Connection, staged: int, frames: dict | None) -> str:
+    """Rebuild the aggregates of every affected store-day; returns which builder ran.
+
+    When the file holds every order of those store-days the aggregates come from the file:
+    ``frames`` (one partition) or the partial sums staged per partition; otherwise from the
+    stored orders."""
+    if aggregates.file_covers_affected(conn, STG_AFFECTED, staged):
+        if frames is not None:
+            aggregates.refresh_from_frames(conn, STG_AFFECTED, frames, _bulk_insert)
+        else:
+            aggregates.refresh_from_partials(conn, STG_AFFECTED)
         return "file"
     aggregates.refresh_from_database(conn, STG_AFFECTED)
     return "database"

@@ -39,10 +39,16 @@ LISTED_ROWS = 10
 
 
 def check_computed_figures(
-    lines: pd.DataFrame, profit_defaulted: np.ndarray, order_key: list[str], report: ValidationReport
+    lines: pd.DataFrame,
+    profit_defaulted: np.ndarray,
+    order_key: list[str],
+    report: ValidationReport,
+    days: DayTotals | None = None,
 ) -> None:
     """Report every computed figure that would not fit its column, naming the rows it comes from.
-    Cells that failed are NaN in ``lines`` and left out of the sums."""
+    Cells that failed are NaN in ``lines`` and left out of the sums. ``lines`` holds whole
+    orders; store-day totals are added to ``days`` (checked by ``DayTotals.check`` once every
+    partition of the file is in), or checked here when ``days`` is None."""
     limit = cell_limits()["profit"]
     over = profit_defaulted & (lines["profit"].abs() > limit).to_numpy()
     if over.any():
@@ -65,29 +71,57 @@ def check_computed_figures(
                 f"订单合计超出数据库列的范围 (绝对值不能超过 {limit:,})",
                 [f"订单 {o} 的{r}" for o, r in zip(bad[order_key[1]], rows, strict=True)],
             )  # fmt: skip
-    _check_store_days(orders, report)
+    whole = days is None
+    days = DayTotals() if whole else days
+    days.add(orders)
+    if whole:
+        days.check(report)
 
 
-def _check_store_days(orders: pd.DataFrame, report: ValidationReport) -> None:
-    """Σ|figure| of a store-day bounds every aggregate row of that store-day."""
-    _table, _extra, measures = ORDER_AGGREGATES[0]  # agg_store_day_channel: the coarsest
-    limits = day_limits()
-    work = orders.assign(_store=orders["store_key"], _day=orders["ordered_at"].dt.date).dropna(
-        subset=["_store", "_day"]
-    )
-    sources = {measure: source for measure, source in measures.items() if measure in limits}
-    totals = work[list(sources.values())].abs().groupby([work["_store"], work["_day"]], sort=False).sum()
-    first_row = work.groupby(["_store", "_day"], sort=False)["sheet_row"].min()
-    for measure, source in sources.items():
-        limit = limits[measure]
-        over = totals[source] > limit
-        if over.any():
-            keys = totals.index[over]
-            report.add_many(
-                first_row[keys], f"{_figure_name(source)} (门店日合计)", [f"{v:,.2f}" for v in totals[source][over]],
-                f"门店日合计超出数据库列的范围 (绝对值不能超过 {limit:,})",
-                [f"门店 {store} {day} 的全部订单" for store, day in keys],
-            )  # fmt: skip
+class DayTotals:
+    """Σ|figure| per store-day over the orders of a file, added partition by partition (a store-
+    day's orders may lie in several), with the first sheet row of each store-day. Σ|figure| of
+    a store-day bounds every aggregate row of that store-day. Its size is the file's store-days."""
+
+    def __init__(self) -> None:
+        self.totals: pd.DataFrame | None = None
+
+    def add(self, orders: pd.DataFrame) -> None:
+        _table, _extra, measures = ORDER_AGGREGATES[0]  # agg_store_day_channel: the coarsest
+        sources = list(dict.fromkeys(measures.values()))
+        work = orders.assign(_store=orders["store_key"], _day=orders["ordered_at"].dt.date).dropna(
+            subset=["_store", "_day"]
+        )
+        part = work[sources].abs().groupby([work["_store"], work["_day"]], sort=False).sum()
+        part["sheet_row"] = work.groupby(["_store", "_day"], sort=False)["sheet_row"].min()
+        if self.totals is None:
+            self.totals = part
+            return
+        both = pd.concat([self.totals, part])
+        grouped = both.groupby(level=[0, 1], sort=False)
+        totals = grouped[sources].sum()
+        totals["sheet_row"] = grouped["sheet_row"].min()
+        self.totals = totals
+
+    def check(self, report: ValidationReport) -> None:
+        if self.totals is None or self.totals.empty:
+            return
+        _table, _extra, measures = ORDER_AGGREGATES[0]
+        limits = day_limits()
+        totals = self.totals
+        for measure, source in measures.items():
+            if measure not in limits:
+                continue
+            limit = limits[measure]
+            over = totals[source] > limit
+            if over.any():
+                keys = totals.index[over]
+                report.add_many(
+                    totals["sheet_row"][over], f"{_figure_name(source)} (门店日合计)",
+                    [f"{v:,.2f}" for v in totals[source][over]],
+                    f"门店日合计超出数据库列的范围 (绝对值不能超过 {limit:,})",
+                    [f"门店 {store} {day} 的全部订单" for store, day in keys],
+                )  # fmt: skip
 
 
 def _figure_name(name: str) -> str:

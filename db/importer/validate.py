@@ -18,25 +18,46 @@ from db.importer import layout
 from db.importer.limits import cell_limits, key_lengths, text_lengths
 from db.importer.reader import RawSheet
 from db.importer.report import Problem, ValidationReport
-from db.importer.sums import check_computed_figures
+from db.importer.sums import DayTotals, check_computed_figures
 
 ORDER_KEY = ["channel", "platform_order_id"]
 DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M")
 NEGATIVE_REASON = {"money": "金额为负", "quantity": "数量为负", "distance": "距离为负"}
 INCONSISTENT = "同一订单各行取值不一致"
 
-__all__ = ["ORDER_KEY", "Problem", "ValidationReport", "validate_sheet"]
+__all__ = [
+    "ORDER_KEY", "DayTotals", "Problem", "ValidationReport", "check_headers", "check_partition",
+    "decide_share_rules", "finish", "key_columns", "share_stats", "validate_sheet",
+]  # fmt: skip
 
 
 def validate_sheet(
     sheet: RawSheet, overrides: dict[str, str] | None = None
 ) -> tuple[pd.DataFrame | None, ValidationReport]:
-    """Return (typed lines or None, report). Lines carry a ``sheet_row`` column. ``overrides``
-    is the user's {field: file column} (layout.recognise)."""
+    """Return (typed lines or None, report) for a whole sheet in one chunk. Lines carry a
+    ``sheet_row`` column. ``overrides`` is the user's {field: file column} (layout.recognise).
+    The chunked importer (db.importer.chunks) runs the same stages partition by partition."""
     raw = sheet.frame
-    report = ValidationReport(file=sheet.path.name, rows=len(raw))
-    headers = list(raw.columns)
+    report, mapping = check_headers(sheet.path.name, list(raw.columns), overrides, rows=len(raw))
+    if not report.ok:
+        return None, report
+    if raw.empty:
+        report.add(1, "(全部)", "", "文件没有数据行")
+        return None, report
+    money = shareable(mapping)
+    stats = share_stats(raw, sheet.row_numbers, mapping) if money else {}
+    per_line = decide_share_rules(mapping, report, stats)
+    days = DayTotals()
+    lines = check_partition(raw, sheet.row_numbers, mapping, per_line, report, days)
+    finish(report, mapping, days)
+    return (lines if report.ok else None), report
 
+
+def check_headers(
+    file: str, headers: list[str], overrides: dict[str, str] | None = None, rows: int = 0
+) -> tuple[ValidationReport, layout.Mapping]:
+    """The checks on the header row: duplicated headers, the mapping (missing, ambiguous …)."""
+    report = ValidationReport(file=file, rows=rows)
     duplicated_headers = sorted({h for h in headers if headers.count(h) > 1 and h})
     for header in duplicated_headers:
         report.add(1, header, header, "表头重复")
@@ -53,23 +74,57 @@ def validate_sheet(
     aliased = [f"{s}→{_header(n)}" for n, s in mapping.columns.items() if s != _header(n)]
     if aliased:
         report.warnings.append(f"按别名识别的列: {', '.join(aliased)}")
-    if not report.ok:
-        return None, report
-    if raw.empty:
-        report.add(1, "(全部)", "", "文件没有数据行")
-        return None, report
+    return report, mapping
 
-    rows = sheet.row_numbers
+
+def key_columns(mapping: layout.Mapping) -> list[str]:
+    """The file columns of the order key (channel, platform order id): every line of one order
+    has the same stripped text in them, which is what the importer partitions by."""
+    return [mapping.columns[name] for name in ORDER_KEY]
+
+
+def shareable(mapping: layout.Mapping) -> list[str]:
+    return [n for n in layout.SHAREABLE if n in mapping.columns]
+
+
+def share_stats(raw: pd.DataFrame, rows: np.ndarray, mapping: layout.Mapping, stripped: bool = False) -> dict:
+    """What ``layout.share_rules`` counts, for one partition of whole orders (additive).
+    ``stripped``: every cell of ``raw`` is already stripped (``str.strip``)."""
+    raw = raw.reset_index(drop=True).rename(columns=mapping.renames)
+    scratch = ValidationReport(file="")  # cells are reported by check_partition, not here
+    names = [*ORDER_KEY, *shareable(mapping)]
+    lines = pd.DataFrame({name: _parse_column(BY_NAME[name], _text(raw, BY_NAME[name], stripped), rows, scratch)[0]
+                          for name in names})  # fmt: skip
+    return layout.share_stats(lines, ORDER_KEY, shareable(mapping))
+
+
+def decide_share_rules(mapping: layout.Mapping, report: ValidationReport, stats: dict) -> list[str]:
+    """Set the file's share rules from the summed statistics; the per-line money columns."""
+    mapping.share_rules = layout.rules_from_stats(stats, shareable(mapping))
+    per_line = [n for n, rule in mapping.share_rules.items() if rule == layout.PER_LINE]
+    if per_line:
+        report.warnings.append(f"按行分摊的整单金额已按订单求和: {', '.join(_header(n) for n in per_line)}")
+    return per_line
+
+
+def check_partition(
+    raw: pd.DataFrame,
+    rows: np.ndarray,
+    mapping: layout.Mapping,
+    per_line: list[str],
+    report: ValidationReport,
+    days: DayTotals,
+    stripped: bool = False,
+) -> pd.DataFrame:
+    """Parse and check rows holding whole orders (all of the file, or one partition of it);
+    problems go to ``report``, store-day totals to ``days``. Returns the typed lines.
+    ``stripped``: every cell of ``raw`` is already stripped (``str.strip``)."""
     # from here on the file's columns carry our headers (unmapped ones keep their own)
     raw = raw.reset_index(drop=True).rename(columns=mapping.renames)
     lines = pd.DataFrame({"sheet_row": rows})
     failed: dict[str, np.ndarray] = {}  # column name → cells that failed
     for col in COLUMNS:
-        if col.header in raw.columns:
-            text = raw[col.header].astype(str).str.strip()
-        else:
-            text = pd.Series([""] * len(raw), dtype=str)
-        lines[col.name], mask = _parse_column(col, text, rows, report)
+        lines[col.name], mask = _parse_column(col, _text(raw, col, stripped), rows, report)
         if mask.any():  # kept only for columns with a failed cell (a bool per row each)
             failed[col.name] = mask
 
@@ -79,22 +134,28 @@ def validate_sheet(
     lines["store_key"] = lines["store_code"].fillna(lines["store_name"])
     lines["sku_key"] = sku_keys(lines)
     _check_key_lengths(lines, failed, report)
-    money = [n for n in layout.SHAREABLE if n in mapping.columns]
-    mapping.share_rules = layout.share_rules(lines, ORDER_KEY, money)
-    per_line = [n for n, rule in mapping.share_rules.items() if rule == layout.PER_LINE]
     layout.sum_shares(lines, ORDER_KEY, per_line)
-    if per_line:
-        report.warnings.append(f"按行分摊的整单金额已按订单求和: {', '.join(_header(n) for n in per_line)}")
     _check_order_consistency(lines, raw, failed, report, skip=set(per_line))
     _check_duplicates(raw, rows, report)
-    check_computed_figures(lines, profit_defaulted, ORDER_KEY, report)
+    check_computed_figures(lines, profit_defaulted, ORDER_KEY, report, days)
+    return lines
+
+
+def finish(report: ValidationReport, mapping: layout.Mapping, days: DayTotals) -> None:
+    """The checks that need every partition (store-day totals); column names as in the file."""
+    days.check(report)
     if not report.ok:
         # a cell is named by the file's own column: "商品数量 (月售)" when it was read by alias
         report.rename_columns(
             {_header(n): f"{s} ({_header(n)})" for n, s in mapping.columns.items() if s != _header(n)}
         )
-        return None, report
-    return lines, report
+
+
+def _text(raw: pd.DataFrame, col, stripped: bool = False) -> pd.Series:
+    if col.header in raw.columns:
+        text = raw[col.header].astype(str)
+        return text if stripped else text.str.strip()
+    return pd.Series([""] * len(raw), dtype=str)
 
 
 def _parse_column(col, text: pd.Series, rows: np.ndarray, report: ValidationReport) -> tuple[pd.Series, np.ndarray]:
