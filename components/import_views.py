@@ -122,10 +122,11 @@ def _buttons(job) -> list:
 
 
 def job_row(job, selected: bool) -> html.Tr:
-    status = [dbc.Badge(job.status_text, color=STATUS_COLOUR.get(job.status, "secondary"), className="me-1")]
+    colour = "secondary" if job.batch_undone else STATUS_COLOUR.get(job.status, "secondary")
+    status = [dbc.Badge(job.status_text, color=colour, className="me-1")]
     if job.message and job.status not in WORKING:
         status.append(html.Div(job.message, className="small text-muted text-break"))
-    if job.batch_id:
+    if job.batch_id and not job.batch_undone:
         status.append(html.Div(f"批次 #{job.batch_id}（撤销见下方导入历史）", className="small text-muted"))
     errors = f"{job.error_count:,}" if job.error_count else "—"
     return html.Tr(

@@ -87,6 +87,7 @@ class JobView:
     batch_id: int | None
     mapping_name: str | None
     active: bool
+    batch_undone: bool = False  # the batch this job imported was undone later
 
     @classmethod
     def from_row(cls, row: dict) -> JobView:
@@ -94,6 +95,8 @@ class JobView:
         text = STATUS_TEXT.get(status, status)
         if status == "failed" and row["action"] == "check":
             text = "检查失败"
+        if status == "succeeded" and row.get("batch_status") == "undone":
+            text = "已导入，批次已撤销"
         return cls(
             id=row["id"], file_name=row["file_name"], size_bytes=row["size_bytes"], sha256=row["sha256"],
             status=status, status_text=text, action=row["action"], step=row["step"],
@@ -101,6 +104,7 @@ class JobView:
             error_count=row["error_count"] or 0, message=row["message"], created_at=row["created_at"],
             started_at=row["started_at"], finished_at=row["finished_at"], batch_id=row["batch_id"],
             mapping_name=row["mapping_name"], active=status in jobs.ACTIVE,
+            batch_undone=row.get("batch_status") == "undone",
         )  # fmt: skip
 
     def to_json(self) -> dict:

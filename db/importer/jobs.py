@@ -257,15 +257,24 @@ def _columns(with_preview: bool) -> list:
     return [c for c in ImportJob.__table__.columns if with_preview or c.name != "preview"]
 
 
+def _select(with_preview: bool):
+    """The job's columns and ``batch_status``: what became of the batch it imported (an import
+    undone later shows as such)."""
+    batch = ImportBatch.__table__
+    return select(*_columns(with_preview), batch.c.status.label("batch_status")).select_from(
+        ImportJob.__table__.outerjoin(batch, batch.c.id == ImportJob.batch_id)
+    )
+
+
 def get_job(engine: Engine, job_id: int, *, with_preview: bool = False) -> dict | None:
     with engine.connect() as conn:
-        row = conn.execute(select(*_columns(with_preview)).where(ImportJob.id == job_id)).mappings().first()
+        row = conn.execute(_select(with_preview).where(ImportJob.id == job_id)).mappings().first()
     return dict(row) if row is not None else None
 
 
 def list_jobs(engine: Engine, statuses: Sequence[str] | None = None, limit: int = 200) -> list[dict]:
     """Jobs newest first (``statuses``: only those), without their previews."""
-    query = select(*_columns(False)).order_by(ImportJob.id.desc()).limit(limit)
+    query = _select(False).order_by(ImportJob.id.desc()).limit(limit)
     if statuses is not None:
         query = query.where(ImportJob.status.in_(tuple(statuses)))
     with engine.connect() as conn:

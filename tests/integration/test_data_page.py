@@ -166,6 +166,8 @@ def test_datapage001_column_chosen_in_the_preview_saved_applied_imported_undone(
     result = _confirm(client, grid["rowData"], ok=f"undo:{batch}")
     assert "删除订单 25 单" in result["message"], result
     assert_database_holds(runtime.engine, first, renames={OWN_NAME: "实收价格"})
+    jobs_text = _job_list(client)[0]  # the upload's own row says its batch was undone
+    assert jobs_text.count("已导入，批次已撤销") == 1 and jobs_text.count("已导入") == 2, jobs_text
     again = _confirm(client, grid["rowData"], ok=f"undo:{batch}")
     assert "不能再次撤销" in again["message"]
     assert_database_holds(runtime.engine, first, renames={OWN_NAME: "实收价格"})
