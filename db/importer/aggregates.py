@@ -200,6 +200,21 @@ def stage_partial(
         bulk_insert(conn, partial, frame[[c.name for c in partial.columns]])
 
 
+def sum_partials(partials: list[dict[Table, pd.DataFrame]]) -> dict[Table, pd.DataFrame]:
+    """The aggregate rows of the file from the partitions' ``frames_from_file``: summed per key
+    (as ``refresh_from_partials`` does in SQL), in key order (the primary-key index then grows
+    at its end)."""
+    result: dict[Table, pd.DataFrame] = {}
+    for table in ALL_TABLES:
+        keys = [c.name for c in table.primary_key.columns]
+        both = pd.concat([p[table] for p in partials], ignore_index=True)
+        for p in partials:  # each partition's frame is dropped once in ``both``
+            del p[table]
+        result[table] = both.groupby(keys, sort=True, dropna=False).sum().reset_index()
+        del both
+    return result
+
+
 def refresh_from_partials(conn: Connection, affected: Table) -> None:
     """The aggregate rows of the file: the staged partition rows summed per key (every measure,
     the order counts included, is a sum over orders, and each order lies in one partition)."""

@@ -73,6 +73,10 @@ ITEM_VALUES = (
     "item_discount", "stock", "remaining_stock",
 )  # fmt: skip
 
+# aggregate rows of the partitions kept in memory before they go to temporary tables (~120 bytes
+# each; the 451k-line demo month makes ~0.8 M: +~120 MB peak RSS, 539 MB in all)
+PARTIAL_ROWS_CAP = 900_000
+
 _staging = MetaData()
 STG_ORDERS = Table(
     "stg_orders",
@@ -132,20 +136,21 @@ def load_partitions(
     *,
     partitions: int,
     on_partition: Callable[[int], None] | None = None,
+    partial_rows_cap: int | None = None,
 ) -> LoadStats:
     """Write a file's validated lines, given as ``partitions`` frames that each hold whole orders
     (db.importer.chunks), inside the caller's one transaction. ``stores`` / ``products``: the
     file's lines carrying each store / SKU key (the last one wins). Stores and products are
     upserted once; then each partition is staged, its orders upserted and its lines replaced;
     the aggregates of the affected store-days are rebuilt at the end. ``on_partition`` hears
-    the lines written so far."""
+    the lines written so far; ``partial_rows_cap`` bounds the aggregate rows kept in memory."""
     store_ids = _upsert_stores(conn, stores, batch_id)
     product_ids = _upsert_products(conn, products, batch_id)
-    if conn.dialect.name == "postgresql":
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
         # Sorts and hashes of the aggregate refresh stay in memory; only for this transaction.
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-    staging = (*STAGING_TABLES, *(aggregates.PARTIAL_TABLES.values() if partitions > 1 else ()))
-    for table in staging:
+    for table in STAGING_TABLES:
         table.drop(conn, checkfirst=True)
         table.create(conn)
     # No try/finally: on failure the rollback drops the temporary tables with everything else,
@@ -154,6 +159,13 @@ def load_partitions(
     rows = staged = 0
     dates: list[object] = []
     frames = None
+    # the partitions' aggregate rows (partial sums: an aggregate key spans partitions, an order
+    # does not), kept in memory up to ``partial_cap`` rows and added up in pandas; past the cap
+    # they go to temporary tables and are added up in SQL (bounded memory for any file size)
+    kept: list[dict] = []
+    kept_rows = 0
+    partial_cap = PARTIAL_ROWS_CAP if partial_rows_cap is None else partial_rows_cap
+    spilled = False
     for lines in parts:
         lines = lines.copy() if partitions == 1 else lines
         lines["line_no"] = lines.groupby(ORDER_KEY, sort=False).cumcount() + 1
@@ -163,28 +175,44 @@ def load_partitions(
         if staged:
             conn.execute(sa_delete(STG_ORDERS))
         _bulk_insert(conn, STG_ORDERS, orders)
-        _collect_affected(conn)
         _analyze(conn)
         existing = _count_existing(conn)
+        _collect_affected(conn, replaces=existing > 0)
         if existing:  # the partition's stored versions, before they are replaced
             _keep_replaced_versions(conn, batch_id)
-        _upsert_orders(conn, batch_id, existing)
-        _replace_items(conn, lines)
-        # the aggregates of the file's own orders: whole when one partition, else partial sums
-        # per partition, added up in SQL (each order lies in one partition)
+        ids = _upsert_orders(conn, batch_id, existing)
+        _replace_items(conn, lines, ids, existing)
         frames = aggregates.frames_from_file(orders, lines)
         if partitions > 1:
-            aggregates.stage_partial(conn, frames, _bulk_insert)
+            kept.append(frames)
+            kept_rows += sum(len(f) for f in frames.values())
             frames = None
+            if kept_rows > partial_cap:
+                if not spilled:
+                    for table in aggregates.PARTIAL_TABLES.values():
+                        table.drop(conn, checkfirst=True)
+                        table.create(conn)
+                    spilled = True
+                for partial in kept:
+                    aggregates.stage_partial(conn, partial, _bulk_insert)
+                kept, kept_rows = [], 0
         rows += len(lines)
         staged += len(orders)
         dates += [orders["business_date"].min(), orders["business_date"].max()]
         del lines, orders
         if on_partition is not None:
             on_partition(rows)
+    if postgres:
+        conn.exec_driver_sql("ANALYZE stg_affected")
+    if spilled:
+        for partial in kept:
+            aggregates.stage_partial(conn, partial, _bulk_insert)
+    elif kept:
+        frames = aggregates.sum_partials(kept)
+    del kept
     affected = conn.execute(select(func.count()).select_from(STG_AFFECTED)).scalar_one()
     refresh_aggregates(conn, staged, frames)
-    for table in reversed(staging):
+    for table in (*reversed(STAGING_TABLES), *(aggregates.PARTIAL_TABLES.values() if spilled else ())):
         table.drop(conn, checkfirst=True)
     return LoadStats(
         rows=rows,
@@ -327,18 +355,21 @@ def _analyze(conn: Connection) -> None:
     Only the join columns are sampled."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("ANALYZE stg_orders (channel, platform_order_id, store_id, business_date)")
-        conn.exec_driver_sql("ANALYZE stg_affected")
 
 
-def _collect_affected(conn: Connection) -> None:
-    """(store, day) pairs touched: where the file's orders are now and where they were before."""
+def _collect_affected(conn: Connection, replaces: bool = True) -> None:
+    """(store, day) pairs touched: where the file's orders are now and, when they ``replaces``
+    stored orders, where those were before."""
     stg = STG_ORDERS
-    before = select(Order.store_id, Order.business_date).join(
-        stg, and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id)
-    ).where(true())
     after = select(stg.c.store_id, stg.c.business_date).where(true())
+    source = after.distinct()
+    if replaces:
+        before = select(Order.store_id, Order.business_date).join(
+            stg, and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id)
+        ).where(true())
+        source = union(before, after)
     # partition after partition: pairs already collected are kept once
-    stmt = _dialect_insert(conn, STG_AFFECTED).from_select(["store_id", "day"], union(before, after))
+    stmt = _dialect_insert(conn, STG_AFFECTED).from_select(["store_id", "day"], source)
     conn.execute(stmt.on_conflict_do_nothing())
 
 
@@ -370,28 +401,33 @@ def _keep_replaced_versions(conn: Connection, batch_id: int) -> None:
     conn.execute(ORDER_ITEM_HISTORY.insert().from_select([*items.c.keys(), "superseded_by"], lines))
 
 
-def _upsert_orders(conn: Connection, batch_id: int, existing: int) -> None:
+def _upsert_orders(conn: Connection, batch_id: int, existing: int) -> pd.DataFrame:
+    """Insert or update the staged orders; their ids (order_id + the order key)."""
     stg = STG_ORDERS
     names = [c.name for c in stg.columns]
     source = select(*stg.c, literal(batch_id).label("import_batch_id")).where(true())
     if existing == 0:  # the usual case, a new period: a plain INSERT skips speculative insertion
-        conn.execute(Order.__table__.insert().from_select([*names, "import_batch_id"], source))
-        return
+        # RETURNING hands back the new ids without a second join of the staged orders
+        orders = Order.__table__
+        stmt = orders.insert().from_select([*names, "import_batch_id"], source)
+        rows = conn.execute(stmt.returning(orders.c.id, orders.c.channel, orders.c.platform_order_id))
+        return pd.DataFrame([tuple(r) for r in rows], columns=["order_id", *ORDER_KEY])
     stmt = _dialect_insert(conn, Order.__table__).from_select([*names, "import_batch_id"], source)
     stmt = stmt.on_conflict_do_update(
         index_elements=ORDER_KEY,
         set_={n: stmt.excluded[n] for n in [*names, "import_batch_id"] if n not in ORDER_KEY},
     )
     conn.execute(stmt)
+    rows = conn.execute(select(Order.id, Order.channel, Order.platform_order_id).join(STG_ORDERS, _on_key()))
+    return pd.DataFrame([tuple(r) for r in rows], columns=["order_id", *ORDER_KEY])
 
 
-def _replace_items(conn: Connection, lines: pd.DataFrame) -> None:
-    """Delete the stored lines of every order in the file, then bulk-load the file's lines."""
-    stg = STG_ORDERS
-    on_key = and_(Order.channel == stg.c.channel, Order.platform_order_id == stg.c.platform_order_id)
-    conn.execute(sa_delete(OrderItem).where(OrderItem.order_id.in_(select(Order.id).join(stg, on_key))))
-    rows = conn.execute(select(Order.id, Order.channel, Order.platform_order_id).join(stg, on_key))
-    ids = pd.DataFrame([tuple(r) for r in rows], columns=["order_id", *ORDER_KEY])
+def _replace_items(conn: Connection, lines: pd.DataFrame, ids: pd.DataFrame, existing: int) -> None:
+    """Delete the stored lines of the partition's orders (when it replaces any: ``existing``),
+    then bulk-load its lines under their order ``ids``."""
+    if existing:
+        stored = select(Order.id).join(STG_ORDERS, _on_key())
+        conn.execute(sa_delete(OrderItem).where(OrderItem.order_id.in_(stored)))
     items = lines.merge(ids, on=ORDER_KEY, how="left", validate="many_to_one")
     _bulk_insert(conn, OrderItem.__table__, items[["order_id", "line_no", "product_id", *ITEM_VALUES]])
 

@@ -250,3 +250,31 @@ def test_chunks008_the_whitespace_arrow_looks_for_is_what_str_strip_removes():
         found = pc.match_substring_regex(cells, chunks._EDGE_SPACE).to_numpy(zero_copy_only=False)
         expected = np.array([form != "a{}a" and ch.isspace() for ch in chars])
         assert (found == expected).all(), [hex(ord(c)) for c in np.array(chars)[found != expected][:10]]
+
+
+def test_chunks009_aggregate_rows_past_the_memory_cap_are_summed_in_sql(engine, settings, tmp_path, monkeypatch):
+    """The partitions' aggregate rows are added up in pandas up to a cap, past it in temporary
+    tables in SQL: both give the tables of a one-chunk import."""
+    from db.importer import aggregates, loader
+
+    path = write_csv(scattered(demo_lines()), tmp_path / "scattered.csv")
+    imported(engine, path, settings)
+    whole = snapshot(engine)
+    wipe(engine)
+    calls = {"sql": 0, "pandas": 0}
+
+    def counted(real, key):
+        def run(*args):
+            calls[key] += 1
+            return real(*args)
+
+        return run
+
+    monkeypatch.setattr(aggregates, "refresh_from_partials", counted(aggregates.refresh_from_partials, "sql"))
+    monkeypatch.setattr(aggregates, "sum_partials", counted(aggregates.sum_partials, "pandas"))
+    for cap in (loader.PARTIAL_ROWS_CAP, 1, 500):
+        monkeypatch.setattr(loader, "PARTIAL_ROWS_CAP", cap)
+        imported(engine, path, chunked(settings))
+        assert_same_tables(whole, snapshot(engine))
+        wipe(engine)
+    assert calls == {"sql": 2, "pandas": 1}
