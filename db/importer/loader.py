@@ -121,7 +121,7 @@ class LoadStats:
 
 
 def load_lines(conn: Connection, lines: pd.DataFrame, batch_id: int, salt: str) -> LoadStats:
-    """Write ``lines`` (validated by ``validate_sheet``: English names, defaults and the store and
+    """Write ``lines`` (validated by db.importer.validate: English names, defaults and the store and
     SKU keys filled in) inside the caller's transaction."""
     return load_partitions(conn, [lines], lines, lines, batch_id, salt, partitions=1)
 

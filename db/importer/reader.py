@@ -6,7 +6,7 @@ quote the value exactly as the file had it. Size limits are checked before anyth
 ``open_sheet`` streams a file as chunks of at most ``chunk_lines`` rows (Arrow's streaming CSV
 reader, or pandas' chunked parser for files with blank lines or ragged rows; calamine's row
 iterator for XLSX), each with the sheet row numbers of its rows, so the importer's memory does not
-grow with the file. ``read_export`` reads a whole file into one frame (same parsers).
+grow with the file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import codecs
 import csv
 import datetime as dt
 import functools
-import io
 import itertools
 import posixpath
 import re
@@ -52,83 +51,6 @@ class ReadLimits:
     max_xlsx_cells: int
 
 
-@dataclass
-class RawSheet:
-    """Cells as text with the original headers; ``row_numbers[i]`` is the sheet row of frame row i
-    (the header is row 1; empty rows are dropped but keep the numbering of the rows after them)."""
-
-    path: Path
-    frame: pd.DataFrame
-    encoding: str
-    row_numbers: np.ndarray
-
-
-def _drop_empty_rows(path: Path, frame: pd.DataFrame, encoding: str) -> RawSheet:
-    numbers = np.arange(2, len(frame) + 2)
-    if len(frame):
-        keep = (frame != "").any(axis=1).to_numpy()
-        frame, numbers = frame[keep].reset_index(drop=True), numbers[keep]
-    return RawSheet(path=path, frame=frame, encoding=encoding, row_numbers=numbers)
-
-
-def read_export(path: Path, limits: ReadLimits) -> RawSheet:
-    """Read ``path`` or raise ImportRejectedError with a Chinese message naming the file."""
-    path = Path(path)
-    _check_size(path, limits)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _read_csv(path)
-    if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, limits)
-    raise ImportRejectedError(f"{path.name}: 不支持的文件类型 {suffix or '(无扩展名)'}，仅支持 .xlsx 和 .csv")
-
-
-def _read_csv(path: Path) -> RawSheet:
-    data = path.read_bytes()
-    for encoding in CSV_ENCODINGS:
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes nearly any byte string
-        raise ImportRejectedError(f"{path.name}: 无法识别文件编码 (支持 UTF-8、UTF-8-BOM、GBK/GB18030)")
-    frame = _read_csv_arrow(text) if "\n\n" not in text and "\n\r\n" not in text else None
-    if frame is None:  # blank lines or ragged rows: the pandas parser keeps their row numbers
-        try:
-            frame = pd.read_csv(
-                io.StringIO(text), header=None, dtype=str, keep_default_na=False, skip_blank_lines=False
-            )
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise ImportRejectedError(f"{path.name}: CSV 格式错误: {exc}") from None
-        # header=None keeps duplicated headers as they are (pandas would rename them "X.1")
-        headers = list(frame.iloc[0])
-        frame = frame.iloc[1:].reset_index(drop=True)
-        frame.columns = headers
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return _drop_empty_rows(path, frame, encoding)
-
-
-def _read_csv_arrow(text: str) -> pd.DataFrame | None:
-    """Arrow's multi-threaded parser, every column as text; None when it cannot take the file."""
-    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), None)
-    if not header or len(set(header)) != len(header):
-        return None  # duplicate headers are reported by validation from the pandas frame
-    try:
-        table = pacsv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except pa.ArrowInvalid:
-        return None
-    return table.to_pandas()
-
-
 class CsvRestartError(Exception):
     """Arrow's streaming reader met a row it cannot take after chunks were handed out: the caller
     drops what it kept and iterates the sheet again (pandas' parser from then on)."""
@@ -147,8 +69,8 @@ class Chunk:
 
 
 class SheetStream:
-    """A sheet read chunk by chunk. ``headers`` are known when it opens (stripped, as in
-    ``read_export``); ``estimated_lines`` guides how the importer partitions the file."""
+    """A sheet read chunk by chunk. ``headers`` are known (stripped) when it opens;
+    ``estimated_lines`` guides how the importer partitions the file."""
 
     def __init__(self, path: Path, limits: ReadLimits, chunk_lines: int) -> None:
         self.path = Path(path)
@@ -189,7 +111,7 @@ class SheetStream:
                     yield chunk
                 return
             except pa.ArrowInvalid:
-                self.use_arrow = False  # ragged rows: pandas' parser keeps them, as read_export does
+                self.use_arrow = False  # ragged rows: pandas' parser keeps them
                 if yielded:
                     raise CsvRestartError from None
         yield from self._pandas_chunks()
@@ -237,7 +159,7 @@ class SheetStream:
                 )  # fmt: skip
                 first = True
                 for frame in reader:
-                    if first:  # the header row (read_export takes it from the same parser)
+                    if first:  # the header row
                         frame = frame.iloc[1:]
                         first = False
                     if frame.shape[1] < width:  # a chunk of short rows only
@@ -407,36 +329,6 @@ def _check_size(path: Path, limits: ReadLimits) -> None:
         )
     if size == 0:
         raise ImportRejectedError(f"{path.name}: 文件为空")
-
-
-def _read_xlsx(path: Path, limits: ReadLimits) -> RawSheet:
-    member, title = _check_zip(path, limits)
-    # calamine (Rust) parses the whole sheet at once into a dense rows × columns grid, so its shape
-    # is measured first by streaming the sheet XML through zlib: a bomb stops at the first cap.
-    _scan_sheet(path, member, title, limits)
-    from python_calamine import CalamineError, CalamineWorkbook
-
-    try:
-        with CalamineWorkbook.from_path(str(path)) as workbook:
-            sheet = workbook.get_sheet_by_index(0)
-            _check_shape(path, sheet.name, sheet.total_height, sheet.total_width, limits)
-            rows = sheet.to_python(skip_empty_area=False)
-    except (CalamineError, ValueError, OSError) as exc:
-        raise ImportRejectedError(f"{path.name}: 不是有效的 .xlsx 文件 ({exc})") from None
-    if not rows:
-        raise ImportRejectedError(f"{path.name}: 工作表 {sheet.name} 为空")
-    headers = [_cell_text(h) for h in rows[0]]
-    width = len(headers)
-    text, plain = _cell_text, str
-    records = [[v.strip() if type(v) is plain else text(v) for v in row[:width]] for row in rows[1:]]
-    del rows
-    # empty rows are dropped here, before the frame exists (what _drop_empty_rows does for CSV)
-    keep = np.fromiter((any(record) for record in records), dtype=bool, count=len(records))
-    numbers = np.arange(2, len(records) + 2)[keep]
-    if not keep.all():
-        records = [record for record, kept in zip(records, keep, strict=True) if kept]
-    frame = pd.DataFrame(records, columns=headers, dtype=str)
-    return RawSheet(path=path, frame=frame, encoding="xlsx", row_numbers=numbers)
 
 
 def _check_shape(path: Path, title: str, rows: int, columns: int, limits: ReadLimits) -> None:

@@ -1,7 +1,8 @@
 """Parse and validate an export sheet; every problem names file, row, column, value, reason.
 
-Nothing is written here. ``validate_sheet`` returns typed lines (English column names from
-db.export_format) and a report; the loader refuses to run when the report has errors.
+Nothing is written here. db.importer.chunks runs these stages partition by partition: typed
+lines (English column names from db.export_format) and one report; the loader refuses to run when
+the report has errors.
 
 A cell is reported once, for its own fault: a cell that failed (empty, unparseable, infinite,
 out of its column's range, negative where that cannot be) is left out of the checks that
@@ -16,7 +17,6 @@ import pandas as pd
 from db.export_format import BY_NAME, COLUMNS, ORDER_COLUMNS
 from db.importer import layout
 from db.importer.limits import cell_limits, key_lengths, text_lengths
-from db.importer.reader import RawSheet
 from db.importer.report import Problem, ValidationReport
 from db.importer.sums import DayTotals, check_computed_figures
 
@@ -27,30 +27,8 @@ INCONSISTENT = "同一订单各行取值不一致"
 
 __all__ = [
     "ORDER_KEY", "DayTotals", "Problem", "ValidationReport", "check_headers", "check_partition",
-    "decide_share_rules", "finish", "key_columns", "share_stats", "validate_sheet",
+    "decide_share_rules", "finish", "key_columns", "share_stats",
 ]  # fmt: skip
-
-
-def validate_sheet(
-    sheet: RawSheet, overrides: dict[str, str] | None = None
-) -> tuple[pd.DataFrame | None, ValidationReport]:
-    """Return (typed lines or None, report) for a whole sheet in one chunk. Lines carry a
-    ``sheet_row`` column. ``overrides`` is the user's {field: file column} (layout.recognise).
-    The chunked importer (db.importer.chunks) runs the same stages partition by partition."""
-    raw = sheet.frame
-    report, mapping = check_headers(sheet.path.name, list(raw.columns), overrides, rows=len(raw))
-    if not report.ok:
-        return None, report
-    if raw.empty:
-        report.add(1, "(全部)", "", "文件没有数据行")
-        return None, report
-    money = shareable(mapping)
-    stats = share_stats(raw, sheet.row_numbers, mapping) if money else {}
-    per_line = decide_share_rules(mapping, report, stats)
-    days = DayTotals()
-    lines = check_partition(raw, sheet.row_numbers, mapping, per_line, report, days)
-    finish(report, mapping, days)
-    return (lines if report.ok else None), report
 
 
 def check_headers(

@@ -59,13 +59,14 @@ from pathlib import Path
 from config import Settings
 from db.errors import ImportRejectedError
 from db.importer import read_limits
-from db.importer.reader import read_export
+from db.importer.reader import open_sheet
 limits = read_limits(Settings.from_env({}))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 try:
-    sheet = read_export(Path(sys.argv[1]), limits)
-    message = f"read {len(sheet.frame)} rows"
+    with open_sheet(Path(sys.argv[1]), limits, 50_000) as sheet:
+        rows = sum(len(chunk) for chunk in sheet)
+    message = f"read {rows} rows"
 except ImportRejectedError as exc:
     message = str(exc)
 print(json.dumps({"message": message, "seconds": time.perf_counter() - started,
