@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from db.export_format import BY_NAME, COLUMNS
 from db.importer import jobs
+from db.importer.reader import CSV_ENCODINGS, XLSX_SIGNATURE
 from services.import_jobs import UPLOAD_DIR, live_progress, notify, report_path
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,6 @@ SNIFF_BYTES = 64 * 1024
 SUFFIXES = (".csv", ".xlsx")
 MAX_NAME_CHARS = 200
 MAX_MAPPING_NAME_CHARS = 100
-CSV_ENCODINGS = ("utf-8-sig", "gb18030")
-ZIP_MAGIC = b"PK\x03\x04"
 
 STATUS_TEXT = {
     "uploaded": "等待检查",
@@ -153,9 +152,9 @@ def _looks_like_csv(head: bytes, whole: bool) -> bool:
 def _sniff(name: str, head: bytes, whole: bool) -> None:
     """Refuse content that does not match the name's type (by the first SNIFF_BYTES)."""
     if name.lower().endswith(".xlsx"):
-        if not head.startswith(ZIP_MAGIC):
+        if not head.startswith(XLSX_SIGNATURE):
             raise UploadRefused(f"{name}: 内容不是 XLSX 文件 (不是 Excel 2007+ 工作簿)", 415)
-    elif head.startswith(ZIP_MAGIC) or not _looks_like_csv(head, whole):
+    elif head.startswith(XLSX_SIGNATURE) or not _looks_like_csv(head, whole):
         raise UploadRefused(f"{name}: 内容不是 CSV 文本 (应为 UTF-8 或 GB18030 编码的文本文件)", 415)
 
 
