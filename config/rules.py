@@ -230,7 +230,8 @@ class RuleSettings:
         for name, (group, f) in known.items():
             raw = env.get(env_var(name))
             if name in overrides:
-                values[group][name] = overrides[name]
+                given = overrides[name]
+                values[group][name] = tuple(given) if isinstance(given, list) else given
             elif raw is not None and raw.strip():
                 values[group][name] = _parse(env_var(name), raw.strip(), f.default)
         return cls(**{group: GROUPS[group](**given) for group, given in values.items()})  # type: ignore[arg-type]

@@ -11,8 +11,8 @@ import pytest
 from config.rules import RuleSettings
 from db.demo_data import DemoSpec, generate_orders, write_exports
 from db.importer import import_file
+from readmodel.selection import Selection
 from services import analysis, todo
-from services.filters import ViewFilters
 from services.runtime import build_runtime
 from tests.live_server import free_port
 
@@ -41,7 +41,7 @@ def test_rules_views001_thresholds_reach_the_views_and_their_keys(runtimes):
     default, strict = runtimes
     assert default.settings.data_dir == strict.settings.data_dir  # one disk tier for both
     last = SPEC.end_date
-    day, week = ViewFilters.build(last, last), ViewFilters.build(last - dt.timedelta(days=6), last)
+    day, week = Selection.build(last, last), Selection.build(last - dt.timedelta(days=6), last)
 
     found = todo.todo_list(default, day)
     assert sum(g["count"] for g in found["urgent"]) > 0  # loss-making orders of ≥ 10 元 on the day
