@@ -44,7 +44,8 @@ class _Group:
             low, high = f.metadata.get("low"), f.metadata.get("high")
             for item in value if isinstance(value, tuple) else (value,):
                 if (low is not None and item < low) or (high is not None and item > high):
-                    raise SettingsError(f"{env_var(f.name)}={_text(value)}: 超出范围 {low}..{high} (out of range)")
+                    bounds = f"{low:g}..{high:g}" if high is not None else f"≥ {low:g}"
+                    raise SettingsError(f"{env_var(f.name)}={_text(value)}: 超出范围 {bounds} (out of range)")
             if isinstance(value, tuple) and any(b <= a for a, b in itertools.pairwise(value)):
                 raise SettingsError(f"{env_var(f.name)}={_text(value)}: 应严格递增 (must increase)")
         self.check()
@@ -103,12 +104,6 @@ class TodoRules(_Group):
                  self.shown_items_per_rule, "应不大于 O2O_RULE_MAX_ITEMS_PER_RULE")  # fmt: skip
         _require(self.sku_history_days >= 2 * self.compare_days, "sku_history_days", self.sku_history_days,
                  "应不小于两倍 O2O_RULE_COMPARE_DAYS")  # fmt: skip
-
-    @property
-    def slow_buckets(self) -> tuple[str, str, str]:
-        """滞销 bucket labels: '3-6天', '7-14天', '15天+' by default."""
-        first, second = self.slow_bucket_days
-        return f"{self.slow_min_idle_days}-{first - 1}天", f"{first}-{second - 1}天", f"{second}天+"
 
 
 @dataclass(frozen=True)
