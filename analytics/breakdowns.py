@@ -7,8 +7,10 @@ sums, never averaged from per-day ratios.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+
+from analytics import ratios
+from config.rules import ChannelRules
 
 # (label, first hour, end hour exclusive); 深夜 wraps past midnight
 TIME_SLOTS = (
@@ -17,25 +19,19 @@ TIME_SLOTS = (
 )  # fmt: skip
 WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 DISTANCE_LABELS = {0: "0–1km", 1: "1–2km", 2: "2–3km", 3: "3–4km", 4: "4–5km", 5: "5–6km", 6: "6km+"}
-# Channel rating (渠道健康度): points for margin and the three cost rates, see channel_table.
-RATING_LABELS = ((75, "优"), (50, "良"), (25, "中"), (0, "差"))
-
-
-def _safe_div(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-    """Element-wise ratio; NaN (shown as —) where the denominator is 0."""
-    denominator = denominator.astype(float)
-    return numerator.astype(float) / denominator.where(denominator != 0)
+RATES = (("platform_fee", "commission_rate", ratios.commission_rate),
+         ("marketing_cost", "marketing_rate", ratios.marketing_rate),
+         ("delivery_net_cost", "delivery_rate", ratios.delivery_rate))  # fmt: skip
 
 
 def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
     """Add 客单价, 利润率 and, where their sums are present, 佣金率 / 营销成本率 / 配送成本率."""
     out = frame.copy()
-    out["avg_order_value"] = _safe_div(out["revenue"], out["orders"])
-    out["profit_margin"] = _safe_div(out["actual_profit"], out["revenue"])
-    for source, rate in (("platform_fee", "commission_rate"), ("marketing_cost", "marketing_rate"),
-                         ("delivery_net_cost", "delivery_rate")):  # fmt: skip
+    out["avg_order_value"] = ratios.avg_order_value(out["revenue"], out["orders"])
+    out["profit_margin"] = ratios.profit_margin(out["actual_profit"], out["revenue"])
+    for source, rate, formula in RATES:
         if source in out:
-            out[rate] = _safe_div(out[source], out["revenue"])
+            out[rate] = formula(out[source], out["revenue"])
     return out
 
 
@@ -82,18 +78,19 @@ def _points(values: pd.Series, good: float, bad: float) -> pd.Series:
     return scaled.clip(0, 100).fillna(0)
 
 
-def channel_table(channels: pd.DataFrame, thresholds: dict[str, tuple[float, float]]) -> pd.DataFrame:
+def channel_table(channels: pd.DataFrame, rules: ChannelRules) -> pd.DataFrame:
     """``channels``: channel, orders, revenue, actual_profit, platform_fee, marketing_cost,
     delivery_net_cost. Adds the ratios, a 0–100 ``rating_score`` and ``rating`` (优/良/中/差).
 
-    ``thresholds`` maps profit_margin, commission_rate, marketing_rate, delivery_rate to
-    (good, bad): each ratio earns 0 points at ``bad`` and 100 at ``good``, linearly; the score is
-    40% margin and 20% each cost rate (the health score's weights).
+    ``rules.thresholds`` maps profit_margin, commission_rate, marketing_rate, delivery_rate to
+    (good, bad): each ratio earns 0 points at ``bad`` and 100 at ``good``, linearly; the score
+    weighs them by ``rules.weights`` and is rated by ``rules.ratings``.
     """
     out = with_ratios(channels)
-    weights = {"profit_margin": 0.4, "commission_rate": 0.2, "marketing_rate": 0.2, "delivery_rate": 0.2}
-    out["rating_score"] = sum(weight * _points(out[name], *thresholds[name]) for name, weight in weights.items())
-    out["rating"] = out["rating_score"].map(lambda s: next(label for floor, label in RATING_LABELS if s >= floor))
+    thresholds = rules.thresholds
+    out["rating_score"] = sum(weight * _points(out[name], *thresholds[name]) for name, weight in rules.weights.items())
+    labels = rules.ratings
+    out["rating"] = out["rating_score"].map(lambda s: next(label for floor, label in labels if s >= floor))
     return out.sort_values("revenue", ascending=False).reset_index(drop=True)
 
 
@@ -103,7 +100,7 @@ NO_DISTANCE = -1  # band of orders without a 距离 (到店 / 收银机): not de
 
 def _with_delivery_ratios(sums: pd.DataFrame) -> pd.DataFrame:
     out = with_ratios(sums)
-    out["delivery_cost_per_order"] = _safe_div(out["delivery_net_cost"], out["orders"])
+    out["delivery_cost_per_order"] = ratios.delivery_cost_per_order(out["delivery_net_cost"], out["orders"])
     return out
 
 
@@ -126,7 +123,3 @@ def no_distance_orders(bands: pd.DataFrame) -> pd.DataFrame:
         return _with_delivery_ratios(part.iloc[0:0])
     return _with_delivery_ratios(pd.DataFrame([part.sum()]).astype({"orders": "int64"}))
 
-
-def share(values: pd.Series) -> pd.Series:
-    total = float(values.sum())
-    return values / total if total else pd.Series(np.nan, index=values.index)

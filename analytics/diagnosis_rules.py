@@ -1,4 +1,5 @@
-"""今日必做 rules on daily aggregates (pure pandas; thresholds as arguments, defaults in docs).
+"""今日必做 rules on daily aggregates (pure pandas). Every threshold is an argument without a
+default: the values live in ``config.rules.TodoRules`` (docs/METRICS.md §10).
 
 Inputs are the frames the services read from the aggregates (abnormal orders and 耗材 already
 excluded):
@@ -17,7 +18,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-WEEK = 7
+from analytics.formulas import HALF_CENT
+from analytics.ratios import profit_margin, ratio, unit_amount
+
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -25,16 +28,18 @@ def _window(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
     return frame[(frame["day"] >= start) & (frame["day"] <= end)]
 
 
-def _two_weeks(as_of: dt.date) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
-    recent = (as_of - dt.timedelta(days=WEEK - 1), as_of)
-    previous = (as_of - dt.timedelta(days=2 * WEEK - 1), as_of - dt.timedelta(days=WEEK))
+def _two_weeks(as_of: dt.date, days: int) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]]:
+    """The ``days`` ending ``as_of`` and the ``days`` before them (a week each by default)."""
+    recent = (as_of - dt.timedelta(days=days - 1), as_of)
+    previous = (as_of - dt.timedelta(days=2 * days - 1), as_of - dt.timedelta(days=days))
     return recent, previous
 
 
-def _weekly(store_days: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Per store: orders, revenue and actual_profit summed over the last 7 days (``*_recent``)
-    and the 7 before (``*_previous``); stores with no day in either week are left out."""
-    recent, previous = _two_weeks(as_of)
+def _weekly(store_days: pd.DataFrame, as_of: dt.date, days: int) -> pd.DataFrame:
+    """Per store: orders, revenue and actual_profit summed over the last ``days`` days
+    (``*_recent``) and the ``days`` before (``*_previous``); stores with no day in either
+    window are left out."""
+    recent, previous = _two_weeks(as_of, days)
     columns = ["orders", "revenue", "actual_profit"]
     day = _day_number(store_days["day"])
     week = np.full(len(day), -1)
@@ -49,24 +54,25 @@ def _weekly(store_days: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return pd.DataFrame(frame, index=pd.Index(stores, name="store_id"))
 
 
-def traffic_drop(store_days: pd.DataFrame, as_of: dt.date, threshold: float = 0.30) -> pd.DataFrame:
-    """🟡 单量下滑: orders of the last 7 days ≥ ``threshold`` below the 7 days before, with the
-    实收 lost against that week (``revenue_lost``, ≥ 0)."""
-    weekly = _weekly(store_days, as_of)
+def traffic_drop(store_days: pd.DataFrame, as_of: dt.date, threshold: float, *, days: int) -> pd.DataFrame:
+    """🟡 单量下滑: orders of the last ``days`` days ≥ ``threshold`` below the ``days`` before,
+    with the 实收 lost against that window (``revenue_lost``, ≥ 0)."""
+    weekly = _weekly(store_days, as_of, days)
     weekly = weekly[weekly["orders_previous"] > 0]
-    drop = 1 - weekly["orders_recent"] / weekly["orders_previous"]
+    drop = 1 - ratio(weekly["orders_recent"], weekly["orders_previous"])
     lost = (weekly["revenue_previous"] - weekly["revenue_recent"]).clip(lower=0.0)
     found = weekly.assign(drop_ratio=drop, revenue_lost=lost)[drop >= threshold]
     return found.reset_index()[["store_id", "orders_recent", "orders_previous", "drop_ratio", "revenue_lost"]]
 
 
-def margin_decline(store_days: pd.DataFrame, as_of: dt.date, points: float = 0.10) -> pd.DataFrame:
-    """🟡 利润率下滑: margin (实际利润/实收) of the last 7 days more than ``points`` below the 7 before,
-    with the profit lost against the earlier margin on this week's 实收 (``profit_lost``)."""
-    weekly = _weekly(store_days, as_of)
+def margin_decline(store_days: pd.DataFrame, as_of: dt.date, points: float, *, days: int) -> pd.DataFrame:
+    """🟡 利润率下滑: margin (实际利润/实收) of the last ``days`` days more than ``points`` below the
+    ``days`` before, with the profit lost against the earlier margin on this window's 实收
+    (``profit_lost``)."""
+    weekly = _weekly(store_days, as_of, days)
     weekly = weekly[(weekly["revenue_recent"] > 0) & (weekly["revenue_previous"] > 0)]
-    recent = weekly["actual_profit_recent"] / weekly["revenue_recent"]
-    previous = weekly["actual_profit_previous"] / weekly["revenue_previous"]
+    recent = profit_margin(weekly["actual_profit_recent"], weekly["revenue_recent"])
+    previous = profit_margin(weekly["actual_profit_previous"], weekly["revenue_previous"])
     found = weekly.assign(recent_margin=recent, previous_margin=previous, decline=previous - recent,
                           profit_lost=(previous - recent) * weekly["revenue_recent"])  # fmt: skip
     found = found[found["decline"] > points]
@@ -115,22 +121,29 @@ def _sale_span(product_days: pd.DataFrame) -> pd.DataFrame:
     }, index=index)  # fmt: skip
 
 
-def slow_movers(product_days: pd.DataFrame, as_of: dt.date, min_idle_days: int = 3,
-                min_selling_days: int = 3) -> pd.DataFrame:  # fmt: skip
+def slow_buckets(min_idle_days: int, bucket_days: tuple[int, ...]) -> tuple[str, str, str]:
+    """滞销 bucket labels: '3-6天', '7-14天', '15天+' for 3 idle days and buckets from 7 and 15."""
+    first, second = bucket_days
+    return f"{min_idle_days}-{first - 1}天", f"{first}-{second - 1}天", f"{second}天+"
+
+
+def slow_movers(product_days: pd.DataFrame, as_of: dt.date, *, min_idle_days: int, min_selling_days: int,
+                bucket_days: tuple[int, ...]) -> pd.DataFrame:  # fmt: skip
     """🟡 滞销: SKUs that sold on ≥ ``min_selling_days`` days but not in the last ``min_idle_days``;
-    bucketed 3–6 / 7–14 / 15+ days."""
+    bucketed by idle days at ``bucket_days`` (3–6 / 7–14 / 15+ by default)."""
     span = _sale_span(product_days)
     found = span.assign(idle_days=_day_no(as_of) - span["last_no"])
     found = found[(found["idle_days"] >= min_idle_days) & (found["selling_days"] >= min_selling_days)]
     idle = found["idle_days"].to_numpy()
-    bucket = np.select([idle <= 6, idle <= 14], ["3-6天", "7-14天"], "15天+")
+    labels = slow_buckets(min_idle_days, bucket_days)
+    bucket = np.select([idle < bucket_days[0], idle < bucket_days[1]], labels[:2], labels[2])
     found = found.assign(last_sale=_as_dates(found["last_no"]), bucket=bucket)
     return found[["last_sale", "selling_days", "idle_days", "bucket"]].reset_index()
 
 
 def stockout_hot_skus(
-    product_days: pd.DataFrame, as_of: dt.date, top_n: int = 10, min_zero_days: int = 2,
-    max_zero_days: int = 14, baseline_days: int = 14, alpha: float = 0.001,
+    product_days: pd.DataFrame, as_of: dt.date, *, top_n: int, min_zero_days: int, max_zero_days: int,
+    baseline_days: int, alpha: float,
 ) -> pd.DataFrame:  # fmt: skip
     """🔴 热销缺货: a store's top-``top_n`` seller by quantity over the ``baseline_days`` before the
     gap (a window fully inside the data) that has sold nothing for the last ``min_zero_days`` to
@@ -171,8 +184,8 @@ def stockout_hot_skus(
     return pd.DataFrame(rows, columns=columns)
 
 
-def confirm_stockouts(candidates: pd.DataFrame, last_stock: pd.DataFrame, baseline_days: int = 14,
-                      days_of_cover: float = 1.0) -> pd.DataFrame:  # fmt: skip
+def confirm_stockouts(candidates: pd.DataFrame, last_stock: pd.DataFrame, *, baseline_days: int,
+                      days_of_cover: float) -> pd.DataFrame:  # fmt: skip
     """Keep the 热销缺货 candidates that the exported stock confirms or cannot contradict.
 
     ``last_stock`` holds, per (store_id, product_id), the 剩余库存 reported with the SKU's last
@@ -188,36 +201,37 @@ def confirm_stockouts(candidates: pd.DataFrame, last_stock: pd.DataFrame, baseli
     return candidates.assign(remaining_stock=remaining)[keep].reset_index(drop=True)
 
 
-def below_cost(product_days: pd.DataFrame, as_of: dt.date, days: int = 3) -> pd.DataFrame:
+def below_cost(product_days: pd.DataFrame, as_of: dt.date, days: int) -> pd.DataFrame:
     """🔴 价格异常: SKUs whose received revenue was below their purchase cost over the last
     ``days`` days (unit received price < unit cost), with the unit figures as evidence;
     ``at_risk`` is the loss, cost − revenue."""
     recent = _sales(_window(product_days, as_of - dt.timedelta(days=days - 1), as_of))
     totals = recent.groupby(["store_id", "product_id"])[["quantity", "revenue", "cost"]].sum()
-    found = totals[totals["revenue"] < totals["cost"] - 0.005]
-    found = found.assign(unit_price=found["revenue"] / found["quantity"], unit_cost=found["cost"] / found["quantity"],
+    found = totals[totals["revenue"] < totals["cost"] - HALF_CENT]
+    found = found.assign(unit_price=unit_amount(found["revenue"], found["quantity"]),
+                         unit_cost=unit_amount(found["cost"], found["quantity"]),
                          at_risk=found["cost"] - found["revenue"])  # fmt: skip
     return found.sort_values("at_risk", ascending=False).reset_index()
 
 
 def hot_skus(product_days: pd.DataFrame, as_of: dt.date, *, growth: float, min_units: float,
-             min_base: float) -> pd.DataFrame:  # fmt: skip
-    """🟢 热销: quantity of the last 7 days ≥ ``min_units`` and > (1 + ``growth``) × the 7 days before,
-    which sold at least ``min_base`` units: a growth rate on a handful of units (1 → 19 is
-    "+1800 %") is noise, and SKUs new to the store are the 新品 rule's."""
-    recent, previous = _two_weeks(as_of)
+             min_base: float, days: int) -> pd.DataFrame:  # fmt: skip
+    """🟢 热销: quantity of the last ``days`` days ≥ ``min_units`` and > (1 + ``growth``) × the
+    ``days`` before, which sold at least ``min_base`` units: a growth rate on a handful of units
+    (1 → 19 is "+1800 %") is noise, and SKUs new to the store are the 新品 rule's."""
+    recent, previous = _two_weeks(as_of, days)
     now = _window(product_days, *recent).groupby(["store_id", "product_id"])["quantity"].sum().rename("recent")
     before = _window(product_days, *previous).groupby(["store_id", "product_id"])["quantity"].sum().rename("previous")
     both = pd.concat([now, before], axis=1).fillna(0.0)
     found = both[(both["recent"] >= min_units) & (both["previous"] >= min_base)
                  & (both["recent"] > (1 + growth) * both["previous"])]  # fmt: skip
-    found = found.assign(growth=found["recent"] / found["previous"] - 1)
+    found = found.assign(growth=ratio(found["recent"], found["previous"]) - 1)
     return found.sort_values("recent", ascending=False).reset_index()
 
 
-def top_profit_skus(product_days: pd.DataFrame, as_of: dt.date, top_n: int = 5) -> pd.DataFrame:
-    """🟢 利润贡献: each store's ``top_n`` SKUs by line profit over the last 7 days (profit > 0)."""
-    recent, _ = _two_weeks(as_of)
+def top_profit_skus(product_days: pd.DataFrame, as_of: dt.date, top_n: int, *, days: int) -> pd.DataFrame:
+    """🟢 利润贡献: each store's ``top_n`` SKUs by line profit over the last ``days`` days (profit > 0)."""
+    recent, _ = _two_weeks(as_of, days)
     totals = _window(product_days, *recent).groupby(["store_id", "product_id"])[["profit", "quantity"]].sum()
     totals = totals[totals["profit"] > 0].reset_index()
     totals["rank"] = totals.groupby("store_id")["profit"].rank(ascending=False, method="first")
@@ -231,7 +245,7 @@ def loss_orders(orders: pd.DataFrame) -> pd.DataFrame:
     return found.assign(at_risk=-found["actual_profit"])
 
 
-def costly_delivery_orders(orders: pd.DataFrame, fee_floor: float = 6.0) -> pd.DataFrame:
+def costly_delivery_orders(orders: pd.DataFrame, fee_floor: float) -> pd.DataFrame:
     """🔴 高配送成本订单: 物流配送费 > ``fee_floor`` 元 and 实际利润 below that fee. ``at_risk`` is
     the money the order lost (−实际利润 when < 0, else 0): an order that still made a profit
     is worth a look, not urgent."""
@@ -257,7 +271,7 @@ def is_urgent(findings: pd.DataFrame, min_amount: float) -> pd.Series:
     return findings["at_risk"] >= min_amount
 
 
-def new_skus(product_days: pd.DataFrame, as_of: dt.date, days: int = WEEK) -> pd.DataFrame:
+def new_skus(product_days: pd.DataFrame, as_of: dt.date, days: int) -> pd.DataFrame:
     """🟡 新品: SKUs first sold in a store within the last ``days`` days, when the data reaches back
     at least twice as far (otherwise every SKU would look new)."""
     if product_days.empty or (as_of - product_days["day"].min()).days + 1 < 2 * days:

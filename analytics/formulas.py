@@ -72,13 +72,6 @@ def distance_band(distance_km: pd.Series) -> pd.Series:
     return pd.Series(bands.astype("int16"), index=distance_km.index)
 
 
-def ratio(numerator: float, denominator: float) -> float | None:
-    """numerator / denominator, or None when the denominator is 0 (shown as '—')."""
-    if denominator is None or denominator == 0 or pd.isna(denominator):
-        return None
-    return float(numerator) / float(denominator)
-
-
 def order_totals(lines: pd.DataFrame, order_key: list[str]) -> pd.DataFrame:
     """Roll lines up to one row per order and derive the order-level figures.
 

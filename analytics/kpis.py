@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analytics.formulas import ratio
+from analytics.ratios import avg_order_value, profit_margin, relative_change
 
 COMPARISONS = ("previous", "weeks_ago")  # 环比, 同比
 PERIODS = ("current", *COMPARISONS)
@@ -113,16 +113,9 @@ def period_totals(daily: pd.DataFrame, period: Period) -> dict[str, float | None
         "orders": orders,
         "revenue": revenue,
         "actual_profit": profit,
-        "avg_order_value": ratio(revenue, orders),
-        "profit_margin": ratio(profit, revenue),
+        "avg_order_value": avg_order_value(revenue, orders),
+        "profit_margin": profit_margin(profit, revenue),
     }
-
-
-def relative_change(current: float | None, base: float | None) -> float | None:
-    """(current − base) / |base|; None when either side is missing or base is 0."""
-    if current is None or base is None or base == 0:
-        return None
-    return (current - base) / abs(base)
 
 
 def point_change(current: float | None, base: float | None) -> float | None:

@@ -7,15 +7,10 @@ import math
 
 import pandas as pd
 
-from analytics.breakdowns import _safe_div, share
+from analytics.ratios import avg_order_value, gross_margin, ratio, share, unit_amount
 
-ABC_LIMITS = (("A", 0.80), ("B", 0.95), ("C", 1.0))
-# (label, low, high) in 元 of the average received unit price; high exclusive
-PRICE_BANDS = (
-    ("0–10", 0, 10), ("10–20", 10, 20), ("20–30", 20, 30), ("30–40", 30, 40),
-    ("40–50", 40, 50), ("50–100", 50, 100), ("100–200", 100, 200), ("200+", 200, math.inf),
-)  # fmt: skip
-PRICE_GROUPS = (("流量", 0, 15), ("主流", 15, 30), ("利润", 30, 50), ("高价", 50, math.inf))
+ABC_CLASSES = ("A", "B", "C")
+PRICE_GROUP_NAMES = ("流量", "主流", "利润", "高价")
 QUADRANTS = {(True, True): "明星", (True, False): "引流", (False, True): "潜力", (False, False): "问题"}
 DEPTH_BUCKETS = ("1", "2", "3", "4", "5+")
 
@@ -24,21 +19,22 @@ def product_metrics(products: pd.DataFrame, days: int) -> pd.DataFrame:
     """``products``: product_id, quantity, revenue, cost, profit, sales_days, stores (one row per
     product over the selection). Adds unit price, 商品毛利率 and 动销率 = sales_days / (days × stores)."""
     out = products.copy()
-    out["unit_price"] = _safe_div(out["revenue"], out["quantity"])
-    out["margin"] = _safe_div(out["profit"], out["revenue"])
-    out["sell_through"] = _safe_div(out["sales_days"], out["stores"] * days)
+    out["unit_price"] = unit_amount(out["revenue"], out["quantity"])
+    out["margin"] = gross_margin(out["profit"], out["revenue"])
+    out["sell_through"] = ratio(out["sales_days"], out["stores"] * days)
     return out
 
 
-def abc_classes(products: pd.DataFrame) -> pd.DataFrame:
+def abc_classes(products: pd.DataFrame, shares: tuple[float, float]) -> pd.DataFrame:
     """Pareto by 实收: sorted by revenue, a product is A while the revenue share *before* it is
-    below 80%, B below 95%, else C (so the product that crosses 80% is still A)."""
+    below ``shares[0]`` (80 %), B below ``shares[1]`` (95 %), else C (so the product that crosses
+    the first share is still A)."""
     out = products.sort_values(["revenue", "product_id"], ascending=[False, True]).reset_index(drop=True)
     out["revenue_share"] = share(out["revenue"])
     before = out["revenue_share"].cumsum() - out["revenue_share"]
     out["cumulative_share"] = before + out["revenue_share"]
     out["abc"] = "C"
-    for label, limit in reversed(ABC_LIMITS[:-1]):
+    for label, limit in reversed(tuple(zip(ABC_CLASSES, shares, strict=False))):
         out.loc[before < limit - 1e-12, "abc"] = label
     return out
 
@@ -47,7 +43,7 @@ def abc_summary(classified: pd.DataFrame) -> pd.DataFrame:
     """Per class: SKU count, 实收, its share, profit."""
     sums = classified.groupby("abc").agg(skus=("product_id", "size"), revenue=("revenue", "sum"),
                                          profit=("profit", "sum"))  # fmt: skip
-    sums = sums.reindex([label for label, _ in ABC_LIMITS], fill_value=0).rename_axis("abc").reset_index()
+    sums = sums.reindex(list(ABC_CLASSES), fill_value=0).rename_axis("abc").reset_index()
     sums["revenue_share"] = share(sums["revenue"])
     return sums
 
@@ -61,27 +57,36 @@ def quadrant(products: pd.DataFrame, sell_through_split: float, margin_split: fl
                      index=products.index)  # fmt: skip
 
 
-def price_band(unit_price: pd.Series) -> pd.Series:
-    bins = [low for _, low, _ in PRICE_BANDS] + [math.inf]
-    return pd.cut(unit_price, bins=bins, right=False, labels=[label for label, _, _ in PRICE_BANDS]).astype(object)
+def price_band_labels(edges: tuple[float, ...]) -> list[str]:
+    """'0–10', '10–20', … '200+' for the band edges (元, the first band starts at 0)."""
+    lows = (0.0, *edges)
+    return [f"{low:g}–{high:g}" for low, high in zip(lows, edges, strict=False)] + [f"{lows[-1]:g}+"]
 
 
-def price_group(unit_price: pd.Series) -> pd.Series:
-    bins = [low for _, low, _ in PRICE_GROUPS] + [math.inf]
-    return pd.cut(unit_price, bins=bins, right=False, labels=[label for label, _, _ in PRICE_GROUPS]).astype(object)
+def price_band(unit_price: pd.Series, edges: tuple[float, ...]) -> pd.Series:
+    """Band label of each unit price: [0, edges[0]), [edges[0], edges[1]), …, ≥ edges[-1]."""
+    bins = [0.0, *edges, math.inf]
+    return pd.cut(unit_price, bins=bins, right=False, labels=price_band_labels(edges)).astype(object)
 
 
-def price_band_table(products: pd.DataFrame) -> pd.DataFrame:
-    """Per price band (all eight, in order): its group, SKUs, quantity, 实收 and share, profit, margin."""
-    frame = products[products["unit_price"].notna()].assign(band=lambda f: price_band(f["unit_price"]))
+def price_group(unit_price: pd.Series, edges: tuple[float, ...]) -> pd.Series:
+    """流量 / 主流 / 利润 / 高价 split at the three group edges."""
+    bins = [0.0, *edges, math.inf]
+    return pd.cut(unit_price, bins=bins, right=False, labels=list(PRICE_GROUP_NAMES)).astype(object)
+
+
+def price_band_table(products: pd.DataFrame, band_edges: tuple[float, ...],
+                     group_edges: tuple[float, ...]) -> pd.DataFrame:  # fmt: skip
+    """Per price band (all of them, in order): its group (by the band's lower bound), SKUs,
+    quantity, 实收 and share, profit, margin."""
+    frame = products[products["unit_price"].notna()].assign(band=lambda f: price_band(f["unit_price"], band_edges))
     sums = frame.groupby("band").agg(skus=("product_id", "size"), quantity=("quantity", "sum"),
                                      revenue=("revenue", "sum"), profit=("profit", "sum"))  # fmt: skip
-    labels = [label for label, _, _ in PRICE_BANDS]
-    sums = sums.reindex(labels, fill_value=0).rename_axis("band").reset_index()
-    lows = pd.Series([low for _, low, _ in PRICE_BANDS], dtype=float)
-    sums.insert(1, "group", price_group(lows))
+    sums = sums.reindex(price_band_labels(band_edges), fill_value=0).rename_axis("band").reset_index()
+    lows = pd.Series([0.0, *band_edges], dtype=float)
+    sums.insert(1, "group", price_group(lows, group_edges))
     sums["revenue_share"] = share(sums["revenue"])
-    sums["margin"] = _safe_div(sums["profit"], sums["revenue"])
+    sums["margin"] = gross_margin(sums["profit"], sums["revenue"])
     return sums
 
 
@@ -93,11 +98,11 @@ def basket_depth(depths: pd.DataFrame) -> pd.DataFrame:
     sums = frame.assign(bucket=bucket).groupby("bucket")[["orders", "revenue"]].sum()
     sums = sums.reindex(list(DEPTH_BUCKETS), fill_value=0).rename_axis("bucket").reset_index()
     sums["order_share"] = share(sums["orders"])
-    sums["avg_order_value"] = _safe_div(sums["revenue"], sums["orders"])
+    sums["avg_order_value"] = avg_order_value(sums["revenue"], sums["orders"])
     return sums
 
 
-def category_trend(category_days: pd.DataFrame, top: int = 8) -> pd.DataFrame:
+def category_trend(category_days: pd.DataFrame, top: int) -> pd.DataFrame:
     """``category_days``: category, day, revenue. Long frame of the ``top`` categories by total
     实收 (the rest summed as 其他), one row per category and day."""
     if category_days.empty:

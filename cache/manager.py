@@ -76,7 +76,11 @@ class CacheManager:
         redis_prefix = redis_prefix or f"{REDIS_PREFIX}{database_namespace(settings.database_url)}:"
         self.l3 = RedisTier(settings.redis_url, settings.redis_socket_timeout_ms / 1000,
                             redis_prefix, self.breaker, self.stats)  # fmt: skip
-        self.code_version = code_version if code_version is not None else code_fingerprint(PROJECT_ROOT)
+        code = code_version if code_version is not None else code_fingerprint(PROJECT_ROOT)
+        # the rule thresholds are read inside the cached services (settings.rules, not an
+        # argument): their digest is part of every key, so two instances sharing disk or Redis
+        # with other O2O_RULE_* values never serve each other's views
+        self.code_version = f"{code}:{settings.rules.fingerprint()}"
         # (version, database id) in one query: db.version.read_data_stamp
         self._version_reader = version_reader
         self._stamp: tuple[int, str] = (0, "")

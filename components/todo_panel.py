@@ -4,7 +4,8 @@
 items largest amount first). Each group shows its first items and the rest behind 展开; every
 item links to the view holding its evidence (a store → its diagnosis, an order → its detail on
 渠道分析, a SKU → 商品分析 filtered to it), filters in the URL. The same items are a flat grid
-that downloads as CSV / Excel.
+that downloads as CSV / Excel. Every threshold in the text comes from the runtime's
+``config.rules.TodoRules`` / ``HealthRules``, which the page passes in.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from analytics.health import COMPONENTS, LABELS
 from components import ids
 from components.format import count, money, number, percent
 from components.grid import column, data_grid
-from config import diagnosis as rules
+from config.rules import HealthRules, TodoRules
 from services.url_state import to_query
 
 LEVELS = (("urgent", "🔴 紧急", "danger"), ("watch", "🟡 关注", "warning"), ("highlights", "🟢 亮点", "success"))
@@ -45,25 +46,27 @@ HEALTH_COLUMNS = [
 ]  # fmt: skip
 
 
-def evidence(item: dict) -> str:
+def evidence(item: dict, rules: TodoRules) -> str:
     """The item's evidence in words (money through ``money`` only)."""
     f = item["facts"]
     rule = item["rule"]
+    recent, before = f"近{rules.compare_days}天", f"前{rules.compare_days}天"
     if rule in ("loss_orders", "costly_delivery"):
         return (f"{item['channel']}，实际利润 {money(f['actual_profit'])}，物流配送费 "
                 f"{money(f['delivery_fee'])}，商品实收 {money(f['items_revenue'])}")
     if rule == "traffic_drop":
-        return (f"近7天 {count(f['orders_recent'])} 单，前7天 {count(f['orders_previous'])} 单，"
+        return (f"{recent} {count(f['orders_recent'])} 单，{before} {count(f['orders_previous'])} 单，"
                 f"下降 {percent(f['drop_ratio'])}")
     if rule == "margin_decline":
-        return (f"利润率近7天 {percent(f['recent_margin'])}，前7天 {percent(f['previous_margin'])}，"
+        return (f"利润率{recent} {percent(f['recent_margin'])}，{before} {percent(f['previous_margin'])}，"
                 f"下降 {number(f['decline'] * 100, 1)}个百分点")
     if rule == "below_cost":
         return (f"实收单价 {money(f['unit_price'])} 低于成本 {money(f['unit_cost'])}"
-                f"（近{rules.BELOW_COST_DAYS}天 {count(f['quantity'])} 件）")
+                f"（近{rules.below_cost_days}天 {count(f['quantity'])} 件）")
     if rule == "stockout":
         stock = "无库存数据" if f["remaining_stock"] is None else f"最后剩余库存 {count(f['remaining_stock'])}"
-        return (f"已 {f['zero_days']} 天无销售（此前14天销量第 {f['rank']} 名，{count(f['baseline_quantity'])} 件；"
+        return (f"已 {f['zero_days']} 天无销售（此前{rules.stockout_baseline_days}天销量第 {f['rank']} 名，"
+                f"{count(f['baseline_quantity'])} 件；"
                 f"{stock}）")
     if rule == "slow":
         return (f"已 {f['idle_days']} 天无销售（{f['bucket']}），最后销售 {f['last_sale']}，"
@@ -71,11 +74,11 @@ def evidence(item: dict) -> str:
     if rule == "new":
         return f"{f['first_sale']} 首次动销，已售 {count(f['quantity'])} 件"
     if rule == "hot":
-        return f"近7天 {count(f['recent'])} 件，前7天 {count(f['previous'])} 件，增长 {percent(f['growth'], 0)}"
-    return f"近7天利润 {money(f['profit'])}（{count(f['quantity'])} 件）"  # top_profit
+        return f"{recent} {count(f['recent'])} 件，{before} {count(f['previous'])} 件，增长 {percent(f['growth'], 0)}"
+    return f"{recent}利润 {money(f['profit'])}（{count(f['quantity'])} 件）"  # top_profit
 
 
-def item_href(item: dict, as_of: str, channels) -> str:
+def item_href(item: dict, as_of: str, channels, rules: TodoRules) -> str:
     """The view with the item's evidence: its store's diagnosis over the two weeks the store
     rules compare, its order's detail, or 商品分析 on its SKU and store."""
     day = dt.date.fromisoformat(as_of)
@@ -84,9 +87,10 @@ def item_href(item: dict, as_of: str, channels) -> str:
         extra = {"channel": item["channel"], "order": item["order_id"]}
         return "/channels" + to_query(store, as_of, as_of, channels, extra)
     if item["kind"] == "sku":
-        start = day - dt.timedelta(days=rules.SKU_EVIDENCE_DAYS - 1)
+        start = day - dt.timedelta(days=rules.sku_evidence_days - 1)
         return "/products" + to_query(store, start.isoformat(), as_of, channels, {"sku": item["product_id"]})
-    return "/" + to_query(store, (day - dt.timedelta(days=13)).isoformat(), as_of, channels)
+    start = day - dt.timedelta(days=2 * rules.compare_days - 1)
+    return "/" + to_query(store, start.isoformat(), as_of, channels)
 
 
 def _amount(item: dict) -> list:
@@ -96,20 +100,20 @@ def _amount(item: dict) -> list:
                         className="ms-2 text-nowrap")]  # fmt: skip
 
 
-def _item(item: dict, href: str) -> html.Li:
+def _item(item: dict, href: str, rules: TodoRules) -> html.Li:
     """The object as a link and the amount on one line; the store and the evidence below."""
     where = "" if item["kind"] == "store" else f"{item['store']} · "
     return html.Li(
         [html.Div([dcc.Link(item["object"], href=href, className="todo-link fw-semibold text-break"), *_amount(item)],
                   className="d-flex justify-content-between align-items-baseline"),
-         html.Div(where + evidence(item), className="text-muted small")],
+         html.Div(where + evidence(item, rules), className="text-muted small")],
         className="todo-item mb-2",
     )  # fmt: skip
 
 
-def _group(group: dict, as_of: str, channels) -> html.Div:
-    items = [_item(i, item_href(i, as_of, channels)) for i in group["items"]]
-    shown, rest = items[: rules.SHOWN_ITEMS_PER_RULE], items[rules.SHOWN_ITEMS_PER_RULE :]
+def _group(group: dict, as_of: str, channels, rules: TodoRules) -> html.Div:
+    items = [_item(i, item_href(i, as_of, channels, rules), rules) for i in group["items"]]
+    shown, rest = items[: rules.shown_items_per_rule], items[rules.shown_items_per_rule :]
     total = [] if group["amount"] is None else [
         html.Span(f"合计{AMOUNT_NAMES.get(group['rule'], '金额')} {money(group['amount'])}",
                   className="ms-2 small")]  # fmt: skip
@@ -126,34 +130,36 @@ def _group(group: dict, as_of: str, channels) -> html.Div:
                     className="todo-group border-start border-3 ps-2 mb-3")  # fmt: skip
 
 
-def todo_rows(todo: dict, channels) -> list[dict]:
+def todo_rows(todo: dict, channels, rules: TodoRules) -> list[dict]:
     """今日必做 as a flat table: 级别, 规则, 门店, 对象 (a link), 金额, 说明."""
     rows = []
     for key, _, _ in LEVELS:
         for group in todo[key]:
             for item in group["items"]:
-                href = item_href(item, todo["as_of"], channels)
+                href = item_href(item, todo["as_of"], channels, rules)
                 rows.append({"level": LEVEL_NAMES[key], "rule": RULE_NAMES[item["rule"]], "store": item["store"],
                              "object": item["object"], "object_href": href, "amount": item["amount"],
-                             "evidence": evidence(item)})  # fmt: skip
+                             "evidence": evidence(item, rules)})  # fmt: skip
     return rows
 
 
-def todo_card(todo: dict, values: tuple) -> dbc.Card:
-    """The panel for the page's filter values (stores, start, end, channels): links keep the channels."""
+def todo_card(todo: dict, values: tuple, rules: TodoRules) -> dbc.Card:
+    """The panel for the page's filter values (stores, start, end, channels): links keep the
+    channels; ``rules``: the thresholds the service used (the runtime's)."""
     channels = values[3]
     columns = []
     for key, title, colour in LEVELS:
         groups = todo[key]
-        body = [_group(g, todo["as_of"], channels) for g in groups] or [html.Div("暂无", className="text-muted small")]
+        body = [_group(g, todo["as_of"], channels, rules) for g in groups] or [
+            html.Div("暂无", className="text-muted small")]  # fmt: skip
         columns.append(dbc.Col([html.H6(f"{title}（{sum(g['count'] for g in groups)}）", className=f"text-{colour}"),
                                 *body], lg=4, id=f"todo-{key}"))  # fmt: skip
     sku_note = (f"商品级提醒（价格异常、热销缺货、滞销、新品、热销、利润贡献）请选择不超过 "
-                f"{rules.SKU_RULES_MAX_STORES} 家门店查看。")  # fmt: skip
+                f"{rules.sku_rules_max_stores} 家门店查看。")  # fmt: skip
     note = [] if todo["sku_rules"] else [html.Div(sku_note, className="small text-muted mt-2")]
-    urgent_rule = html.Div(f"紧急：亏损或预计损失不低于 {money(rules.URGENT_MIN_AMOUNT)} 的事项；"
+    urgent_rule = html.Div(f"紧急：亏损或预计损失不低于 {money(rules.urgent_min_amount)} 的事项；"
                            "点击对象查看依据。", className="small text-muted mb-2")  # fmt: skip
-    rows = todo_rows(todo, channels)
+    rows = todo_rows(todo, channels, rules)
     table = html.Details([html.Summary(f"明细表（{len(rows)} 项，可排序、下载）", className="small"),
                           data_grid(ids.DIAGNOSIS.page, "todo", "今日必做", rows, TODO_COLUMNS, height=360)],
                          className="mt-2")  # fmt: skip
@@ -164,12 +170,13 @@ def todo_card(todo: dict, values: tuple) -> dbc.Card:
     )  # fmt: skip
 
 
-def health_table(rows: list[dict], values: tuple) -> html.Div:
+def health_table(rows: list[dict], values: tuple, rules: HealthRules) -> html.Div:
     """Worst stores first: 健康分, the four component scores (0–100 against all stores) and
     their figures; a store's name opens its diagnosis with the same period and channels."""
     _, start, end, channels = values
     shown = [{**r, "store_href": "/" + to_query([r["store_id"]], start, end, channels)}
              for r in sorted(rows, key=lambda r: r["score"])]  # fmt: skip
-    note = "利润率 40%、单量 20%、营销成本率 20%、配送成本率 20%，各项与全部门店同期比较（0–100）。"
+    weights = "、".join(f"{LABELS[c]} {percent(w, 0)}" for c, w in rules.weights.items())
+    note = f"{weights}，各项与全部门店同期比较（0–100）。"
     return html.Div(data_grid(ids.DIAGNOSIS.page, "health", "门店健康分", shown, HEALTH_COLUMNS, height=420, note=note),
                     className="card card-body mb-3 shadow-sm")  # fmt: skip

@@ -11,6 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from config.errors import SettingsError
+from config.rules import RuleSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_FEE_CHANNELS = ("美团闪购", "饿了么", "京东到家", "抖音")
@@ -24,10 +27,6 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 def default_workers() -> int:
     """One serving process per core, at most MAX_DEFAULT_WORKERS (each costs ~250 MB)."""
     return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS))
-
-
-class SettingsError(ValueError):
-    """A configuration value is invalid; the message names the variable."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,8 @@ class Settings:
     # each serving process runs a thread that claims upload check / import jobs (import_jobs);
     # off: this process only enqueues (another process or instance does the work)
     import_worker: bool = True
+    # every business rule threshold and parameter (O2O_RULE_*, docs/METRICS.md §10)
+    rules: RuleSettings = field(default_factory=RuleSettings)
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -115,6 +116,8 @@ class Settings:
                 continue
             values[spec.name] = spec.parse(raw.strip())
         values.update(overrides)
+        if "rules" not in values:
+            values["rules"] = RuleSettings.from_env(env)
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:

@@ -15,6 +15,7 @@ from components.page_frame import filtered_section, frame_layout, register_frame
 from components.todo_panel import health_table, todo_card
 from services.analysis import channel_analysis
 from services.diagnosis import store_kpis
+from services.runtime import get_runtime
 from services.todo import daily_trend, store_health, todo_list
 from services.url_state import to_query
 
@@ -54,7 +55,8 @@ def update_kpis(*values):
 
 @dash.callback(Output(ids.DIAG_TODO, "children"), *PAGE.inputs())
 def update_todo(*values):
-    return filtered_section("今日必做", values, todo_list, lambda todo: todo_card(todo, values), quiet=True)
+    rules = get_runtime().settings.rules.todo
+    return filtered_section("今日必做", values, todo_list, lambda todo: todo_card(todo, values, rules), quiet=True)
 
 
 def trend_chart(rows: list[dict]):
@@ -78,7 +80,8 @@ def update_trend(*values):
 
 @dash.callback(Output(ids.DIAG_HEALTH, "children"), *PAGE.inputs())
 def update_health(*values):
-    return filtered_section("health score", values, store_health, lambda rows: health_table(rows, values),
+    rules = get_runtime().settings.rules.health
+    return filtered_section("health score", values, store_health, lambda rows: health_table(rows, values, rules),
                             quiet=True)  # fmt: skip
 
 

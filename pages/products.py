@@ -9,14 +9,14 @@ from dash import Input, Output, dcc, html
 
 from components import ids
 from components.charts import COUNT, DATE_AXIS, MONEY, PERCENT, bar_chart, figure, graph
-from components.format import count, money
+from components.format import count, money, percent
 from components.grid import column, data_grid, register_export
 from components.messages import NO_DATA, info_alert
 from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks
 from components.prop_kinds import NUMBER, ROW_ID
-from config import analysis as defaults
-from config import diagnosis as rules
+from config.rules import RuleSettings
 from services.analysis import product_analysis, product_focus
+from services.runtime import get_runtime
 
 PATH = "/products"
 dash.register_page(__name__, path=PATH, name="商品分析", title="商品分析 · 门店诊断看板", order=2)
@@ -56,11 +56,16 @@ def _split(query: dict, key: str, default: float) -> float:
     return value if 0 <= value <= 100 else default * 100
 
 
+def _rules() -> RuleSettings:
+    return get_runtime().settings.rules
+
+
 def _read_params(query: dict, _options: dict) -> dict:
     """The quadrant splits (in %) from the URL, the configured default for anything else; the
     SKU a 今日必做 link names (``?sku=``), or none."""
-    return {"sell": _split(query, "sell", defaults.QUADRANT_SELL_THROUGH_SPLIT),
-            "margin": _split(query, "margin", defaults.QUADRANT_MARGIN_SPLIT),
+    rules = _rules().products
+    return {"sell": _split(query, "sell", rules.quadrant_sell_through_split),
+            "margin": _split(query, "margin", rules.quadrant_margin_split),
             "sku": _int(query.get("sku"))}  # fmt: skip
 
 
@@ -126,18 +131,22 @@ def _render_focus(result: dict):
 @dash.callback(Output(ids.PRODUCTS_BODY, "children"), *PAGE.inputs(),
                Input(ids.PRODUCTS_SELL_SPLIT, "value"), Input(ids.PRODUCTS_MARGIN_SPLIT, "value"))  # fmt: skip
 def update_products(stores, start, end, channels, sell, margin):
-    sell_split = (sell if sell is not None else defaults.QUADRANT_SELL_THROUGH_SPLIT * 100) / 100
-    margin_split = (margin if margin is not None else defaults.QUADRANT_MARGIN_SPLIT * 100) / 100
-    return filtered_section("products", (stores, start, end, channels), product_analysis, _render,
-                            round(sell_split, 4), round(margin_split, 4))  # fmt: skip
+    rules = _rules()
+    sell_split = (sell if sell is not None else rules.products.quadrant_sell_through_split * 100) / 100
+    margin_split = (margin if margin is not None else rules.products.quadrant_margin_split * 100) / 100
+    return filtered_section("products", (stores, start, end, channels), product_analysis,
+                            lambda result: _render(result, rules), round(sell_split, 4),
+                            round(margin_split, 4))  # fmt: skip
 
 
-def _render(result: dict) -> list:
+def _render(result: dict, rules: RuleSettings) -> list:
     if result["empty"]:
         return [info_alert(NO_DATA)]
     abc = result["abc"]
+    a, b = rules.products.abc_shares
+    abc_title = f"ABC 分类（按实收：A {percent(a, 0)} / B {percent(b - a, 0)} / C {percent(1 - b, 0)}）"
     abc_chart = bar_chart([f"{r['abc']} 类（{r['skus']} 个）" for r in abc], {"实收": [r["revenue"] for r in abc]},
-                          "ABC 分类（按实收：A 80% / B 15% / C 5%）", "实收", y_kind=MONEY)  # fmt: skip
+                          abc_title, "实收", y_kind=MONEY)  # fmt: skip
     bands = result["price_bands"]
     band_chart = bar_chart([f"{r['band']}（{r['group']}）" for r in bands], {"实收": [r["revenue"] for r in bands]},
                            "价格带", "实收", y_kind=MONEY)  # fmt: skip
@@ -153,9 +162,9 @@ def _render(result: dict) -> list:
         dbc.Row([dbc.Col(graph(band_chart), lg=6), dbc.Col(graph(depth_chart), lg=6)]),
         graph(_category_chart(result["category_trend"])),
         data_grid(PAGE.page, "products", "商品明细", products, PRODUCT_COLUMNS,
-                  note=f"按实收排序，最多 {defaults.PRODUCT_ROWS} 个商品。"),
+                  note=f"按实收排序，最多 {rules.products.product_rows} 个商品。"),
         data_grid(PAGE.page, "losing", "亏损商品", result["losing"], PRODUCT_COLUMNS, height=300, hint="利润为负"),
-        _slow(result["slow"]),
+        _slow(result["slow"], rules),
     ]  # fmt: skip
 
 
@@ -181,7 +190,10 @@ def _category_chart(rows: list[dict]) -> dict:
     return figure(traces, "品类趋势（每日实收）", "实收", y_kind=MONEY, xaxis=DATE_AXIS)
 
 
-def _slow(rows: list[dict] | None):
+def _slow(rows: list[dict] | None, rules: RuleSettings):
+    days = (rules.todo.slow_min_idle_days, *rules.todo.slow_bucket_days)
     if rows is None:
-        return info_alert(f"滞销商品（3 / 7 / 15 天以上无销售）请选择不超过 {rules.SKU_RULES_MAX_STORES} 家门店查看。")
-    return data_grid(PAGE.page, "slow", "滞销商品", rows, SLOW_COLUMNS, height=300, hint="3、7、15 天以上无销售")
+        return info_alert(f"滞销商品（{' / '.join(map(str, days))} 天以上无销售）请选择不超过 "
+                          f"{rules.todo.sku_rules_max_stores} 家门店查看。")  # fmt: skip
+    return data_grid(PAGE.page, "slow", "滞销商品", rows, SLOW_COLUMNS, height=300,
+                     hint=f"{'、'.join(map(str, days))} 天以上无销售")  # fmt: skip

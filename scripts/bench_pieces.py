@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cache.tiers import MappedFileTier, _crc32
-from config import Settings, diagnosis
+from config import Settings
 from db.demo_data import DemoSpec
 from db.engine import make_engine
 from db.migrate import upgrade
@@ -63,7 +63,7 @@ def measure(database_url: str, repeat: int) -> None:
         runtime = build_runtime(settings)
         for name in PIECES:
             getattr(pieces, name)(runtime)
-        pieces.order_piece(runtime, float(diagnosis.COSTLY_DELIVERY_FEE), tuple(settings.fee_channels))
+        pieces.order_piece(runtime, float(settings.rules.todo.costly_delivery_fee), tuple(settings.fee_channels))
         tier: MappedFileTier = runtime.cache.mapped
         rows = []
         for path in sorted(tier.directory.glob("v*.arrow"), key=lambda p: -p.stat().st_size):

@@ -12,13 +12,11 @@ from dataclasses import replace
 
 import pandas as pd
 
-from analytics import breakdowns, products
+from analytics import breakdowns, products, ratios
 from analytics.diagnosis_rules import slow_movers
 from analytics.health import health_scores
 from analytics.kpis import BASE_SHORT, CURRENT_SHORT, comparison_periods, covered_days
 from cache import cached
-from config import analysis as limits
-from config import diagnosis as rules
 from db import queries
 from db.engine import reading
 from db.queries import Scope
@@ -76,7 +74,7 @@ def _store_grid(runtime: Runtime, filters: Selection) -> pd.DataFrame:
     grid["revenue_change"] = _relative(grid, base, "revenue")
     grid["margin_change"] = grid["profit_margin"] - grid["store_id"].map(base["profit_margin"])
     grid = _withhold_uncovered(runtime, grid, filters)
-    scores = health_scores(now.reset_index())[["store_id", "score"]]
+    scores = health_scores(now.reset_index(), runtime.settings.rules.health)[["store_id", "score"]]
     grid = grid.merge(scores, on="store_id", how="left")
     return grid.sort_values(["score", "store_id"], na_position="last").reset_index(drop=True)
 
@@ -101,53 +99,55 @@ def _withhold_uncovered(runtime: Runtime, grid: pd.DataFrame, filters: Selection
 
 def _relative(grid: pd.DataFrame, base: pd.DataFrame, column: str) -> pd.Series:
     previous = grid["store_id"].map(base[column]) if len(base) else pd.Series(float("nan"), index=grid.index)
-    return (grid[column] - previous) / previous.abs().where(previous != 0)
+    return ratios.relative_change(grid[column], previous)
 
 
 @cached("products")
 def product_analysis(runtime: Runtime, filters: Selection, sell_split: float, margin_split: float) -> dict:
     """ABC, quadrant, price bands, basket depth, category trend and loss-making / slow SKUs."""
     days = (filters.end - filters.start).days + 1
-    few_stores = filters.store_ids is not None and len(filters.store_ids) <= rules.SKU_RULES_MAX_STORES
+    rules, todo = runtime.settings.rules.products, runtime.settings.rules.todo
+    few_stores = filters.store_ids is not None and len(filters.store_ids) <= todo.sku_rules_max_stores
     selection = (filters.start, filters.end, filters.store_ids, filters.channels)
     totals = pieces.product_totals(runtime, *selection)
     categories = pieces.category_days(runtime, *selection)
     depths = pieces.basket_depths(runtime, *selection)
     history = None
     if few_stores:
-        history = pieces.product_days(runtime, filters.end - dt.timedelta(days=rules.SKU_HISTORY_DAYS - 1),
+        history = pieces.product_days(runtime, filters.end - dt.timedelta(days=todo.sku_history_days - 1),
                                       filters.end, filters.store_ids, filters.channels)  # fmt: skip
         names = _store_names(runtime)
     if totals.empty:
         return {"empty": True}
     metrics = products.product_metrics(totals, days)
-    classified = products.abc_classes(metrics)
+    classified = products.abc_classes(metrics, rules.abc_shares)
     classified["quadrant"] = products.quadrant(classified, sell_split, margin_split)
-    classified["price_band"] = products.price_band(classified["unit_price"])
+    classified["price_band"] = products.price_band(classified["unit_price"], rules.price_band_edges)
     quadrants = classified.groupby("quadrant").agg(skus=("product_id", "size"), revenue=("revenue", "sum"),
                                                    profit=("profit", "sum"))  # fmt: skip
     quadrants = quadrants.reindex(list(products.QUADRANTS.values()), fill_value=0).rename_axis("quadrant")
     losing = classified[classified["profit"] < 0].sort_values("profit")
-    trend = products.category_trend(categories)
+    trend = products.category_trend(categories, rules.category_top)
     result = {
         "empty": False,
         "skus": len(classified),
         "abc": records(products.abc_summary(classified)),
         "quadrants": records(quadrants.reset_index()),
-        "price_bands": records(products.price_band_table(metrics)),
+        "price_bands": records(products.price_band_table(metrics, rules.price_band_edges, rules.price_group_edges)),
         "depth": records(products.basket_depth(depths)),
         "category_trend": records(trend),
-        "products": records(classified.head(limits.PRODUCT_ROWS)),
-        "losing": records(losing.head(limits.PRODUCT_ROWS)),
+        "products": records(classified.head(rules.product_rows)),
+        "losing": records(losing.head(rules.product_rows)),
         "slow": None,
     }
     if history is not None:
-        idle = slow_movers(history, filters.end)
+        idle = slow_movers(history, filters.end, min_idle_days=todo.slow_min_idle_days,
+                           min_selling_days=todo.slow_min_selling_days, bucket_days=todo.slow_bucket_days)  # fmt: skip
         if len(idle):
             name_of = dict(zip(totals["product_id"], totals["name"], strict=True))
             name_of.update(pieces.product_names(runtime, set(idle["product_id"]) - set(name_of)))
             idle = idle.assign(name=idle["product_id"].map(name_of)).merge(names, on="store_id", how="left")
-        result["slow"] = records(idle.head(limits.PRODUCT_ROWS))
+        result["slow"] = records(idle.head(rules.product_rows))
     return result
 
 
@@ -166,9 +166,9 @@ def product_focus(runtime: Runtime, filters: Selection, product_id: int) -> dict
     sold = float(totals["quantity"])
     summary = {"name": name, "product_id": int(product_id), **{k: float(v) for k, v in totals.items()},
                "selling_days": int((daily["quantity"] > 0).sum()),
-               "unit_price": float(totals["revenue"]) / sold if sold else None,
-               "unit_cost": float(totals["cost"]) / sold if sold else None,
-               "margin": float(totals["profit"]) / float(totals["revenue"]) if totals["revenue"] else None}  # fmt: skip
+               "unit_price": ratios.unit_amount(float(totals["revenue"]), sold),
+               "unit_cost": ratios.unit_amount(float(totals["cost"]), sold),
+               "margin": ratios.gross_margin(float(totals["profit"]), float(totals["revenue"]))}  # fmt: skip
     return {"found": True, "summary": summary, "daily": records(daily)}
 
 
@@ -194,7 +194,7 @@ def channel_analysis(runtime: Runtime, filters: Selection) -> dict:
     """Per channel: 实收, orders, 客单价, 佣金率, 营销成本率, 配送成本率, 利润率, rating; and the
     count of abnormal orders (excluded) in the selection."""
     totals, abnormal = pieces.channel_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
-    table = breakdowns.channel_table(totals, limits.CHANNEL_RATING) if len(totals) else totals
+    table = breakdowns.channel_table(totals, runtime.settings.rules.channel) if len(totals) else totals
     return {"channels": records(table), "abnormal": abnormal}
 
 
@@ -206,7 +206,7 @@ def channel_skus(runtime: Runtime, filters: Selection, channel: str) -> list[dic
     if totals.empty:
         return []
     ranked = products.product_metrics(totals, days).sort_values(["revenue", "product_id"], ascending=[False, True])
-    return records(ranked.head(limits.PRODUCT_ROWS))
+    return records(ranked.head(runtime.settings.rules.products.product_rows))
 
 
 def _with_store_names(runtime: Runtime, orders: pd.DataFrame) -> pd.DataFrame:
@@ -217,8 +217,9 @@ def _with_store_names(runtime: Runtime, orders: pd.DataFrame) -> pd.DataFrame:
 def product_orders(runtime: Runtime, filters: Selection, channel: str, product_id: int) -> dict:
     """Drill-down level 3: orders of one channel containing one SKU (newest first)."""
     scope = _scope(runtime, filters, channels=(channel,))
+    rows = runtime.settings.rules.channel.drill_order_rows
     with reading(runtime.engine) as conn:
-        total, orders = queries.orders_with_product(conn, scope, product_id, limits.DRILL_ORDER_ROWS)
+        total, orders = queries.orders_with_product(conn, scope, product_id, rows)
     return {"total": total, "orders": records(_with_store_names(runtime, orders))}
 
 
@@ -235,8 +236,10 @@ def order_detail(runtime: Runtime, order_id: int) -> dict:
 @cached("diagnosis")
 def abnormal_orders(runtime: Runtime, filters: Selection) -> dict:
     """异常订单 of the selection (fee channel, platform fee 0), newest first."""
+    rules = runtime.settings.rules
+    rows, fee_floor = rules.channel.abnormal_order_rows, rules.todo.costly_delivery_fee
     total, orders = pieces.abnormal_orders(runtime, filters.start, filters.end, filters.store_ids, filters.channels,
-                                           limits.ABNORMAL_ORDER_ROWS, rules.COSTLY_DELIVERY_FEE)  # fmt: skip
+                                           rows, fee_floor)  # fmt: skip
     return {"total": total, "orders": records(_with_store_names(runtime, orders))}
 
 

@@ -22,7 +22,7 @@ from analytics.diagnosis_rules import (
 )
 from analytics.health import COMPONENTS, health_scores
 from cache import cached
-from config import diagnosis as rules
+from config.rules import TodoRules
 from db import queries
 from db.engine import reading
 from readmodel.selection import Selection
@@ -46,7 +46,8 @@ def todo_list(runtime: Runtime, filters: Selection) -> dict:
     rule (count, total amount, the items with the largest amounts first), each item naming what
     it is about (store, order or SKU) and its evidence. They depend on that day only (each rule
     reads its own history before it), so they are cached per last day, stores and channels:
-    every window ending that day shares them."""
+    every window ending that day shares them. Thresholds: ``runtime.settings.rules.todo`` (part
+    of every cache key: ``RuleSettings.fingerprint``)."""
     return _todo_groups(runtime, replace(filters, start=filters.end))
 
 
@@ -71,31 +72,32 @@ KEY_NAMES = {"id": "order_id"}  # the order's row id, which its detail view take
 @cached("diagnosis")
 def _todo_groups(runtime: Runtime, filters: Selection) -> dict:
     as_of = filters.end
-    sku_rules = filters.store_ids is not None and len(filters.store_ids) <= rules.SKU_RULES_MAX_STORES
-    store_days = pieces.daily_totals(runtime, as_of - dt.timedelta(days=13), as_of, filters.store_ids,
-                                     filters.channels, by_store=True)  # fmt: skip
-    today = pieces.rule_orders(runtime, as_of, filters.store_ids, filters.channels, rules.COSTLY_DELIVERY_FEE)
+    rules = runtime.settings.rules.todo
+    sku_rules = filters.store_ids is not None and len(filters.store_ids) <= rules.sku_rules_max_stores
+    store_days = pieces.daily_totals(runtime, as_of - dt.timedelta(days=2 * rules.compare_days - 1), as_of,
+                                     filters.store_ids, filters.channels, by_store=True)  # fmt: skip
+    today = pieces.rule_orders(runtime, as_of, filters.store_ids, filters.channels, rules.costly_delivery_fee)
     groups: list[dict] = []
     # one order for the rows whatever their source (pieces or SQL): equal losses keep this order
     today = today.sort_values(["store_id", "platform_order_id", "channel"], kind="stable")
-    money_rules = order_findings(today, rules.COSTLY_DELIVERY_FEE)
-    drops = traffic_drop(store_days, as_of, rules.TRAFFIC_DROP_THRESHOLD)
-    groups.append(_group("traffic_drop", "watch", drops.assign(amount=drops["revenue_lost"])))
-    declines = margin_decline(store_days, as_of, rules.MARGIN_DECLINE_POINTS)
-    groups.append(_group("margin_decline", "watch", declines.assign(amount=declines["profit_lost"])))
+    money_rules = order_findings(today, rules.costly_delivery_fee)
+    drops = traffic_drop(store_days, as_of, rules.traffic_drop_threshold, days=rules.compare_days)
+    groups.append(_group("traffic_drop", "watch", drops.assign(amount=drops["revenue_lost"]), rules))
+    declines = margin_decline(store_days, as_of, rules.margin_decline_points, days=rules.compare_days)
+    groups.append(_group("margin_decline", "watch", declines.assign(amount=declines["profit_lost"]), rules))
     if sku_rules:
-        product_days = pieces.product_days(runtime, as_of - dt.timedelta(days=rules.SKU_HISTORY_DAYS - 1), as_of,
+        product_days = pieces.product_days(runtime, as_of - dt.timedelta(days=rules.sku_history_days - 1), as_of,
                                            filters.store_ids, filters.channels)  # fmt: skip
         if len(product_days):
-            found = _sku_findings(product_days, as_of)
+            found = _sku_findings(product_days, as_of, rules)
             with reading(runtime.engine) as conn:
-                money_rules["stockout"] = _confirmed_stockouts(conn, found.pop("stockout"), as_of)
+                money_rules["stockout"] = _confirmed_stockouts(conn, found.pop("stockout"), as_of, rules)
             money_rules["below_cost"] = found.pop("below_cost")
-            groups += [_group(rule, level, frame) for rule, (level, frame) in found.items()]
+            groups += [_group(rule, level, frame, rules) for rule, (level, frame) in found.items()]
     for rule, found in money_rules.items():
-        urgent = is_urgent(found, rules.URGENT_MIN_AMOUNT)
+        urgent = is_urgent(found, rules.urgent_min_amount)
         found = found.assign(amount=found["at_risk"].where(found["at_risk"] > 0))
-        groups += [_group(rule, "urgent", found[urgent]), _group(rule, "watch", found[~urgent])]
+        groups += [_group(rule, "urgent", found[urgent], rules), _group(rule, "watch", found[~urgent], rules)]
     groups = [g for g in groups if g is not None]
     _name_objects(runtime, groups)
     ranked = sorted(groups, key=lambda g: g["amount"] is None)  # stable: then by total, largest first
@@ -104,13 +106,13 @@ def _todo_groups(runtime: Runtime, filters: Selection) -> dict:
             **{level: [g for g in ranked if g["level"] == level] for level in LEVELS}}  # fmt: skip
 
 
-def _group(rule: str, level: str, found: pd.DataFrame) -> dict | None:
+def _group(rule: str, level: str, found: pd.DataFrame, rules: TodoRules) -> dict | None:
     """One rule's findings at one level: the count and total amount of all of them, and the
-    first ``MAX_ITEMS_PER_RULE`` by amount (the rule's own order among equal or no amounts)."""
+    first ``rules.max_items_per_rule`` by amount (the rule's own order among equal or no amounts)."""
     if found.empty:
         return None
     found = found.sort_values("amount", ascending=False, kind="stable", na_position="last")
-    listed = found.head(rules.MAX_ITEMS_PER_RULE)
+    listed = found.head(rules.max_items_per_rule)
     keys = [c for c in ("store_id", "product_id", "id", "channel", "platform_order_id") if c in listed]
     items = [
         {"rule": rule, "level": level, **{KEY_NAMES.get(k, k): row[k] for k in keys}, "amount": row["amount"],
@@ -137,33 +139,38 @@ def _name_objects(runtime: Runtime, groups: list[dict]) -> None:
             item["kind"], item["object"] = "store", item["store"]
 
 
-def _sku_findings(product_days, as_of: dt.date) -> dict:
+def _sku_findings(product_days, as_of: dt.date, rules: TodoRules) -> dict:
     """Every SKU rule's findings: the money rules' frames, and (level, frame with ``amount``)
     for the others."""
-    idle = slow_movers(product_days, as_of)
+    idle = slow_movers(product_days, as_of, min_idle_days=rules.slow_min_idle_days,
+                       min_selling_days=rules.slow_min_selling_days, bucket_days=rules.slow_bucket_days)  # fmt: skip
     sold = product_days.groupby(["store_id", "product_id"])["quantity"].sum().rename("sold")
     slow = idle.join(sold, on=["store_id", "product_id"]).sort_values("sold", ascending=False, kind="stable")
-    hot = hot_skus(product_days, as_of, growth=rules.HOT_GROWTH, min_units=rules.HOT_MIN_UNITS,
-                   min_base=rules.HOT_MIN_BASE_UNITS)  # fmt: skip
-    profit = top_profit_skus(product_days, as_of, top_n=rules.TOP_PROFIT_SKUS)
+    hot = hot_skus(product_days, as_of, growth=rules.hot_growth, min_units=rules.hot_min_units,
+                   min_base=rules.hot_min_base_units, days=rules.compare_days)  # fmt: skip
+    profit = top_profit_skus(product_days, as_of, rules.top_profit_skus, days=rules.compare_days)
+    stockout = stockout_hot_skus(product_days, as_of, top_n=rules.stockout_top_n,
+                                 min_zero_days=rules.stockout_min_zero_days, max_zero_days=rules.stockout_max_zero_days,
+                                 baseline_days=rules.stockout_baseline_days, alpha=rules.stockout_alpha)  # fmt: skip
     return {
-        "below_cost": below_cost(product_days, as_of, rules.BELOW_COST_DAYS),
-        "stockout": stockout_hot_skus(product_days, as_of),  # confirmed by stock in the caller
+        "below_cost": below_cost(product_days, as_of, rules.below_cost_days),
+        "stockout": stockout,  # confirmed by stock in the caller
         "slow": ("watch", slow.assign(amount=float("nan"))),
-        "new": ("watch", new_skus(product_days, as_of).assign(amount=float("nan"))),
+        "new": ("watch", new_skus(product_days, as_of, rules.new_sku_days).assign(amount=float("nan"))),
         "hot": ("highlights", hot.assign(amount=float("nan"))),
         "top_profit": ("highlights", profit.assign(amount=profit["profit"])),
     }
 
 
-def _confirmed_stockouts(conn, candidates: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+def _confirmed_stockouts(conn, candidates: pd.DataFrame, as_of: dt.date, rules: TodoRules) -> pd.DataFrame:
     """热销缺货 candidates whose last reported 剩余库存 does not contradict a stock-out."""
     if candidates.empty:
         return candidates.assign(remaining_stock=pd.Series(dtype=float))
     pairs = list(zip(candidates["store_id"], candidates["product_id"], strict=True))
     since = as_of - dt.timedelta(days=int(candidates["zero_days"].max()))  # the earliest last sale
     stock = queries.last_stock(conn, pairs, since, as_of)
-    return confirm_stockouts(candidates, stock, days_of_cover=rules.STOCKOUT_DAYS_OF_COVER)
+    return confirm_stockouts(candidates, stock, baseline_days=rules.stockout_baseline_days,
+                             days_of_cover=rules.stockout_days_of_cover)  # fmt: skip
 
 
 def store_health(runtime: Runtime, filters: Selection) -> list[dict]:
@@ -182,7 +189,7 @@ def _all_store_health(runtime: Runtime, filters: Selection) -> list[dict]:
     totals = pieces.store_totals(runtime, filters.start, filters.end, filters.channels)
     if totals.empty:
         return []
-    scores = health_scores(totals)
+    scores = health_scores(totals, runtime.settings.rules.health)
     return [
         {"store_id": int(r["store_id"]), "store": names.get(int(r["store_id"]), ""), "score": float(r["score"]),
          **{c: float(r[c]) for c in COMPONENTS}, **{f"{c}_score": float(r[f"{c}_score"]) for c in COMPONENTS}}

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cache.stats import background
-from config import analysis as defaults
+from config.rules import ProductRules
 from monitoring._thread import BackgroundLoop
 from readmodel.selection import Selection
 from services.analysis import (
@@ -32,16 +32,23 @@ from services.todo import daily_trend, store_health, todo_list
 
 log = logging.getLogger(__name__)
 
-# (service, extra arguments exactly as the page callbacks pass them)
-PRODUCT_SPLITS = (round(defaults.QUADRANT_SELL_THROUGH_SPLIT, 4), round(defaults.QUADRANT_MARGIN_SPLIT, 4))
-STORE_VIEWS: tuple[tuple[Callable, tuple], ...] = (
+
+
+def product_splits(rules: ProductRules) -> tuple[float, float]:
+    """The quadrant splits 商品分析 passes by default (rounded as the page rounds them)."""
+    return round(rules.quadrant_sell_through_split, 4), round(rules.quadrant_margin_split, 4)
+
+
+# (service, extra arguments exactly as the page callbacks pass them, or a function of the rules
+# giving them)
+STORE_VIEWS: tuple[tuple[Callable, tuple | Callable], ...] = (
     (store_kpis, ()),  # 门店诊断
     (todo_list, ()),
     (daily_trend, ()),
     (store_health, ()),
     (channel_analysis, ()),  # 门店诊断 abnormal count, 渠道分析
     (abnormal_orders, ()),
-    (product_analysis, PRODUCT_SPLITS),  # 商品分析
+    (product_analysis, product_splits),  # 商品分析
     (time_analysis, ()),  # 时段分析
     (distance_analysis, ()),  # 配送分析
 )
@@ -63,10 +70,12 @@ def default_views(runtime: Runtime) -> list[tuple[Callable, Selection, tuple]]:
     if window is None:
         return []
     everyone = Selection.build(*window)
-    jobs = [(fn, everyone, args) for fn, args in ALL_STORE_VIEWS]
+    rules = runtime.settings.rules.products
+    views = [(fn, args(rules) if callable(args) else args) for fn, args in ALL_STORE_VIEWS]
+    jobs = [(fn, everyone, args) for fn, args in views]
     for store in options["stores"]:
         one = Selection.build(*window, stores=[store["id"]])
-        jobs += [(fn, one, args) for fn, args in STORE_VIEWS]
+        jobs += [(fn, one, args) for fn, args in views[: len(STORE_VIEWS)]]
     return jobs
 
 

@@ -12,10 +12,11 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from components import ids
-from config import diagnosis as rules
+from config.rules import RuleSettings
 from tests.e2e.offline import ARTIFACTS, open_offline
 
 pytestmark = pytest.mark.e2e
+rules = RuleSettings().todo  # the defaults the app under test runs with
 TODO = f"#{ids.DIAG_TODO}"
 
 
@@ -59,11 +60,11 @@ def test_e2e201_todo_groups_expand_and_download(demo_site, store, browser):
     group = page.locator(f"{TODO} .todo-group").filter(has=page.locator(".todo-more")).first
     more = group.locator(".todo-more")
     hidden = more.locator(".todo-item").first
-    assert group.locator(".todo-item:visible").count() == rules.SHOWN_ITEMS_PER_RULE
+    assert group.locator(".todo-item:visible").count() == rules.shown_items_per_rule
     assert not hidden.is_visible()
     more.locator("summary").click()
     hidden.wait_for(state="visible", timeout=5000)
-    assert group.locator(".todo-item:visible").count() > rules.SHOWN_ITEMS_PER_RULE
+    assert group.locator(".todo-item:visible").count() > rules.shown_items_per_rule
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.locator(TODO).screenshot(path=str(ARTIFACTS / "todo-expanded.png"))
 

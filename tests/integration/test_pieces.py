@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from config.cache import VERSION_CHECK_S
+from config.rules import RuleSettings
 from db.demo_data import DemoSpec, generate_orders, write_exports
 from db.importer import import_file
 from readmodel.selection import Selection
@@ -139,7 +140,7 @@ def test_pieces004_order_pieces_list_what_the_sql_lists(cached_runtime, engine, 
     """Basket depths, the orders the 今日必做 rules flag and the 异常订单 list come from pieces,
     also after the pieces went through the disk tier (another process's view of them)."""
     from analytics.diagnosis_rules import costly_delivery_orders, loss_orders
-    from config import diagnosis as rules
+    rules = RuleSettings().todo  # the defaults
     from services import pieces
 
     end = SPEC.end_date
@@ -166,11 +167,11 @@ def test_pieces004_order_pieces_list_what_the_sql_lists(cached_runtime, engine, 
         selection = (start, day, stores, channels)
         answers = []
         for runtime in (cached_runtime, other, plain):
-            flagged = pieces.rule_orders(runtime, day, stores, channels, rules.COSTLY_DELIVERY_FEE)
-            total, listed = pieces.abnormal_orders(runtime, *selection, 50, rules.COSTLY_DELIVERY_FEE)
+            flagged = pieces.rule_orders(runtime, day, stores, channels, rules.costly_delivery_fee)
+            total, listed = pieces.abnormal_orders(runtime, *selection, 50, rules.costly_delivery_fee)
             answers.append((
                 pieces.basket_depths(runtime, *selection),
-                loss_orders(flagged), costly_delivery_orders(flagged, rules.COSTLY_DELIVERY_FEE),
+                loss_orders(flagged), costly_delivery_orders(flagged, rules.costly_delivery_fee),
                 total, listed,
             ))  # fmt: skip
         for memory in answers[:2]:
@@ -183,7 +184,7 @@ def test_pieces004_order_pieces_list_what_the_sql_lists(cached_runtime, engine, 
     day_one = analysis.abnormal_orders(plain, Selection.build(end, end, stores=[t900]))
     assert [o["platform_order_id"] for o in day_one["orders"]] == ["ABN-2", "ABN-1"]
     assert analysis.abnormal_orders(other, Selection.build(end, end, stores=[t900])) == day_one
-    flagged = pieces.rule_orders(other, end, [t900], None, rules.COSTLY_DELIVERY_FEE)
+    flagged = pieces.rule_orders(other, end, [t900], None, rules.costly_delivery_fee)
     assert set(flagged["platform_order_id"]) == {"LOSS-1", "FAR-1"}
     depths = pieces.basket_depths(other, end, end, [t900], None)
     assert dict(zip(depths["depth"], depths["orders"], strict=True)) == {1: 1, 2: 1}  # the abnormal ones left out
@@ -196,12 +197,12 @@ def test_pieces005_todo_order_items_are_orders_ranked_by_their_losses(cached_run
     """穿底订单 items: one per order, largest loss first; 紧急 only the orders losing at least
     URGENT_MIN_AMOUNT, the smaller losses 关注; each group counts and totals all its orders
     beyond the listed ones — the same from the pieces as from the database."""
-    from config import diagnosis as rules
+    rules = RuleSettings().todo  # the defaults
     from services import pieces
 
     end = SPEC.end_date
     orders = []
-    n_stores = rules.MAX_ITEMS_PER_RULE + 2
+    n_stores = rules.max_items_per_rule + 2
     for i in range(n_stores):  # store i: i + 1 orders losing 8 (8 − 15 − 1) and one losing 23 + i
         store = {"store_code": f"L{i:02d}", "store_name": f"测试-亏损{i:02d}", "city": "测试城", "service_fee": 1.0}
         for k in range(i + 1):
@@ -217,7 +218,7 @@ def test_pieces005_todo_order_items_are_orders_ranked_by_their_losses(cached_run
     memory = todo.todo_list(cached_runtime, filters)
     sql = todo.todo_list(Runtime(settings, engine, None), filters)
     assert memory == sql
-    assert rules.URGENT_MIN_AMOUNT > 8 and rules.URGENT_MIN_AMOUNT <= 23  # the two kinds of order fall apart
+    assert rules.urgent_min_amount > 8 and rules.urgent_min_amount <= 23  # the two kinds of order fall apart
     (urgent,) = [g for g in memory["urgent"] if g["rule"] == "loss_orders"]
     assert urgent["count"] == n_stores and urgent["amount"] == pytest.approx(sum(23 + i for i in range(n_stores)))
     assert [item["object"] for item in urgent["items"]] == [f"W{i}" for i in range(n_stores - 1, 1, -1)]
@@ -229,7 +230,7 @@ def test_pieces005_todo_order_items_are_orders_ranked_by_their_losses(cached_run
     (watch,) = [g for g in memory["watch"] if g["rule"] == "loss_orders"]
     small = sum(i + 1 for i in range(n_stores))
     assert watch["count"] == small and watch["amount"] == pytest.approx(8 * small)
-    assert len(watch["items"]) == rules.MAX_ITEMS_PER_RULE and all(i["amount"] == 8 for i in watch["items"])
+    assert len(watch["items"]) == rules.max_items_per_rule and all(i["amount"] == 8 for i in watch["items"])
 
 
 def test_pieces006_product_focus_lists_every_day_of_one_sku(cached_runtime, engine, settings, tmp_path):

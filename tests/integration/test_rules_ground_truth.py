@@ -25,10 +25,18 @@ from analytics.diagnosis_rules import (
 )
 from analytics.formulas import order_totals
 from config import Settings
+from config.rules import RuleSettings
 from db.demo_data import DemoSpec, generate_orders
 from db.export_format import BY_HEADER, CONSUMABLE_CATEGORY
 
 ORDER_KEY = ["channel", "platform_order_id"]
+rules = RuleSettings().todo  # the defaults the dashboard runs with
+SLOW = {"min_idle_days": rules.slow_min_idle_days, "min_selling_days": rules.slow_min_selling_days,
+        "bucket_days": rules.slow_bucket_days}  # fmt: skip
+STOCKOUT = {"top_n": rules.stockout_top_n, "min_zero_days": rules.stockout_min_zero_days,
+            "max_zero_days": rules.stockout_max_zero_days, "baseline_days": rules.stockout_baseline_days,
+            "alpha": rules.stockout_alpha}  # fmt: skip
+COVER = {"baseline_days": rules.stockout_baseline_days, "days_of_cover": rules.stockout_days_of_cover}
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +75,10 @@ def score(kind: str, found: set, injected: set, genuine: set) -> tuple[float, fl
 
 def test_truth001_store_level_rules(demo):
     truth, store_days, _, as_of, _orders, _lines = demo
-    found = set(traffic_drop(store_days, as_of)["store_id"])
+    found = set(traffic_drop(store_days, as_of, rules.traffic_drop_threshold, days=rules.compare_days)["store_id"])
     recall, precision = score("traffic_drop", found, {t["store_code"] for t in truth["traffic_drop_stores"]}, set())
     assert recall >= 0.9 and precision >= 0.9
-    found = set(margin_decline(store_days, as_of)["store_id"])
+    found = set(margin_decline(store_days, as_of, rules.margin_decline_points, days=rules.compare_days)["store_id"])
     injected = {t["store_code"] for t in truth["margin_decline_stores"]}
     recall, precision = score("margin_decline", found, injected, set())
     assert recall >= 0.9 and precision >= 0.9
@@ -79,7 +87,7 @@ def test_truth001_store_level_rules(demo):
 def test_truth002_sku_level_rules(demo):
     truth, _, product_days, as_of, orders, lines = demo
     # below cost: genuine = revenue < cost over the last 3 days in the data (that is the rule)
-    found_df = below_cost(product_days, as_of)
+    found_df = below_cost(product_days, as_of, rules.below_cost_days)
     found = set(zip(found_df["store_id"], found_df["product_id"], strict=True))
     injected = {(t["store_code"], t["sku"]) for t in truth["below_cost_skus"]}
     recall, precision = score("below_cost", found, injected, set())
@@ -87,7 +95,7 @@ def test_truth002_sku_level_rules(demo):
 
     # slow movers: injected ones must all be found in their bucket. Genuine, counted from the
     # raw lines of the kept orders: a goods SKU that sold on ≥ 3 days and not in the last 3.
-    found_df = slow_movers(product_days, as_of)
+    found_df = slow_movers(product_days, as_of, **SLOW)
     found = set(zip(found_df["store_id"], found_df["product_id"], strict=True))
     injected = {(t["store_code"], t["sku"]) for t in truth["slow_movers"]}
     goods = lines.merge(orders[ORDER_KEY], on=ORDER_KEY)
@@ -119,7 +127,7 @@ def test_truth003_loss_orders_of_the_last_day(demo):
 
 def test_truth003b_costly_delivery_orders_of_the_last_day(demo):
     truth, _, _, as_of, orders, lines = demo
-    found_df = costly_delivery_orders(orders[orders["day"] == as_of])
+    found_df = costly_delivery_orders(orders[orders["day"] == as_of], rules.costly_delivery_fee)
     found = set(zip(found_df["channel"], found_df["platform_order_id"], strict=True))
     day = as_of.isoformat()
     # injected: the far loss-making orders carry a 3–6 元 delivery surcharge; those above 6 元
@@ -143,7 +151,7 @@ def test_truth004_stockouts_confirmed_by_stock(demo):
     latest = goods.sort_values("ordered_at").groupby(["store_code", "sku"]).tail(1)
     last_stock = latest.rename(columns={"store_code": "store_id", "sku": "product_id"})[
         ["store_id", "product_id", "remaining_stock"]]  # fmt: skip
-    found_df = confirm_stockouts(stockout_hot_skus(product_days, as_of), last_stock)
+    found_df = confirm_stockouts(stockout_hot_skus(product_days, as_of, **STOCKOUT), last_stock, **COVER)
     found = set(zip(found_df["store_id"], found_df["product_id"], strict=True))
     injected = {(t["store_code"], t["sku"]) for t in truth["stockout_skus"]}
     # genuine: the export itself shows the SKU ran out. Its last sale (all orders, abnormal ones
@@ -177,28 +185,27 @@ def test_truth005_urgent_items_carry_money_lost_or_at_risk(demo):
     taken from the rule's output, and must reach the threshold for ≥ 90 % of the items; the
     injected problems are all still listed (at some level)."""
     from analytics.diagnosis_rules import is_urgent, order_findings
-    from config import diagnosis as rules
 
     truth, _, product_days, as_of, orders, lines = demo
-    threshold = rules.URGENT_MIN_AMOUNT
+    threshold = rules.urgent_min_amount
     kept_lines = lines.merge(orders[ORDER_KEY], on=ORDER_KEY)
     goods = kept_lines[(kept_lines["category_l1"] != CONSUMABLE_CATEGORY) & (kept_lines["quantity"] > 0)]
     goods = goods.assign(received=goods["received_price"] * goods["quantity"])
 
     # the findings, all levels
-    by_order = order_findings(orders[orders["day"] == as_of], rules.COSTLY_DELIVERY_FEE)
-    cheap = below_cost(product_days, as_of, rules.BELOW_COST_DAYS)
+    by_order = order_findings(orders[orders["day"] == as_of], rules.costly_delivery_fee)
+    cheap = below_cost(product_days, as_of, rules.below_cost_days)
     latest = lines[(lines["category_l1"] != CONSUMABLE_CATEGORY) & (lines["quantity"] > 0)]
     latest = latest.sort_values("ordered_at").groupby(["store_code", "sku"]).tail(1)
     last_stock = latest.rename(columns={"store_code": "store_id", "sku": "product_id"})[
         ["store_id", "product_id", "remaining_stock"]]  # fmt: skip
-    stockouts = confirm_stockouts(stockout_hot_skus(product_days, as_of), last_stock,
-                                  days_of_cover=rules.STOCKOUT_DAYS_OF_COVER)  # fmt: skip
+    stockouts = confirm_stockouts(stockout_hot_skus(product_days, as_of, **STOCKOUT), last_stock,
+                                  **COVER)  # fmt: skip
     findings = {**by_order, "below_cost": cheap, "stockout": stockouts}
 
     # money from the raw lines
     order_loss = -_raw_order_profit(kept_lines)
-    window = goods[goods["day"] > as_of - dt.timedelta(days=rules.BELOW_COST_DAYS)]
+    window = goods[goods["day"] > as_of - dt.timedelta(days=rules.below_cost_days)]
     per_sku = window.groupby(["store_code", "sku"])[["cost", "received"]].sum()
     sku_loss = per_sku["cost"] - per_sku["received"]
     daily = goods.groupby(["store_code", "sku", "day"])[["quantity", "received"]].sum()
@@ -247,15 +254,14 @@ def test_truth006_hot_skus_have_a_base_volume(demo):
     """🟢 热销 never rests on a handful of units: the week before sold ≥ HOT_MIN_BASE_UNITS,
     counted from the raw lines."""
     from analytics.diagnosis_rules import hot_skus
-    from config import diagnosis as rules
 
     _, _, product_days, as_of, orders, lines = demo
-    hot = hot_skus(product_days, as_of, growth=rules.HOT_GROWTH, min_units=rules.HOT_MIN_UNITS,
-                   min_base=rules.HOT_MIN_BASE_UNITS)  # fmt: skip
+    hot = hot_skus(product_days, as_of, growth=rules.hot_growth, min_units=rules.hot_min_units,
+                   min_base=rules.hot_min_base_units, days=rules.compare_days)  # fmt: skip
     goods = lines.merge(orders[ORDER_KEY], on=ORDER_KEY)
     goods = goods[goods["category_l1"] != CONSUMABLE_CATEGORY]
     week_before = goods[(goods["day"] <= as_of - dt.timedelta(days=7)) & (goods["day"] > as_of - dt.timedelta(days=14))]
     base = week_before.groupby(["store_code", "sku"])["quantity"].sum()
     bases = [base.get((r.store_id, r.product_id), 0) for r in hot.itertuples()]
     print(f"hot_skus: {len(hot)} flagged, smallest base week {min(bases):.0f} units")
-    assert len(hot) and min(bases) >= rules.HOT_MIN_BASE_UNITS
+    assert len(hot) and min(bases) >= rules.hot_min_base_units

@@ -7,6 +7,9 @@ import pandas as pd
 import pytest
 
 from analytics import breakdowns, products
+from config.rules import ChannelRules, ProductRules
+
+PRODUCTS = ProductRules()  # the default bands: 0–10 … 200+ 元; groups at 15 / 30 / 50 元
 
 
 def test_brk001_time_slots_cover_every_hour_once_and_wrap_midnight():
@@ -71,8 +74,9 @@ def test_brk004_channel_rating_points_and_labels():
             "delivery_net_cost": [20.0, 150.0],
         }
     )
-    thresholds = {"profit_margin": (0.15, 0.0), "commission_rate": (0.05, 0.15), "marketing_rate": (0.05, 0.20),
-                  "delivery_rate": (0.02, 0.12)}  # fmt: skip
+    thresholds = ChannelRules()  # 利润率 0→15 %, 佣金率 15→5 %, 营销 20→5 %, 配送 12→2 %; 40/20/20/20
+    assert thresholds.thresholds == {"profit_margin": (0.15, 0.0), "commission_rate": (0.05, 0.15),
+                                     "marketing_rate": (0.05, 0.20), "delivery_rate": (0.02, 0.12)}  # fmt: skip
     table = breakdowns.channel_table(channels, thresholds).set_index("channel")
     assert table.loc["好", "rating_score"] == pytest.approx(100.0) and table.loc["好", "rating"] == "优"
     assert table.loc["差", "rating_score"] == pytest.approx(0.0) and table.loc["差", "rating"] == "差"
@@ -136,7 +140,7 @@ def _products(revenues: list[float]) -> pd.DataFrame:
 
 def test_brk006_abc_pareto_includes_the_product_that_crosses_each_limit():
     # shares 50, 25, 10, 6, 4, 3, 2 (%) → cumulative before: 0, 50, 75, 85, 91, 95, 98
-    classified = products.abc_classes(_products([3.0, 50.0, 25.0, 10.0, 6.0, 4.0, 2.0]))
+    classified = products.abc_classes(_products([3.0, 50.0, 25.0, 10.0, 6.0, 4.0, 2.0]), (0.80, 0.95))
     assert list(classified["revenue"]) == [50.0, 25.0, 10.0, 6.0, 4.0, 3.0, 2.0]
     assert list(classified["abc"]) == ["A", "A", "A", "B", "B", "C", "C"]
     summary = products.abc_summary(classified).set_index("abc")
@@ -150,14 +154,16 @@ def test_brk007_quadrant_splits_are_inclusive():
 
 def test_brk008_price_bands_and_groups():
     prices = pd.Series([0.0, 9.99, 10.0, 14.99, 15.0, 29.99, 30.0, 49.99, 50.0, 100.0, 199.0, 200.0, 5000.0])
-    assert list(products.price_band(prices)) == ["0–10", "0–10", "10–20", "10–20", "10–20", "20–30", "30–40",
-                                                  "40–50", "50–100", "100–200", "100–200", "200+", "200+"]  # fmt: skip
-    assert list(products.price_group(prices)) == ["流量", "流量", "流量", "流量", "主流", "主流", "利润", "利润",
-                                                   "高价", "高价", "高价", "高价", "高价"]  # fmt: skip
+    bands = products.price_band(prices, PRODUCTS.price_band_edges)
+    assert list(bands) == ["0–10", "0–10", "10–20", "10–20", "10–20", "20–30", "30–40",
+                           "40–50", "50–100", "100–200", "100–200", "200+", "200+"]  # fmt: skip
+    groups = products.price_group(prices, PRODUCTS.price_group_edges)
+    assert list(groups) == ["流量", "流量", "流量", "流量", "主流", "主流", "利润", "利润",
+                            "高价", "高价", "高价", "高价", "高价"]  # fmt: skip
     metrics = products.product_metrics(pd.DataFrame({
         "product_id": [1, 2, 3], "quantity": [2.0, 1.0, 0.0], "revenue": [10.0, 250.0, 0.0], "cost": [6.0, 200.0, 0.0],
         "profit": [4.0, 50.0, 0.0], "sales_days": [2, 1, 0], "stores": [1, 1, 1]}), days=4)  # fmt: skip
-    table = products.price_band_table(metrics).set_index("band")
+    table = products.price_band_table(metrics, PRODUCTS.price_band_edges, PRODUCTS.price_group_edges).set_index("band")
     assert table.loc["0–10", "skus"] == 1 and table.loc["200+", "revenue"] == 250.0
     assert table["skus"].sum() == 2  # the product without sales has no unit price
     assert metrics.loc[0, "sell_through"] == 0.5 and metrics.loc[1, "unit_price"] == 250.0

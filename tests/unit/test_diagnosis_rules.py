@@ -13,8 +13,16 @@ from analytics.diagnosis_rules import (
     stockout_hot_skus,
     traffic_drop,
 )
+from config.rules import RuleSettings
 
 AS_OF = dt.date(2026, 11, 27)
+RULES = RuleSettings().todo  # the defaults; each test names the thresholds it varies
+WEEK = RULES.compare_days
+SLOW = {"min_idle_days": RULES.slow_min_idle_days, "min_selling_days": RULES.slow_min_selling_days,
+        "bucket_days": RULES.slow_bucket_days}  # fmt: skip
+STOCKOUT = {"top_n": 2, "min_zero_days": 2, "max_zero_days": RULES.stockout_max_zero_days,
+            "baseline_days": RULES.stockout_baseline_days, "alpha": RULES.stockout_alpha}  # fmt: skip
+COVER = {"baseline_days": RULES.stockout_baseline_days, "days_of_cover": RULES.stockout_days_of_cover}
 
 
 def day(offset: int) -> dt.date:
@@ -49,14 +57,14 @@ def store_days() -> pd.DataFrame:
 
 
 def test_rules001_traffic_drop():
-    found = traffic_drop(store_days(), AS_OF, threshold=0.3)
+    found = traffic_drop(store_days(), AS_OF, threshold=0.3, days=WEEK)
     assert found["store_id"].tolist() == [1]
     assert found["drop_ratio"].iloc[0] == pytest.approx(0.4)  # 42 vs 70 orders
-    assert traffic_drop(store_days(), AS_OF, threshold=0.5).empty
+    assert traffic_drop(store_days(), AS_OF, threshold=0.5, days=WEEK).empty
 
 
 def test_rules002_margin_decline():
-    found = margin_decline(store_days(), AS_OF, points=0.10)
+    found = margin_decline(store_days(), AS_OF, points=0.10, days=WEEK)
     assert found["store_id"].tolist() == [2]
     assert found["decline"].iloc[0] == pytest.approx(0.15)
 
@@ -89,7 +97,7 @@ def product_days() -> pd.DataFrame:
 
 
 def test_rules003_slow_movers_and_buckets():
-    found = slow_movers(product_days(), AS_OF)
+    found = slow_movers(product_days(), AS_OF, **SLOW)
     by_product = found.set_index("product_id")
     assert set(by_product.index) == {10, 11}  # idle 3 and 8 days
     assert by_product.at[11, "idle_days"] == 8 and by_product.at[11, "bucket"] == "7-14天"
@@ -97,24 +105,25 @@ def test_rules003_slow_movers_and_buckets():
 
 
 def test_rules004_stockout_of_a_hot_sku():
-    found = stockout_hot_skus(product_days(), AS_OF, top_n=2, min_zero_days=2)
+    found = stockout_hot_skus(product_days(), AS_OF, **STOCKOUT)
     assert found["product_id"].tolist() == [10]
     assert found["zero_days"].iloc[0] == 3 and found["rank"].iloc[0] == 1
 
 
 def test_rules004b_stockout_confirmed_by_remaining_stock():
     # product 10 sold 5/day over the 14-day baseline (70 units): one day of cover is 5 units
-    candidates = stockout_hot_skus(product_days(), AS_OF, top_n=2, min_zero_days=2)
+    candidates = stockout_hot_skus(product_days(), AS_OF, **STOCKOUT)
     assert candidates["baseline_quantity"].iloc[0] == 70
 
     def confirmed(remaining):
         stock = pd.DataFrame({"store_id": [1], "product_id": [10], "remaining_stock": [remaining]})
-        return confirm_stockouts(candidates, stock)
+        return confirm_stockouts(candidates, stock, **COVER)
 
     assert confirmed(0.0)["remaining_stock"].tolist() == [0.0]  # sold out: kept, stock as evidence
     assert len(confirmed(4.0)) == 1  # less than a day of sales left
     assert confirmed(5.0).empty  # a full day of stock left: silent, not out of stock
-    unknown = confirm_stockouts(candidates, pd.DataFrame(columns=["store_id", "product_id", "remaining_stock"]))
+    no_columns = pd.DataFrame(columns=["store_id", "product_id", "remaining_stock"])
+    unknown = confirm_stockouts(candidates, no_columns, **COVER)
     assert len(unknown) == 1 and unknown["remaining_stock"].isna().all()  # no stock data: sales evidence only
 
 
@@ -144,9 +153,9 @@ def test_rules006_hot_and_top_profit_skus():
         rows.append({"store_id": 1, "day": day(offset), "product_id": 22, "quantity": 5.0,
                      "revenue": 0.0, "cost": 0.0, "profit": 1.0})
     frame = pd.DataFrame(rows)
-    hot = hot_skus(frame, AS_OF, growth=0.5, min_units=10, min_base=5)
+    hot = hot_skus(frame, AS_OF, growth=0.5, min_units=10, min_base=5, days=WEEK)
     assert hot["product_id"].tolist() == [20] and hot["growth"].iloc[0] == pytest.approx(2.0)
-    top = top_profit_skus(frame, AS_OF, top_n=2)
+    top = top_profit_skus(frame, AS_OF, top_n=2, days=WEEK)
     # last 7 days: product 21 → 70, product 20 → 42, product 22 → 7
     assert top["product_id"].tolist() == [21, 20] and top["profit"].tolist() == [70.0, 42.0]
 
@@ -161,7 +170,7 @@ def test_rules007_order_rules():
     })  # fmt: skip
     assert loss_orders(orders)["platform_order_id"].tolist() == ["a", "d"]  # worst first
     # a: 8 > 6 and −3 < 8; b: 7 > 6 and 5 < 7; c: profit 12 ≥ 7; d: fee 4 ≤ 6
-    assert costly_delivery_orders(orders)["platform_order_id"].tolist() == ["a", "b"]
+    assert costly_delivery_orders(orders, 6.0)["platform_order_id"].tolist() == ["a", "b"]
 
 
 def test_rules008_new_skus():
@@ -172,9 +181,9 @@ def test_rules008_new_skus():
     rows += [{"store_id": 1, "day": day(o), "product_id": 31, "quantity": 2.0, "revenue": 0.0, "cost": 0.0}
              for o in range(3)]  # first sold 2 days ago
     frame = pd.DataFrame(rows)
-    found = new_skus(frame, AS_OF)
+    found = new_skus(frame, AS_OF, WEEK)
     assert found["product_id"].tolist() == [31] and found["quantity"].iloc[0] == 6.0
-    assert new_skus(frame[frame["day"] > day(10)], AS_OF).empty  # only 10 days of data: too short to tell
+    assert new_skus(frame[frame["day"] > day(10)], AS_OF, WEEK).empty  # only 10 days of data: too short to tell
 
 
 def test_rules009_sku_rules_on_empty_and_string_keyed_frames():
@@ -183,10 +192,10 @@ def test_rules009_sku_rules_on_empty_and_string_keyed_frames():
     from analytics.diagnosis_rules import new_skus
 
     empty = product_days().iloc[0:0]
-    assert slow_movers(empty, AS_OF).empty and "bucket" in slow_movers(empty, AS_OF).columns
-    assert new_skus(empty, AS_OF).empty
+    assert slow_movers(empty, AS_OF, **SLOW).empty and "bucket" in slow_movers(empty, AS_OF, **SLOW).columns
+    assert new_skus(empty, AS_OF, WEEK).empty
     coded = product_days().assign(store_id="S001", product_id=lambda f: "SKU" + f["product_id"].astype(str))
-    found = slow_movers(coded, AS_OF).set_index("product_id")
+    found = slow_movers(coded, AS_OF, **SLOW).set_index("product_id")
     assert set(found.index) == {"SKU10", "SKU11"} and set(found["store_id"]) == {"S001"}
     assert found.at["SKU11", "last_sale"] == day(8)
 
@@ -194,7 +203,6 @@ def test_rules009_sku_rules_on_empty_and_string_keyed_frames():
 def test_rules010_hot_skus_need_a_base_volume():
     """No growth rate on a handful of units: 1 → 19 units is not "+1800 %" 热销."""
     from analytics.diagnosis_rules import hot_skus
-    from config import diagnosis as rules
 
     rows = []
     for offset in range(14):
@@ -206,9 +214,9 @@ def test_rules010_hot_skus_need_a_base_volume():
         # product 41: 2/day before (14 units), 4/day now (28): +100 % on a real base
         rows.append({"store_id": 1, "day": day(offset), "product_id": 41, "quantity": 4.0 if recent else 2.0})
     frame = pd.DataFrame(rows).assign(revenue=0.0, cost=0.0)
-    settings = {"growth": rules.HOT_GROWTH, "min_units": rules.HOT_MIN_UNITS}
-    assert rules.HOT_MIN_BASE_UNITS > 1  # the configured base rules out a 1-unit week
-    hot = hot_skus(frame, AS_OF, **settings, min_base=rules.HOT_MIN_BASE_UNITS)
+    settings = {"growth": RULES.hot_growth, "min_units": RULES.hot_min_units, "days": WEEK}
+    assert RULES.hot_min_base_units > 1  # the configured base rules out a 1-unit week
+    hot = hot_skus(frame, AS_OF, **settings, min_base=RULES.hot_min_base_units)
     assert hot["product_id"].tolist() == [41] and hot["growth"].iloc[0] == pytest.approx(1.0)
     anything = hot_skus(frame, AS_OF, **settings, min_base=1)  # the old behaviour: 19 vs 1 unit
     assert anything.set_index("product_id").at[40, "growth"] == pytest.approx(18.0)
@@ -244,5 +252,5 @@ def test_rules012_money_at_risk_of_the_sku_rules():
     assert found["at_risk"].tolist() == [pytest.approx(6.0)]
     # product 10 sold 5 units (50 元) a day over the 14-day baseline, silent for 3 days:
     # 700 / 14 × 3 = 150 元 of sales lost
-    stockout = stockout_hot_skus(product_days(), AS_OF, top_n=2, min_zero_days=2)
+    stockout = stockout_hot_skus(product_days(), AS_OF, **STOCKOUT)
     assert stockout["baseline_revenue"].tolist() == [700.0] and stockout["at_risk"].tolist() == [150.0]

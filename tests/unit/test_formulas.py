@@ -3,7 +3,8 @@
 import pandas as pd
 import pytest
 
-from analytics.formulas import distance_band, order_totals, platform_fee, ratio
+from analytics.formulas import distance_band, order_totals, platform_fee
+from analytics.ratios import ratio
 
 
 def lines() -> pd.DataFrame:

@@ -4,6 +4,9 @@ from urllib.parse import parse_qs, urlparse
 
 from components.format import money
 from components.todo_panel import item_href, todo_card, todo_rows
+from config.rules import RuleSettings
+
+RULES = RuleSettings().todo  # compare 7 days with the 7 before; SKU evidence over 28 days
 
 AS_OF = "2026-11-27"
 ORDER = {"rule": "loss_orders", "level": "urgent", "kind": "order", "store_id": 3, "store": "测试店",
@@ -24,14 +27,14 @@ def _link(href: str) -> tuple[str, dict]:
 
 def test_todo001_item_links_name_the_evidence_with_the_filters():
     channels = ["美团闪购", "饿了么"]
-    assert _link(item_href(ORDER, AS_OF, channels)) == ("/channels", {
+    assert _link(item_href(ORDER, AS_OF, channels, RULES)) == ("/channels", {
         "stores": "3", "start": AS_OF, "end": AS_OF, "channels": "美团闪购,饿了么", "channel": "美团闪购",
         "order": "42"})  # fmt: skip
     # a SKU: 商品分析 on its store over the 28 days ending the 今日必做 day (10-31 … 11-27)
-    assert _link(item_href(SKU, AS_OF, ["all"])) == ("/products", {
+    assert _link(item_href(SKU, AS_OF, ["all"], RULES)) == ("/products", {
         "stores": "3", "start": "2026-10-31", "end": AS_OF, "sku": "7"})  # fmt: skip
     # a store: its diagnosis over the two weeks its rules compare (11-14 … 11-27)
-    assert _link(item_href(STORE, AS_OF, None)) == ("/", {"stores": "3", "start": "2026-11-14", "end": AS_OF})
+    assert _link(item_href(STORE, AS_OF, None, RULES)) == ("/", {"stores": "3", "start": "2026-11-14", "end": AS_OF})
 
 
 def test_todo002_flat_table_and_money_formatting():
@@ -39,16 +42,16 @@ def test_todo002_flat_table_and_money_formatting():
             "urgent": [{"rule": "loss_orders", "level": "urgent", "count": 1, "amount": 14.63, "items": [ORDER]}],
             "watch": [{"rule": "traffic_drop", "level": "watch", "count": 1, "amount": 10243.1, "items": [STORE]},
                       {"rule": "slow", "level": "watch", "count": 1, "amount": None, "items": [SKU]}]}  # fmt: skip
-    rows = todo_rows(todo, None)
+    rows = todo_rows(todo, None, RULES)
     assert [(r["level"], r["rule"], r["store"], r["amount"]) for r in rows] == [
         ("紧急", "穿底订单", "测试店", 14.63), ("关注", "单量下滑", "测试店", 10243.1),
         ("关注", "滞销", "测试店", None)]  # fmt: skip
-    assert (rows[0]["object"], rows[0]["object_href"]) == ("2700000001", item_href(ORDER, AS_OF, None))
+    assert (rows[0]["object"], rows[0]["object_href"]) == ("2700000001", item_href(ORDER, AS_OF, None, RULES))
     # money through format.money (its sign convention is format.py's), never "¥-14.63"
     loss = money(-14.63)
     assert rows[0]["evidence"] == f"美团闪购，实际利润 {loss}，物流配送费 ¥9.09，商品实收 ¥73.74"
     assert rows[1]["evidence"] == "近7天 213 单，前7天 407 单，下降 47.7%"
-    text = str(todo_card(todo, (["3"], "2026-11-21", AS_OF, ["all"])))
+    text = str(todo_card(todo, (["3"], "2026-11-21", AS_OF, ["all"]), RULES))
     assert f"亏损 {money(14.63)}" in text and f"实收减少 {money(10243.1)}" in text
     assert "¥-" not in text
 
@@ -60,4 +63,4 @@ def test_todo003_margin_points_round_half_up_like_every_figure():
 
     item = {"rule": "margin_decline", "facts": {"recent_margin": 0.1125, "previous_margin": 0.125,
                                                 "decline": 0.0125}}  # fmt: skip
-    assert evidence(item) == "利润率近7天 11.3%，前7天 12.5%，下降 1.3个百分点"
+    assert evidence(item, RULES) == "利润率近7天 11.3%，前7天 12.5%，下降 1.3个百分点"
