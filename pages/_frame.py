@@ -217,7 +217,7 @@ def register_frame_callbacks(ids: PageIds, path: str, params: UrlParams = NO_PAR
         stores, channels = dropdown_values(chosen)
         wanted = [stores, chosen.start.isoformat(), chosen.end.isoformat(), channels, *values.values()]
         shown_now = list(current)
-        shown_now[1:3] = [str(day)[:10] if day else day for day in current[1:3]]  # the picker may add a time
+        shown_now[1:3] = [day(v).isoformat() if v else v for v in current[1:3]]  # the picker may add a time
         # an unchanged value is left alone: setting it again would re-run the page's sections
         return [dash.no_update if w == c else w for w, c in zip(wanted, shown_now, strict=True)] + [normalised]
 
