@@ -13,6 +13,7 @@ from dash._pages import _path_to_page
 from flask import Response, has_request_context, request
 
 import web
+from analytics import use_python_strings
 from components import encoding
 from config import PROJECT_ROOT, Settings
 from monitoring.endpoints import register_endpoints
@@ -94,6 +95,7 @@ def create_app(
     ``start_worker``: run the import worker thread (default: as ``start_monitors``; never when
     ``O2O_IMPORT_WORKER=0``)."""
     settings = settings or Settings.from_env()
+    use_python_strings()
     use_system_allocator_for_arrow()
     tune_malloc()
     encoding.install()

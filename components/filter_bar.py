@@ -14,8 +14,6 @@ import datetime as dt
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from readmodel.selection import ALL
-
 # dcc.Dropdown's own texts, in Chinese (Dash 4 defaults are English)
 DROPDOWN_LABELS = {
     "select_all": "全选", "deselect_all": "全不选", "selected_count": "已选 {num_selected} 项",
@@ -34,10 +32,10 @@ def _multi_select(label: str, component_id: str, options: list[dict], width: int
     )  # fmt: skip
 
 
-def preset_ranges(first_day: str, last_day: str) -> dict[str, tuple[str, str] | None]:
-    """Label → (start, end) as ISO dates, within the days that have data; None when the preset's
-    days all lie before the first day with data (上月 of a shop that opened this month)."""
-    first, last = dt.date.fromisoformat(first_day), dt.date.fromisoformat(last_day)
+def preset_ranges(first: dt.date, last: dt.date) -> dict[str, tuple[str, str] | None]:
+    """Label → (start, end) as ISO dates, within the days that have data (``first`` … ``last``);
+    None when the preset's days all lie before the first day with data (上月 of a shop that
+    opened this month)."""
     month_start = last.replace(day=1)
     previous_end = month_start - dt.timedelta(days=1)
     wanted = {
@@ -51,7 +49,7 @@ def preset_ranges(first_day: str, last_day: str) -> dict[str, tuple[str, str] | 
             for label, (start, end) in wanted.items()}  # fmt: skip
 
 
-def _presets(date_id: str, first_day: str, last_day: str) -> html.Div:
+def _presets(date_id: str, first_day: dt.date, last_day: dt.date) -> html.Div:
     buttons = []
     for label, days in preset_ranges(first_day, last_day).items():
         data = {"data-date-preset": label, "data-target": date_id}
@@ -66,31 +64,35 @@ def _presets(date_id: str, first_day: str, last_day: str) -> html.Div:
     return html.Div(buttons, className="btn-group mt-1 date-presets", role="group", **{"aria-label": "快捷日期"})
 
 
-def filter_bar(options: dict, start, end, *, store_id: str, date_id: str, channel_id: str,
-               stores: list | None = None, channels: list | None = None) -> dbc.Row:  # fmt: skip
-    """``options`` as returned by services.diagnosis.filter_options; ids chosen by the page."""
-    store_options = [{"label": "全部门店", "value": ALL}] + [
+def filter_bar(options: dict, first_day: dt.date, last_day: dt.date, start: dt.date, end: dt.date, *,
+               store_id: str, date_id: str, channel_id: str, stores: list, channels: list,
+               all_value: str) -> dbc.Row:  # fmt: skip
+    """``options``: the stores and channels (services.diagnosis.filter_options); the days with
+    data ``first_day`` … ``last_day``; ``stores`` / ``channels`` the dropdowns' values, where
+    ``all_value`` stands for 全部; ids chosen by the page."""
+    store_options = [{"label": "全部门店", "value": all_value}] + [
         {"label": f"{s['city'] or ''} · {s['name']}", "value": str(s["id"])} for s in options["stores"]
     ]
-    channel_options = [{"label": "全部渠道", "value": ALL}] + [{"label": c, "value": c} for c in options["channels"]]
+    channel_options = [{"label": "全部渠道", "value": all_value}]
+    channel_options += [{"label": c, "value": c} for c in options["channels"]]
     dates = dbc.Col(
         [
             dbc.Label("日期", className="small mb-1 d-block"),
             dcc.DatePickerRange(
-                id=date_id, start_date=start, end_date=end,
-                min_date_allowed=options["first_day"], max_date_allowed=options["last_day"],
+                id=date_id, start_date=start.isoformat(), end_date=end.isoformat(),
+                min_date_allowed=first_day.isoformat(), max_date_allowed=last_day.isoformat(),
                 display_format="YYYY-MM-DD", month_format="YYYY年MMMM", start_date_placeholder_text="开始日期",
                 end_date_placeholder_text="结束日期", first_day_of_week=1,
             ),
-            _presets(date_id, options["first_day"], options["last_day"]),
+            _presets(date_id, first_day, last_day),
         ],
         md=4,
     )  # fmt: skip
     return dbc.Row(
         [
-            _multi_select("门店", store_id, store_options, 5, stores or [ALL]),
+            _multi_select("门店", store_id, store_options, 5, stores),
             dates,
-            _multi_select("渠道", channel_id, channel_options, 3, channels or [ALL]),
+            _multi_select("渠道", channel_id, channel_options, 3, channels),
         ],
         className="g-3 mb-3 filter-bar",
     )

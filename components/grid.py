@@ -4,21 +4,17 @@ Columns carry their kind in ``type`` (money, percent, change, points, count, num
 text, link); the browser formats numbers for Chinese readers (¥, %, 个百分点) while sorting on
 the raw values; every text is shown as written (names come from imported files: no Markdown or
 HTML is ever rendered from a cell — a link column's text is the name, its target the row's
-``<field>_href``), and the download callback writes the same columns (components/export.py), in a
-file and sheet named after the grid's title (a hint such as 点击一行… is shown beside the title,
-not in it). Ids are pattern-matching dicts keyed by page and table, so each page registers one
-download callback.
+``<field>_href``), and the download callback (pages._downloads) writes the same columns
+(components/export.py), in a file and sheet named after the grid's title (a hint such as
+点击一行… is shown beside the title, not in it). Ids are pattern-matching dicts keyed by page and
+table, so each page registers one download callback.
 """
 
 from __future__ import annotations
 
-import dash
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import MATCH, Input, Output, State, dcc, html
-
-from components.export import table_file
-from components.prop_kinds import COLUMNS, COUNT, ROWS, TEXT, declare
+from dash import dcc, html
 
 # Formatters live in assets/dashAgGridFunctions.js (the browser twin of components/format.py:
 # half-up rounding, "-¥1,032.41"); the grid sorts and filters on the raw values.
@@ -112,29 +108,3 @@ def data_grid(page: str, table: str, title: str, rows: list[dict], columns: list
     header = html.Div([*name, buttons], className="d-flex mb-2")
     extra = [html.Div(note, className="small text-muted mb-2")] if note else []
     return html.Div([header, *extra, grid], className="mb-4")
-
-
-def register_export(page: str) -> None:
-    """The page's download callback: the rows as the grid shows them (after the user's sorting
-    and filtering), every column, in the chosen format."""
-    for kind_name, prop, kind in (("csv", "n_clicks", COUNT), ("xlsx", "n_clicks", COUNT), ("grid", "rowData", ROWS),
-                                  ("grid", "virtualRowData", ROWS), ("grid", "columnDefs", COLUMNS),
-                                  ("title", "children", TEXT)):  # fmt: skip
-        declare({"type": kind_name}, prop, kind)
-
-    @dash.callback(
-        Output({"type": "download", "page": page, "table": MATCH}, "data"),
-        Input({"type": "csv", "page": page, "table": MATCH}, "n_clicks"),
-        Input({"type": "xlsx", "page": page, "table": MATCH}, "n_clicks"),
-        State({"type": "grid", "page": page, "table": MATCH}, "virtualRowData"),
-        State({"type": "grid", "page": page, "table": MATCH}, "rowData"),
-        State({"type": "grid", "page": page, "table": MATCH}, "columnDefs"),
-        State({"type": "title", "page": page, "table": MATCH}, "children"),
-        prevent_initial_call=True,
-    )
-    def download(_csv, _xlsx, shown, rows, columns, title):
-        fmt = (dash.ctx.triggered_id or {}).get("type")
-        data = shown if shown is not None else (rows or [])
-        name = title if isinstance(title, str) and title else page
-        content, filename = table_file(data, columns or [], name, "xlsx" if fmt == "xlsx" else "csv")
-        return dcc.send_bytes(content, filename)

@@ -1,25 +1,37 @@
 """系统监控面板: four cards refreshed every 5 s from in-memory snapshots (no Redis call, no
 database query in the callback), with a 显示详细信息 toggle.
 
-The panel owns its ``dcc.Interval``. Its callbacks are registered by ``register_callbacks()``,
-which the page that shows the panel calls when Dash loads it.
+The panel owns its ``dcc.Interval``. Its callbacks (pages._monitor) hand ``panel_view`` the
+snapshots as a ``PanelData``.
 """
 
 from __future__ import annotations
 
-import dash
+from dataclasses import dataclass
+
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dcc, html
+from dash import dcc, html
 
 from components import format as fmt
 from components import ids
-from components.prop_kinds import COUNT, FLAG, declare
-from monitoring.redis_health import SUCCESS_WINDOW_S
-from services.runtime import get_runtime
 
 REFRESH_MS = 5000
 REDIS_LABELS = {"online": ("在线", "success"), "degraded": ("降级", "warning"),
                 "offline": ("离线", "danger"), "unknown": ("检测中", "secondary")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PanelData:
+    """What the panel shows: the samplers' last snapshots (monitoring; None before the first)
+    and the cache's counters."""
+
+    redis: object | None  # monitoring.RedisHealth
+    sample: object | None  # monitoring.SystemSample
+    machine: object | None  # the machine's cores and frequency (monitoring.system)
+    cache: dict | None  # cache.CacheManager.snapshot()
+    cpu_busy_percent: float
+    cpu_high_percent: float
+    window_s: float  # the Redis success rate's window while no check has run
 
 
 def monitor_panel() -> html.Div:
@@ -63,16 +75,13 @@ def _mb(n: int | None) -> str:
     return "—" if n is None else f"{n / 1024**2:.0f}MB"
 
 
-def panel_view(runtime, with_details: bool = True) -> tuple[list, list]:
-    """(cards, details) from the runtime's snapshots; pure reads, safe every 5 s."""
-    settings = runtime.settings
-    redis = runtime.monitors.redis.snapshot if runtime.monitors else None
-    sample = runtime.monitors.system.latest if runtime.monitors else None
-    cache = runtime.cache.snapshot() if runtime.cache else None
+def panel_view(data: PanelData, with_details: bool = True) -> tuple[list, list]:
+    """(cards, details) of the snapshots in ``data``."""
+    redis, sample, cache = data.redis, data.sample, data.cache
 
     state, colour = REDIS_LABELS[redis.state if redis else "unknown"]
     rate = redis.success_rate if redis else None
-    minutes = f"{(redis.window_s if redis else SUCCESS_WINDOW_S) / 60:g}"
+    minutes = f"{(redis.window_s if redis else data.window_s) / 60:g}"
     cards = [_card("🗄️ Redis缓存", state, f"近{minutes}分钟成功率 {fmt.percent(rate)}", colour, "redis",
                    hint=f"最近 {minutes} 分钟内健康检查 (PING) 成功的比例; 缓存操作失败时立即重新检查")]  # fmt: skip
 
@@ -89,16 +98,15 @@ def panel_view(runtime, with_details: bool = True) -> tuple[list, list]:
                        _level(mem, 70, 85), "memory"))  # fmt: skip
 
     cpu = sample.cpu_percent if sample else None
-    busy, high = settings.cpu_busy_percent, settings.cpu_high_percent
+    busy, high = data.cpu_busy_percent, data.cpu_high_percent
     status = "—" if cpu is None else "高负载" if cpu >= high else "繁忙" if cpu >= busy else "正常"
     cards.append(_card("⚡ 系统负载", fmt.percent(cpu / 100 if cpu is not None else None), status,
                        _level(cpu, busy, high), "cpu"))  # fmt: skip
-    details = _details(runtime, redis, sample, cache) if with_details else []
+    details = _details(data.machine, redis, sample, cache) if with_details else []
     return [dbc.Row(cards, className="g-2")], details
 
 
-def _details(runtime, redis, sample, cache) -> list:
-    machine = runtime.monitors.system.machine if runtime.monitors else None
+def _details(machine, redis, sample, cache) -> list:
     redis_rows = [] if redis is None else [
         ("Redis 版本", redis.version or "—"), ("地址", f"{redis.host}:{redis.port}"),
         ("运行时间", "—" if redis.uptime_s is None else f"{redis.uptime_s // 3600} 小时"),
@@ -134,30 +142,3 @@ def _details(runtime, redis, sample, cache) -> list:
     )  # fmt: skip
     return [dbc.Row([dbc.Col(kv_table(redis_rows), md=4), dbc.Col(kv_table(system_rows), md=4),
                      dbc.Col(tiers, md=4)], className="small")]  # fmt: skip
-
-
-def register_callbacks() -> None:
-    declare(ids.MONITOR_INTERVAL, "n_intervals", COUNT)
-    declare(ids.MONITOR_COLLAPSE, "is_open", FLAG)
-    declare(ids.MONITOR_TOGGLE, "n_clicks", COUNT)
-
-    @dash.callback(
-        Output(ids.MONITOR_CARDS, "children"),
-        Output(ids.MONITOR_DETAILS, "children"),
-        Input(ids.MONITOR_INTERVAL, "n_intervals"),
-        Input(ids.MONITOR_COLLAPSE, "is_open"),
-    )
-    def refresh_monitor(_n, details_open):
-        # The details tables are most of the payload: build them only while they are shown.
-        cards, details = panel_view(get_runtime(), with_details=bool(details_open))
-        return cards, details if details_open else dash.no_update
-
-    @dash.callback(
-        Output(ids.MONITOR_COLLAPSE, "is_open"),
-        Output(ids.MONITOR_TOGGLE, "children"),
-        Input(ids.MONITOR_TOGGLE, "n_clicks"),
-        State(ids.MONITOR_COLLAPSE, "is_open"),
-        prevent_initial_call=True,
-    )
-    def toggle_details(_clicks, is_open):
-        return (not is_open), ("隐藏详细信息" if not is_open else "显示详细信息")

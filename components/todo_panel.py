@@ -3,14 +3,15 @@
 今日必做 comes from ``services.todo.todo_list``: per level a group per rule (count, total amount,
 items largest amount first). Each group shows its first items and the rest behind 展开; every
 item links to the view holding its evidence (a store → its diagnosis, an order → its detail on
-渠道分析, a SKU → 商品分析 filtered to it), filters in the URL. The same items are a flat grid
-that downloads as CSV / Excel. Every threshold in the text comes from the runtime's
-``config.rules.TodoRules`` / ``HealthRules``, which the page passes in.
+渠道分析, a SKU → 商品分析 filtered to it): the page gives the link of each item
+(``pages._links.item_href``). The same items are a flat grid that downloads as CSV / Excel.
+Every threshold in the text comes from the runtime's ``config.rules.TodoRules`` / ``HealthRules``,
+which the page passes in.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -20,7 +21,6 @@ from components import ids
 from components.format import count, money, number, percent
 from components.grid import column, data_grid
 from config.rules import HealthRules, TodoRules
-from services.url_state import to_query
 
 LEVELS = (("urgent", "🔴 紧急", "danger"), ("watch", "🟡 关注", "warning"), ("highlights", "🟢 亮点", "success"))
 LEVEL_NAMES = {key: title.split(" ", 1)[1] for key, title, _ in LEVELS}
@@ -78,21 +78,6 @@ def evidence(item: dict, rules: TodoRules) -> str:
     return f"{recent}利润 {money(f['profit'])}（{count(f['quantity'])} 件）"  # top_profit
 
 
-def item_href(item: dict, as_of: str, channels, rules: TodoRules) -> str:
-    """The view with the item's evidence: its store's diagnosis over the two weeks the store
-    rules compare, its order's detail, or 商品分析 on its SKU and store."""
-    day = dt.date.fromisoformat(as_of)
-    store = [item["store_id"]]
-    if item["kind"] == "order":
-        extra = {"channel": item["channel"], "order": item["order_id"]}
-        return "/channels" + to_query(store, as_of, as_of, channels, extra)
-    if item["kind"] == "sku":
-        start = day - dt.timedelta(days=rules.sku_evidence_days - 1)
-        return "/products" + to_query(store, start.isoformat(), as_of, channels, {"sku": item["product_id"]})
-    start = day - dt.timedelta(days=2 * rules.compare_days - 1)
-    return "/" + to_query(store, start.isoformat(), as_of, channels)
-
-
 def _amount(item: dict) -> list:
     if item["amount"] is None:
         return []
@@ -111,8 +96,11 @@ def _item(item: dict, href: str, rules: TodoRules) -> html.Li:
     )  # fmt: skip
 
 
-def _group(group: dict, as_of: str, channels, rules: TodoRules) -> html.Div:
-    items = [_item(i, item_href(i, as_of, channels, rules), rules) for i in group["items"]]
+Href = Callable[[dict], str]  # an item → the address of its evidence
+
+
+def _group(group: dict, href: Href, rules: TodoRules) -> html.Div:
+    items = [_item(i, href(i), rules) for i in group["items"]]
     shown, rest = items[: rules.shown_items_per_rule], items[rules.shown_items_per_rule :]
     total = [] if group["amount"] is None else [
         html.Span(f"合计{AMOUNT_NAMES.get(group['rule'], '金额')} {money(group['amount'])}",
@@ -130,28 +118,25 @@ def _group(group: dict, as_of: str, channels, rules: TodoRules) -> html.Div:
                     className="todo-group border-start border-3 ps-2 mb-3")  # fmt: skip
 
 
-def todo_rows(todo: dict, channels, rules: TodoRules) -> list[dict]:
+def todo_rows(todo: dict, href: Href, rules: TodoRules) -> list[dict]:
     """今日必做 as a flat table: 级别, 规则, 门店, 对象 (a link), 金额, 说明."""
     rows = []
     for key, _, _ in LEVELS:
         for group in todo[key]:
             for item in group["items"]:
-                href = item_href(item, todo["as_of"], channels, rules)
                 rows.append({"level": LEVEL_NAMES[key], "rule": RULE_NAMES[item["rule"]], "store": item["store"],
-                             "object": item["object"], "object_href": href, "amount": item["amount"],
+                             "object": item["object"], "object_href": href(item), "amount": item["amount"],
                              "evidence": evidence(item, rules)})  # fmt: skip
     return rows
 
 
-def todo_card(todo: dict, values: tuple, rules: TodoRules) -> dbc.Card:
-    """The panel for the page's filter values (stores, start, end, channels): links keep the
-    channels; ``rules``: the thresholds the service used (the runtime's)."""
-    channels = values[3]
+def todo_card(todo: dict, href: Href, rules: TodoRules) -> dbc.Card:
+    """The panel; ``href``: an item's link (the page's, keeping its channels); ``rules``: the
+    thresholds the service used (the runtime's)."""
     columns = []
     for key, title, colour in LEVELS:
         groups = todo[key]
-        body = [_group(g, todo["as_of"], channels, rules) for g in groups] or [
-            html.Div("暂无", className="text-muted small")]  # fmt: skip
+        body = [_group(g, href, rules) for g in groups] or [html.Div("暂无", className="text-muted small")]
         columns.append(dbc.Col([html.H6(f"{title}（{sum(g['count'] for g in groups)}）", className=f"text-{colour}"),
                                 *body], lg=4, id=f"todo-{key}"))  # fmt: skip
     sku_note = (f"商品级提醒（价格异常、热销缺货、滞销、新品、热销、利润贡献）请选择不超过 "
@@ -159,7 +144,7 @@ def todo_card(todo: dict, values: tuple, rules: TodoRules) -> dbc.Card:
     note = [] if todo["sku_rules"] else [html.Div(sku_note, className="small text-muted mt-2")]
     urgent_rule = html.Div(f"紧急：亏损或预计损失不低于 {money(rules.urgent_min_amount)} 的事项；"
                            "点击对象查看依据。", className="small text-muted mb-2")  # fmt: skip
-    rows = todo_rows(todo, channels, rules)
+    rows = todo_rows(todo, href, rules)
     table = html.Details([html.Summary(f"明细表（{len(rows)} 项，可排序、下载）", className="small"),
                           data_grid(ids.DIAGNOSIS.page, "todo", "今日必做", rows, TODO_COLUMNS, height=360)],
                          className="mt-2")  # fmt: skip
@@ -170,12 +155,11 @@ def todo_card(todo: dict, values: tuple, rules: TodoRules) -> dbc.Card:
     )  # fmt: skip
 
 
-def health_table(rows: list[dict], values: tuple, rules: HealthRules) -> html.Div:
+def health_table(rows: list[dict], store_href: Callable[[int], str], rules: HealthRules) -> html.Div:
     """Worst stores first: 健康分, the four component scores (0–100 against all stores) and
-    their figures; a store's name opens its diagnosis with the same period and channels."""
-    _, start, end, channels = values
-    shown = [{**r, "store_href": "/" + to_query([r["store_id"]], start, end, channels)}
-             for r in sorted(rows, key=lambda r: r["score"])]  # fmt: skip
+    their figures; a store's name opens ``store_href(store_id)`` (the page's: its diagnosis with
+    the same period and channels)."""
+    shown = [{**r, "store_href": store_href(r["store_id"])} for r in sorted(rows, key=lambda r: r["score"])]
     weights = "、".join(f"{LABELS[c]} {percent(w, 0)}" for c, w in rules.weights.items())
     note = f"{weights}，各项与全部门店同期比较（0–100）。"
     return html.Div(data_grid(ids.DIAGNOSIS.page, "health", "门店健康分", shown, HEALTH_COLUMNS, height=420, note=note),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import Settings
+from monitoring._thread import BackgroundLoop
 from monitoring.redis_health import RedisHealth, RedisHealthMonitor
 from monitoring.system import SystemPoller, SystemSample
 from monitoring.workers import WorkerBoard
@@ -49,4 +50,5 @@ class Monitors:
             self.workers.stop()
 
 
-__all__ = ["Monitors", "RedisHealth", "RedisHealthMonitor", "SystemPoller", "SystemSample", "WorkerBoard"]
+__all__ = ["BackgroundLoop", "Monitors", "RedisHealth", "RedisHealthMonitor", "SystemPoller", "SystemSample",
+           "WorkerBoard"]

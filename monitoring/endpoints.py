@@ -12,26 +12,35 @@ from __future__ import annotations
 import logging
 import os
 import time
+from typing import Protocol
 
 from flask import Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.engine import probing
 from db.models import ImportBatch
 from monitoring import Monitors
 from monitoring.workers import WorkerBoard
-from services.runtime import Runtime
-from web.callback_body import CALLBACK_OUTPUT_KEY
 
 log = logging.getLogger(__name__)
 CALLBACK_PATH = "/_dash-update-component"
 DATABASE_DOWN = "数据库不可用"
 UNKNOWN_OUTPUT = "unknown"  # the label of refused callback requests
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# ``flask.g`` key of the output the callback request guard accepted (web.callback_body sets it)
+CALLBACK_OUTPUT_KEY = "o2o_callback_output"
+
+
+class Runtime(Protocol):
+    """What the endpoints read of the app's runtime (services.runtime.Runtime): monitoring sits
+    below services, so it names the two attributes instead of importing the class."""
+
+    engine: Engine
+    cache: object | None  # cache.CacheManager: snapshot() → dict
 
 
 

@@ -10,12 +10,13 @@ from dash import ALL, Input, Output, State, dcc, html
 from components import ids
 from components.charts import PERCENT, bar_chart, graph
 from components.format import money
-from components.grid import column, data_grid, register_export
+from components.grid import column, data_grid
 from components.messages import NO_DATA, info_alert
-from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks, section
-from components.prop_kinds import ROW_ID, ROWS, TEXT, declare
+from pages._downloads import register_export
+from pages._frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks, section
 from services.analysis import abnormal_orders, channel_analysis, channel_skus, order_detail, product_orders
 from services.runtime import get_runtime
+from web.prop_kinds import ROW_ID, ROWS, TEXT, declare
 
 PATH = "/channels"
 dash.register_page(__name__, path=PATH, name="渠道分析", title="渠道分析 · 门店诊断看板", order=4)
@@ -88,7 +89,7 @@ register_export(PAGE.page)
 
 def layout(**query: str) -> html.Div:
     frame = frame_layout(PAGE, "渠道分析", query, params=DRILL_PATH)
-    if frame.state is None:
+    if frame.selection is None:
         return html.Div(frame.children)
     stores = [dcc.Store(id=store, data=frame.params[key]) for key, store in DRILL.items()]
     sections = [

@@ -20,7 +20,7 @@ from dash import ALL, Input, Output, State, dcc, html
 
 from components import ids
 from components.export import TEXT_FIELD
-from components.grid import column, data_grid, register_export
+from components.grid import column, data_grid
 from components.import_views import (
     STALLED,
     WORKING,
@@ -36,11 +36,12 @@ from components.import_views import (
     when,
 )
 from components.messages import DB_UNAVAILABLE, SECTION_FAILED, error_alert, info_alert
-from components.prop_kinds import CELL, COUNT, ROW_ID, TEXT, declare
-from db.errors import DataLayerError, UndoRefusedError
+from pages._downloads import register_export
 from services import imports
+from services.errors import DataLayerError, UndoRefusedError
 from services.import_history import database_guard, has_demo, history_rows, remove_demo_data, undo
 from services.runtime import get_runtime
+from web.prop_kinds import CELL, COUNT, ROW_ID, TEXT, declare
 
 PATH = "/data"
 dash.register_page(__name__, path=PATH, name="数据管理", title="数据管理 · 门店诊断看板", order=80)

@@ -7,17 +7,20 @@ from dash import Output, dcc, html
 
 from components import ids
 from components.charts import COUNT, DATE_AXIS, MONEY, figure, graph
-from components.grid import register_export
 from components.kpi_card import kpi_row
 from components.messages import NO_DATA, info_alert
-from components.monitor_panel import monitor_panel, register_callbacks
-from components.page_frame import filtered_section, frame_layout, register_frame_callbacks
+from components.monitor_panel import monitor_panel
 from components.todo_panel import health_table, todo_card
+from pages._downloads import register_export
+from pages._frame import filtered_section, frame_layout, register_frame_callbacks, selection_section
+from pages._links import item_href, store_href
+from pages._monitor import register_callbacks
+from pages._url import to_query
+from readmodel.selection import Selection
 from services.analysis import channel_analysis
 from services.diagnosis import store_kpis
 from services.runtime import get_runtime
 from services.todo import daily_trend, store_health, todo_list
-from services.url_state import to_query
 
 PATH = "/"
 dash.register_page(__name__, path=PATH, name="门店诊断", title="门店诊断看板", order=0)
@@ -35,7 +38,7 @@ KPI_CONTAINER = ids.DIAG_KPI_CONTAINER
 def layout(**query: str) -> html.Div:
     monitor = [html.Div(monitor_panel(), id=MONITOR_SLOT, className="mb-3")]
     frame = frame_layout(PAGE, TITLE, query, header_extra=monitor)
-    if frame.state is None:
+    if frame.selection is None:
         return html.Div(frame.children)
     sections = [KPI_CONTAINER, ids.DIAG_ABNORMAL, ids.DIAG_TODO, ids.DIAG_HEALTH, ids.DIAG_TREND]
     return html.Div([*frame.children, *[dcc.Loading(html.Div(id=i), type="dot") for i in sections]])
@@ -56,7 +59,11 @@ def update_kpis(*values):
 @dash.callback(Output(ids.DIAG_TODO, "children"), *PAGE.inputs())
 def update_todo(*values):
     rules = get_runtime().settings.rules.todo
-    return filtered_section("今日必做", values, todo_list, lambda todo: todo_card(todo, values, rules), quiet=True)
+
+    def render(todo: dict, selection: Selection):  # links keep the channels
+        return todo_card(todo, lambda item: item_href(item, todo["as_of"], selection.channels, rules), rules)
+
+    return selection_section("今日必做", values, todo_list, render, quiet=True)
 
 
 def trend_chart(rows: list[dict]):
@@ -81,19 +88,22 @@ def update_trend(*values):
 @dash.callback(Output(ids.DIAG_HEALTH, "children"), *PAGE.inputs())
 def update_health(*values):
     rules = get_runtime().settings.rules.health
-    return filtered_section("health score", values, store_health, lambda rows: health_table(rows, values, rules),
-                            quiet=True)  # fmt: skip
+
+    def render(rows: list[dict], selection: Selection):  # a store opens its diagnosis, same days and channels
+        return health_table(rows, lambda store_id: store_href(selection, store_id), rules)
+
+    return selection_section("health score", values, store_health, render, quiet=True)
 
 
 @dash.callback(Output(ids.DIAG_ABNORMAL, "children"), *PAGE.inputs())
-def update_abnormal(stores, start, end, channels):
+def update_abnormal(*values):
     """The count of abnormal orders (left out of every figure) with a link to their list."""
 
-    def render(result: dict):
+    def render(result: dict, selection: Selection):
         if not result["abnormal"]:
             return None
-        link = dcc.Link("查看明细", href="/channels" + to_query(stores, start, end, channels), className="ms-2")
+        link = dcc.Link("查看明细", href="/channels" + to_query(selection), className="ms-2")
         return html.Div([f"⚠️ 所选范围内有 {result['abnormal']} 单异常订单（收费渠道但平台服务费和佣金均为 0），"
                          "已从全部指标中排除。", link], className="small text-muted mb-2")  # fmt: skip
 
-    return filtered_section("abnormal count", (stores, start, end, channels), channel_analysis, render, quiet=True)
+    return selection_section("abnormal count", values, channel_analysis, render, quiet=True)

@@ -9,9 +9,10 @@ from dash import Output, html
 from components import ids
 from components.charts import COUNT, PERCENT, figure, graph
 from components.format import count, money, percent
-from components.grid import column, data_grid, register_export
+from components.grid import column, data_grid
 from components.messages import NO_DATA, info_alert
-from components.page_frame import filtered_section, register_frame_callbacks, single_body_layout
+from pages._downloads import register_export
+from pages._frame import filtered_section, register_frame_callbacks, single_body_layout
 from services.analysis import distance_analysis
 
 PATH = "/distance"

@@ -9,12 +9,14 @@ from dash import Output, html
 from components import ids
 from components.charts import COUNT, MONEY, bar_chart, figure, graph
 from components.export import TEXT_FIELD
-from components.grid import column, data_grid, register_export
+from components.grid import column, data_grid
 from components.kpi_card import SHORT_TEXT, shortfall
 from components.messages import NO_DATA, info_alert
-from components.page_frame import filtered_section, register_frame_callbacks, single_body_layout
+from pages._downloads import register_export
+from pages._frame import register_frame_callbacks, selection_section, single_body_layout
+from pages._links import store_href
+from readmodel.selection import Selection
 from services.analysis import store_overview
-from services.url_state import to_query
 
 PATH = "/overview"
 dash.register_page(__name__, path=PATH, name="经营总览", title="经营总览 · 门店诊断看板", order=1)
@@ -66,7 +68,7 @@ def layout(**query: str) -> html.Div:
 
 @dash.callback(Output(ids.OVERVIEW_BODY, "children"), *PAGE.inputs())
 def update_overview(*values):
-    return filtered_section("overview", values, store_overview, lambda result: _render(result, values))
+    return selection_section("overview", values, store_overview, _render)
 
 
 # change_withheld (analytics.kpis BASE_SHORT / CURRENT_SHORT) → the period's name, key and covered days
@@ -84,13 +86,12 @@ def _explain_withheld(row: dict, periods: dict) -> None:
         row["change_withheld"] = SHORT_TEXT[why]
 
 
-def _render(result: dict, values: tuple) -> list:
+def _render(result: dict, selection: Selection) -> list:
     stores = result["stores"]
     if not result["with_data"]:
         return [info_alert(NO_DATA)]
-    _, start, end, channels = values
     for row in stores:  # a store's row opens its diagnosis with the same period and channels
-        row["store_href"] = "/" + to_query([row["store_id"]], start, end, channels)
+        row["store_href"] = store_href(selection, row["store_id"])
         _explain_withheld(row, result["periods"])
     scored = [r["score"] for r in stores if r["score"] is not None]
     summary = html.Div(

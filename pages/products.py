@@ -10,13 +10,14 @@ from dash import Input, Output, dcc, html
 from components import ids
 from components.charts import COUNT, DATE_AXIS, MONEY, PERCENT, bar_chart, figure, graph
 from components.format import count, money, percent
-from components.grid import column, data_grid, register_export
+from components.grid import column, data_grid
 from components.messages import NO_DATA, info_alert
-from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks
-from components.prop_kinds import NUMBER, ROW_ID
 from config.rules import RuleSettings
+from pages._downloads import register_export
+from pages._frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks
 from services.analysis import product_analysis, product_focus
 from services.runtime import get_runtime
+from web.prop_kinds import NUMBER, ROW_ID
 
 PATH = "/products"
 dash.register_page(__name__, path=PATH, name="商品分析", title="商品分析 · 门店诊断看板", order=2)
@@ -78,7 +79,7 @@ register_export(PAGE.page)
 
 def layout(**query: str) -> html.Div:
     frame = frame_layout(PAGE, "商品分析", query, params=PARAMS)
-    if frame.state is None:
+    if frame.selection is None:
         return html.Div(frame.children)
     controls = dbc.Row(
         [

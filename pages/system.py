@@ -11,8 +11,9 @@ from dash import Input, Output, dcc, html
 from components import ids
 from components.charts import TIME_AXIS, figure, graph
 from components.monitor_panel import panel_view
-from components.prop_kinds import COUNT, declare
+from pages._monitor import panel_data
 from services.runtime import get_runtime
+from web.prop_kinds import COUNT, declare
 
 dash.register_page(__name__, path="/system", name="系统监控", title="系统监控", order=90)
 
@@ -72,4 +73,4 @@ def refresh_system(_n):
                             "ms"), md=6),
         ]
     )  # fmt: skip
-    return charts, panel_view(runtime)[1]
+    return charts, panel_view(panel_data(runtime))[1]

@@ -8,11 +8,12 @@ from dash import Input, Output, dcc, html
 
 from components import ids
 from components.charts import AVERAGE, MONEY, bar_chart, figure, graph
-from components.grid import column, data_grid, register_export
+from components.grid import column, data_grid
 from components.messages import NO_DATA, info_alert
-from components.page_frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks
-from components.prop_kinds import TEXT
+from pages._downloads import register_export
+from pages._frame import UrlParams, filtered_section, frame_layout, register_frame_callbacks
 from services.analysis import time_analysis
+from web.prop_kinds import TEXT
 
 PATH = "/time"
 dash.register_page(__name__, path=PATH, name="时段分析", title="时段分析 · 门店诊断看板", order=3)
@@ -41,7 +42,7 @@ HOUR_COLUMNS = [column("hour", "小时", "count"), *SLOT_COLUMNS[2:]]
 
 def layout(**query: str) -> html.Div:
     frame = frame_layout(PAGE, "时段分析", query, params=MEASURE)
-    if frame.state is None:
+    if frame.selection is None:
         return html.Div(frame.children)
     measure = frame.params["measure"]
     picker = dbc.Row(

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 import pandas as pd
 
+from analytics import use_python_strings
 from cache import CacheManager
 from cache.tiers import DiskTier
 from config import Settings
@@ -104,6 +105,7 @@ def workload(store_ids: list[int], last: dt.date, n: int, seed: int) -> list[Sel
 
 
 def main() -> int:
+    use_python_strings()  # the app's pandas text storage (analytics)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from analytics import use_python_strings
 from config import Settings
 from db.engine import make_engine, reading
 from db.queries import data_date_bounds, stores
@@ -66,6 +67,7 @@ def run_scope(scope: str, filters, moved, cold: Runtime, warm: Runtime, repeat: 
 
 
 def main() -> int:
+    use_python_strings()  # the app's pandas text storage (analytics)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--repeat", type=int, default=10, help="cold calls per figure (warm: 10×)")

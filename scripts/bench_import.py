@@ -52,7 +52,10 @@ TUNED_SETTINGS = {
 
 def child(url: str, path: str, data_dir: str, chunk_lines: int) -> int:
     """Import one file (in a fresh process) and print its figures as one JSON line."""
+    from analytics import use_python_strings
     from db.importer import import_file
+
+    use_python_strings()  # the app's pandas text storage (analytics)
 
     settings = Settings.from_env(
         {}, database_url=url, data_dir=Path(data_dir), max_import_bytes=1 << 40,

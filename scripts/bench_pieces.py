@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from analytics import use_python_strings
 from cache.tiers import MappedFileTier, _crc32
 from config import Settings
 from db.demo_data import DemoSpec
@@ -100,6 +101,7 @@ def measure(database_url: str, repeat: int) -> None:
 
 
 def main() -> int:
+    use_python_strings()  # the app's pandas text storage (analytics)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", help="a database with data (default: a scratch PostgreSQL, seeded)")
     parser.add_argument("--stores", type=int, default=100)

@@ -18,6 +18,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from tqdm import tqdm
 
+from analytics import use_python_strings
 from db.demo_data import (
     FORMATS,
     GENERATION_STEPS,
@@ -49,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_python_strings()  # the app's pandas text storage (analytics)
     args = parse_args(argv)
     spec = DemoSpec(stores=args.stores, days=args.days, seed=args.seed, end_date=args.end_date)
     started = time.perf_counter()

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tqdm import tqdm
 
+from analytics import use_python_strings
 from config import Settings, SettingsError
 from db.engine import make_engine
 from db.errors import UndoRefusedError
@@ -33,6 +34,7 @@ STAGES = ("读取", "校验", "写入", "统计")
 
 
 def main(argv: list[str] | None = None) -> int:
+    use_python_strings()  # the app's pandas text storage (analytics)
     parser = argparse.ArgumentParser(description="导入平台订单明细 (.xlsx / .csv)")
     files_help = "订单明细文件 (使用 --list / --undo / --remove-demo 时可省略)"
     parser.add_argument("files", nargs="*", type=Path, help=files_help)

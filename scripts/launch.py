@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     if not steps.check_processes(pid_file, host, settings.port):
         return 1
     steps.check_redis(settings, start=args.start_redis)
+    from analytics import use_python_strings  # here: the dependency check runs before pandas loads
+
+    use_python_strings()  # the app's pandas text storage (seeding imports the demo files)
     if not steps.prepare_database(settings, seed=not args.no_seed):
         return 1
     if args.mode == "debug":

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from cache.stats import background
 from config.rules import ProductRules
-from monitoring._thread import BackgroundLoop
+from monitoring import BackgroundLoop
 from readmodel.selection import Selection
 from services.analysis import (
     abnormal_orders,

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from analytics import use_python_strings
 from config import Settings
 from db.engine import make_engine
 from db.migrate import upgrade
@@ -21,6 +22,11 @@ from db.migrate import upgrade
 PG_ADMIN_URL = os.environ.get("O2O_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_SERVICES = os.environ.get("O2O_TEST_REQUIRE_SERVICES") == "1"
 BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config) -> None:
+    """The pandas text storage every entry point of the app sets (analytics.use_python_strings)."""
+    use_python_strings()
 
 
 def service_missing(reason: str) -> None:

@@ -11,7 +11,7 @@ each ended in a traceback and a 500. Before Dash sees the request, this guard pa
   the server), ``outputs`` its outputs;
 - ``inputs`` / ``state`` lists of ``{id, property, value}`` with the callback's own ids and
   properties in its order (a list of them for an ALL pattern), each value of the kind declared
-  for that property (components.prop_kinds); ``changedPropIds`` a list of strings.
+  for that property (web.prop_kinds); ``changedPropIds`` a list of strings.
 
 The output of an accepted request is kept in ``g`` for the callback latency histogram, whose
 label therefore only ever holds the app's own outputs.
@@ -27,9 +27,9 @@ from dash._utils import split_callback_id
 from flask import g, request
 from werkzeug.exceptions import BadRequest
 
-from components.prop_kinds import TEXT, declare, kind_of
+from monitoring.endpoints import CALLBACK_OUTPUT_KEY
+from web.prop_kinds import TEXT, declare, kind_of
 
-CALLBACK_OUTPUT_KEY = "o2o_callback_output"
 # The renderer's bodies nest ~6 levels (a grid's rows: list → dict → value); Python's JSON parser
 # recurses once per level and Dash's code walks values recursively too.
 MAX_JSON_DEPTH = 64

@@ -19,7 +19,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app, stop_app
 from components import ids
-from components.prop_kinds import kind_of
 from config import Settings
 from db.engine import make_engine
 from db.importer import import_file
@@ -31,6 +30,7 @@ from tests.integration.test_app import kpi_payload
 from tests.integration.test_import import small_sheet
 from tests.live_server import live_server, waitress_in_thread
 from web import accepts_upload
+from web.prop_kinds import kind_of
 
 CALLBACK = "/_dash-update-component"
 MB = 1024 * 1024
@@ -107,7 +107,7 @@ def test_guard001_every_page_callback_answers_and_every_input_has_a_kind(site):
     components are on the page, twice (the second round reaches the grids the first rendered:
     downloads, drill-downs). The guard refuses none of them. And since it refuses a property
     nobody declared, every input and state of every server callback has a kind
-    (components.prop_kinds): a new callback cannot be refused for want of one."""
+    (web.prop_kinds): a new callback cannot be refused for want of one."""
     _app, port = site
     shell = json.loads(_get(port, "/_dash-layout")[2])
     deps = _server_deps(port)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from components.charts import COUNT, MONEY, PERCENT, figure
 from components.filter_bar import preset_ranges
+from readmodel.selection import day
 
 
 def test_charts001_money_axis_in_wan_with_formatted_hovers():
@@ -33,7 +34,7 @@ def test_charts002_small_money_stays_in_yuan_and_percent_in_percent():
 
 
 def test_charts003_presets_count_back_from_the_last_day_with_data():
-    ranges = preset_ranges("2026-09-29", "2026-11-25")
+    ranges = preset_ranges(day("2026-09-29"), day("2026-11-25"))
     assert ranges == {
         "昨天": ("2026-11-25", "2026-11-25"),
         "近7天": ("2026-11-19", "2026-11-25"),  # 25 − 6
@@ -41,8 +42,8 @@ def test_charts003_presets_count_back_from_the_last_day_with_data():
         "本月": ("2026-11-01", "2026-11-25"),
         "上月": ("2026-10-01", "2026-10-31"),
     }
-    clipped = preset_ranges("2026-11-03", "2026-11-10")  # data from Nov 3 to Nov 10
+    clipped = preset_ranges(day("2026-11-03"), day("2026-11-10"))  # data from Nov 3 to Nov 10
     assert clipped["近30天"] == ("2026-11-03", "2026-11-10") and clipped["本月"] == ("2026-11-03", "2026-11-10")
     assert clipped["上月"] is None  # October has no data
-    january = preset_ranges("2025-12-15", "2026-01-02")
+    january = preset_ranges(day("2025-12-15"), day("2026-01-02"))
     assert january["上月"] == ("2025-12-15", "2025-12-31") and january["近7天"] == ("2025-12-27", "2026-01-02")

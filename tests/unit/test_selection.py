@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from components.prop_kinds import CHANNELS, DATE, STORES
 from readmodel.selection import MAX_FILTER_ITEMS, Selection, is_channel_values, is_date_value, is_store_values
+from web.prop_kinds import CHANNELS, DATE, STORES
 
 
 @pytest.mark.parametrize("stores", [[{"id": 3}], [["3"]], ["3 OR 1=1"], ["9" * 30], [2**64], [True], [-1]])

@@ -3,8 +3,9 @@
 from urllib.parse import parse_qs, urlparse
 
 from components.format import money
-from components.todo_panel import item_href, todo_card, todo_rows
+from components.todo_panel import todo_card, todo_rows
 from config.rules import RuleSettings
+from pages._links import item_href
 
 RULES = RuleSettings().todo  # compare 7 days with the 7 before; SKU evidence over 28 days
 
@@ -21,14 +22,15 @@ STORE = {"rule": "traffic_drop", "level": "watch", "kind": "store", "store_id": 
 
 
 def _link(href: str) -> tuple[str, dict]:
+    """(path, parameters): a parameter given once as its text, a repeated one as its list."""
     url = urlparse(href)
-    return url.path, {k: v[0] for k, v in parse_qs(url.query).items()}
+    return url.path, {k: v[0] if len(v) == 1 else v for k, v in parse_qs(url.query).items()}
 
 
 def test_todo001_item_links_name_the_evidence_with_the_filters():
     channels = ["美团闪购", "饿了么"]
     assert _link(item_href(ORDER, AS_OF, channels, RULES)) == ("/channels", {
-        "stores": "3", "start": AS_OF, "end": AS_OF, "channels": "美团闪购,饿了么", "channel": "美团闪购",
+        "stores": "3", "start": AS_OF, "end": AS_OF, "channels": ["美团闪购", "饿了么"], "channel": "美团闪购",
         "order": "42"})  # fmt: skip
     # a SKU: 商品分析 on its store over the 28 days ending the 今日必做 day (10-31 … 11-27)
     assert _link(item_href(SKU, AS_OF, ["all"], RULES)) == ("/products", {
@@ -42,7 +44,10 @@ def test_todo002_flat_table_and_money_formatting():
             "urgent": [{"rule": "loss_orders", "level": "urgent", "count": 1, "amount": 14.63, "items": [ORDER]}],
             "watch": [{"rule": "traffic_drop", "level": "watch", "count": 1, "amount": 10243.1, "items": [STORE]},
                       {"rule": "slow", "level": "watch", "count": 1, "amount": None, "items": [SKU]}]}  # fmt: skip
-    rows = todo_rows(todo, None, RULES)
+    def href(item):
+        return item_href(item, AS_OF, None, RULES)
+
+    rows = todo_rows(todo, href, RULES)
     assert [(r["level"], r["rule"], r["store"], r["amount"]) for r in rows] == [
         ("紧急", "穿底订单", "测试店", 14.63), ("关注", "单量下滑", "测试店", 10243.1),
         ("关注", "滞销", "测试店", None)]  # fmt: skip
@@ -51,7 +56,7 @@ def test_todo002_flat_table_and_money_formatting():
     loss = money(-14.63)
     assert rows[0]["evidence"] == f"美团闪购，实际利润 {loss}，物流配送费 ¥9.09，商品实收 ¥73.74"
     assert rows[1]["evidence"] == "近7天 213 单，前7天 407 单，下降 47.7%"
-    text = str(todo_card(todo, (["3"], "2026-11-21", AS_OF, ["all"]), RULES))
+    text = str(todo_card(todo, href, RULES))
     assert f"亏损 {money(14.63)}" in text and f"实收减少 {money(10243.1)}" in text
     assert "¥-" not in text
 

@@ -3,7 +3,7 @@ that reads it is registered.
 
 A browser only ever sends what the components hold (a dropdown's list of ids, a picker's ISO
 date, a click count), but anyone can post a hand-made body: a dict where a store id belongs, a
-string where a number is divided. The request guard (web/callback_body.py) checks every input
+string where a number is divided. The request guard (callback_body.py) checks every input
 and state of a callback request against these kinds before Dash calls the callback, so no
 callback has to defend itself, and a property nobody declared is refused (the test
 test_guard001 keeps every callback's inputs declared).

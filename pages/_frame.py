@@ -3,8 +3,11 @@ with the filters (and page-specific controls) both ways, 全部 exclusive in the
 sections that turn a database failure or a bug into a Chinese message instead of a traceback,
 and a strip saying so while the database does not answer and the views come from the cache.
 
-Pages call ``frame_layout`` from ``layout(**query)`` and ``register_frame_callbacks`` once at
-module level; callbacks take ``ids.inputs()`` and build filters with ``view_filters``.
+The ``Selection`` is built here, once per callback, from the filter bar's values (``bar_selection``)
+or from the URL (``pages._url.selection_from_query``), and handed whole to the service. Pages
+call ``frame_layout`` from ``layout(**query)`` and ``register_frame_callbacks`` once at module
+level; callbacks take ``ids.inputs()`` and pass their values to ``filtered_section`` /
+``selection_section``.
 
 Back / Forward: the page's ``dcc.Location(refresh=False)`` pushes a history entry per filter
 change without telling Dash Pages' own location, so on popstate the router re-runs ``layout``
@@ -27,12 +30,12 @@ from dash import Input, Output, State, dcc, html
 from components.filter_bar import filter_bar
 from components.ids import PageIds
 from components.messages import SECTION_FAILED, empty_database_alert, error_alert, info_alert, stale_alert
-from components.prop_kinds import CHANNELS, DATE, STORES, TEXT, Kind, declare
-from db.errors import DataLayerError
-from readmodel.selection import Selection, exclusive_all
+from pages._url import query_params, selection_from_query, to_query
+from readmodel.selection import ALL, Selection, day, exclusive_all
 from services.diagnosis import default_range, filter_options
+from services.errors import DataLayerError
 from services.runtime import database_status, get_runtime
-from services.url_state import FilterState, from_query, query_params, to_query
+from web.prop_kinds import CHANNELS, DATE, STORES, TEXT, Kind, declare
 
 log = logging.getLogger(__name__)
 INCOMPLETE = "请选择完整的日期范围，并至少选择一个门店和一个渠道。"
@@ -64,19 +67,26 @@ NO_PARAMS = UrlParams()
 @dataclass(frozen=True)
 class Frame:
     children: list  # header, URL location and filter bar; or the header and a message
-    state: FilterState | None  # None when the page cannot show data (message in children)
+    selection: Selection | None  # None when the page cannot show data (message in children)
     options: dict | None
     params: dict = field(default_factory=dict)  # the page's own URL parameters, restored
 
 
-def _restore(query: dict, options: dict, params: UrlParams) -> tuple[FilterState, dict, str] | None:
-    """(filters, page parameters, the query string they stand for); None on an empty database."""
+def _restore(query: dict, options: dict, params: UrlParams) -> tuple[Selection, dict, str] | None:
+    """(selection, page parameters, the query string they stand for); None on an empty database."""
     window = default_range(options["last_day"])
     if window is None:
         return None
-    state = from_query(query, options, window)
+    selection = selection_from_query(query, options, window)
     values = params.values(query, options)
-    return state, values, to_query(state.stores, state.start, state.end, state.channels, values)
+    return selection, values, to_query(selection, values)
+
+
+def dropdown_values(selection: Selection) -> tuple[list[str], list[str]]:
+    """The store and channel dropdowns' values for ``selection`` ("all" for 全部)."""
+    stores = [str(s) for s in selection.store_ids] if selection.store_ids is not None else [ALL]
+    channels = list(selection.channels) if selection.channels is not None else [ALL]
+    return stores, channels
 
 
 def frame_layout(ids: PageIds, title: str, query: dict, header_extra: list | None = None,
@@ -91,13 +101,15 @@ def frame_layout(ids: PageIds, title: str, query: dict, header_extra: list | Non
     restored = _restore(query, options, params)
     if restored is None:
         return Frame([*header, empty_database_alert()], None, options)
-    state, values, shown = restored
-    bar = filter_bar(options, state.start, state.end, store_id=ids.store, date_id=ids.date, channel_id=ids.channel,
-                     stores=state.stores, channels=state.channels)  # fmt: skip
+    selection, values, shown = restored
+    stores, channels = dropdown_values(selection)
+    bar = filter_bar(options, day(options["first_day"]), day(options["last_day"]), selection.start, selection.end,
+                     store_id=ids.store, date_id=ids.date, channel_id=ids.channel, stores=stores, channels=channels,
+                     all_value=ALL)  # fmt: skip
     # ``search`` given: the Location does not report the address on mount (no round trip per load)
     location = dcc.Location(id=ids.url, refresh=False, search=shown)
     children = [*header, html.Div(stale_strip(), id=ids.stale), location, dcc.Store(id=ids.url_state, data=shown), bar]
-    return Frame(children, state, options, values)
+    return Frame(children, selection, options, values)
 
 
 def stale_strip():
@@ -106,8 +118,9 @@ def stale_strip():
     return None if status is None or status.available else stale_alert(status.confirmed_at)
 
 
-def view_filters(stores, start, end, channels) -> Selection | None:
-    """Filters from the bar's values; None while the selection is incomplete."""
+def bar_selection(stores, start, end, channels) -> Selection | None:
+    """The selection of the filter bar's values; None while it is incomplete (ValueError when a
+    value is none of the bar's)."""
     if not start or not end or not stores or not channels:
         return None
     return Selection.build(start, end, stores, channels)
@@ -132,27 +145,33 @@ def section(what: str, compute: Callable[[], object], render: Callable[[object],
 def single_body_layout(ids: PageIds, title: str, query: dict, body_id: str) -> html.Div:
     """A page that is its filter frame plus one body its callback fills."""
     frame = frame_layout(ids, title, query)
-    if frame.state is None:
+    if frame.selection is None:
         return html.Div(frame.children)
     return html.Div([*frame.children, dcc.Loading(html.Div(id=body_id), type="dot")])
 
 
-def filtered_section(what: str, values: tuple, service: Callable, render: Callable, *args, quiet: bool = False):
-    """``section`` for a service taking (runtime, filters, *args); an incomplete selection
-    shows what is missing (or nothing when ``quiet``: another section of the page says it)."""
+def selection_section(what: str, values: tuple, service: Callable, render: Callable, *args, quiet: bool = False):
+    """``section`` of ``service(runtime, selection, *args)`` for the filter bar's ``values``,
+    rendered by ``render(result, selection)``; an incomplete selection shows what is missing (or
+    nothing when ``quiet``: another section of the page says it)."""
     try:
-        filters = view_filters(*values)
+        chosen = bar_selection(*values)
     except ValueError:
         return info_alert("筛选条件无效，请重新选择。")
-    if filters is None:
+    if chosen is None:
         return None if quiet else info_alert(INCOMPLETE)
-    return section(what, lambda: service(get_runtime(), filters, *args), render)
+    return section(what, lambda: service(get_runtime(), chosen, *args), lambda result: render(result, chosen))
+
+
+def filtered_section(what: str, values: tuple, service: Callable, render: Callable, *args, quiet: bool = False):
+    """``selection_section`` whose ``render`` takes the result only."""
+    return selection_section(what, values, service, lambda result, _chosen: render(result), *args, quiet=quiet)
 
 
 def register_frame_callbacks(ids: PageIds, path: str, params: UrlParams = NO_PARAMS) -> None:
     """全部门店/全部渠道 exclusive, the query string following the filters plus ``params``, and the
     filters and ``params`` following the query string on Back / Forward (``path``: the page's).
-    Declares what each of these properties may carry (components.prop_kinds)."""
+    Declares what each of these properties may carry (web.prop_kinds)."""
     _declare_kinds(ids, params)
     for component_id in (ids.store, ids.channel):
         _register_all_exclusive(component_id)
@@ -162,7 +181,13 @@ def register_frame_callbacks(ids: PageIds, path: str, params: UrlParams = NO_PAR
                    State(ids.url_state, "data"), prevent_initial_call=True)  # fmt: skip
     def filters_to_url(stores, start, end, channels, *rest):
         *control_values, shown = rest
-        search = to_query(stores, start, end, channels, dict(zip(params.controls, control_values, strict=True)))
+        try:
+            chosen = bar_selection(stores, start, end, channels)
+        except ValueError:
+            chosen = None
+        if chosen is None:  # half picked (a cleared dropdown, a range being chosen): no address for it
+            return dash.no_update, dash.no_update
+        search = to_query(chosen, dict(zip(params.controls, control_values, strict=True)))
         return (dash.no_update, dash.no_update) if search == (shown or "") else (search, search)
 
     @dash.callback(Output(ids.stale, "children"), *ids.inputs(), prevent_initial_call=True)
@@ -188,10 +213,11 @@ def register_frame_callbacks(ids: PageIds, path: str, params: UrlParams = NO_PAR
             return unchanged
         if restored is None:
             return unchanged
-        state, values, normalised = restored
-        wanted = [state.stores, state.start.isoformat(), state.end.isoformat(), state.channels, *values.values()]
+        chosen, values, normalised = restored
+        stores, channels = dropdown_values(chosen)
+        wanted = [stores, chosen.start.isoformat(), chosen.end.isoformat(), channels, *values.values()]
         shown_now = list(current)
-        shown_now[1:3] = [str(day)[:10] if day else day for day in current[1:3]]  # the picker may add a time
+        shown_now[1:3] = [day(v).isoformat() if v else v for v in current[1:3]]  # the picker may add a time
         # an unchanged value is left alone: setting it again would re-run the page's sections
         return [dash.no_update if w == c else w for w, c in zip(wanted, shown_now, strict=True)] + [normalised]
 
