@@ -13,9 +13,6 @@ import datetime as dt
 import statistics
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config import Settings
 from db.engine import make_engine, reading

@@ -19,8 +19,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 # in the order the app's own imports reach them
 LIBRARIES = ("numpy", "pyarrow", "pandas", "sqlalchemy", "flask", "plotly.graph_objects", "dash",
              "dash_bootstrap_components", "dash_ag_grid", "redis", "psutil")  # fmt: skip

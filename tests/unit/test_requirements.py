@@ -9,7 +9,7 @@ import sys
 from config import PROJECT_ROOT
 
 APP_DIRS = ("analytics", "cache", "components", "config", "db", "migrations", "monitoring", "pages",
-            "scripts", "services", "web")  # fmt: skip
+            "scripts", "services", "serving", "web")  # fmt: skip
 FIRST_PARTY = {*APP_DIRS, "app", "tests"}
 TEST_TOOLS = tuple(PROJECT_ROOT / "scripts" / n for n in ("load_test.py", "_load_metrics.py"))  # requirements-test.txt
 
