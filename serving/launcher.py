@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
+    """The launcher's steps, then serve until stopped; returns the exit code (see the module docstring)."""
     parser = argparse.ArgumentParser(description="启动门店诊断看板")
     parser.add_argument("mode", choices=["production", "debug"])
     parser.add_argument("--host", help="监听地址 (默认: production 为 O2O_HOST/0.0.0.0, debug 为 127.0.0.1)")
