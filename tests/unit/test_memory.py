@@ -60,3 +60,21 @@ def test_memory002_large_temporaries_are_returned_at_once():
     (glibc's dynamic threshold, raised by one large free) they stay behind as heap fragments."""
     assert _retained_mib(tune=False) > 60
     assert _retained_mib(tune=True) < 10
+
+
+CONFIGURED = """
+import dash._callback, dash.dash, pyarrow as pa
+from serving import encoding
+from serving.worker import configure_process
+assert pa.default_memory_pool().backend_name != "system" and dash._callback.to_json is not encoding.to_json
+configure_process()
+assert pa.default_memory_pool().backend_name == "system"
+assert dash._callback.to_json is encoding.to_json and dash.dash.to_json is encoding.to_json
+"""
+
+
+def test_memory003_a_serving_process_gets_its_allocator_and_encoder():
+    """What the app factory used to set and every serving process now sets before its app."""
+    result = subprocess.run([sys.executable, "-c", CONFIGURED], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
