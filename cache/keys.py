@@ -40,7 +40,7 @@ def scope_token(scope: str | tuple[int, ...]) -> str | list[int]:
     return scope if isinstance(scope, str) else sorted(int(s) for s in scope)
 
 
-CODE_DIRS = ("analytics", "cache", "config", "db", "services")
+CODE_DIRS = ("analytics", "cache", "config", "db", "readmodel", "services")
 
 
 def code_fingerprint(root: Path) -> str:

@@ -14,7 +14,7 @@ import datetime as dt
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from services.filters import ALL
+from readmodel.selection import ALL
 
 # dcc.Dropdown's own texts, in Chinese (Dash 4 defaults are English)
 DROPDOWN_LABELS = {

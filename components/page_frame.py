@@ -29,8 +29,8 @@ from components.ids import PageIds
 from components.messages import SECTION_FAILED, empty_database_alert, error_alert, info_alert, stale_alert
 from components.prop_kinds import CHANNELS, DATE, STORES, TEXT, Kind, declare
 from db.errors import DataLayerError
+from readmodel.selection import Selection, exclusive_all
 from services.diagnosis import default_range, filter_options
-from services.filters import ViewFilters, exclusive_all
 from services.runtime import database_status, get_runtime
 from services.url_state import FilterState, from_query, query_params, to_query
 
@@ -106,11 +106,11 @@ def stale_strip():
     return None if status is None or status.available else stale_alert(status.confirmed_at)
 
 
-def view_filters(stores, start, end, channels) -> ViewFilters | None:
+def view_filters(stores, start, end, channels) -> Selection | None:
     """Filters from the bar's values; None while the selection is incomplete."""
     if not start or not end or not stores or not channels:
         return None
-    return ViewFilters.build(start, end, stores, channels)
+    return Selection.build(start, end, stores, channels)
 
 
 def section(what: str, compute: Callable[[], object], render: Callable[[object], object]):

@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.filters import is_channel_values, is_date_value, is_store_values
+from readmodel.selection import is_channel_values, is_date_value, is_store_values
 
 MAX_TEXT_CHARS = 128 * 1024  # a query string naming thousands of stores; a title, a measure
 MAX_ROW_ID = 2**63 - 1

@@ -29,9 +29,9 @@ from config import Settings
 from db.engine import make_engine, reading
 from db.queries import data_date_bounds, stores
 from db.version import read_data_stamp
+from readmodel.selection import Selection
 from scripts._bench import machine
 from services.diagnosis import store_kpis
-from services.filters import ViewFilters
 from services.runtime import Runtime
 
 CHANNELS = (None, ("美团闪购",), ("饿了么",), ("京东到家",), ("抖音",), ("小程序",), ("收银机",))
@@ -77,7 +77,7 @@ def disk_write_latency(directory: Path, repeat: int, size: int = 20_000) -> None
           f"p95 {percentile(times, 95):.3f} ms (n = {repeat})")  # fmt: skip
 
 
-def replay(runtime: Runtime, requests: list[ViewFilters]) -> list[float]:
+def replay(runtime: Runtime, requests: list[Selection]) -> list[float]:
     times = []
     for filters in requests:
         started = time.perf_counter()
@@ -86,7 +86,7 @@ def replay(runtime: Runtime, requests: list[ViewFilters]) -> list[float]:
     return times
 
 
-def workload(store_ids: list[int], last: dt.date, n: int, seed: int) -> list[ViewFilters]:
+def workload(store_ids: list[int], last: dt.date, n: int, seed: int) -> list[Selection]:
     """Zipf-like: a few views (all stores, last week) dominate, a long tail of single stores."""
     rng = np.random.default_rng(seed)
     combos = [(s, w, c) for s in [None, *store_ids] for w in WINDOWS for c in CHANNELS]
@@ -96,7 +96,7 @@ def workload(store_ids: list[int], last: dt.date, n: int, seed: int) -> list[Vie
     out = []
     for index in picks:
         store, window, channels = combos[order[index]]
-        out.append(ViewFilters.build(last - dt.timedelta(days=window - 1), last,
+        out.append(Selection.build(last - dt.timedelta(days=window - 1), last,
                                      None if store is None else [store], channels))  # fmt: skip
     return out
 
@@ -125,7 +125,7 @@ def main() -> int:
         with reading(engine) as conn:
             first, last = data_date_bounds(conn)
             store_ids = [int(i) for i in stores(conn)["id"]]
-        kpi_payload = store_kpis.uncached(runtime, ViewFilters.build(last - dt.timedelta(days=6), last))
+        kpi_payload = store_kpis.uncached(runtime, Selection.build(last - dt.timedelta(days=6), last))
         rng = np.random.default_rng(3)
         n = 200_000
         days = pd.Timestamp("2026-08-30") + pd.to_timedelta(rng.integers(0, 90, n), "D")

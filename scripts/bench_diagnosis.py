@@ -21,11 +21,11 @@ import sys
 from config import Settings
 from db.engine import make_engine, reading
 from db.queries import data_date_bounds, stores
+from readmodel.selection import Selection
 from scripts._bench import machine
 from scripts.bench_kpis import measure
 from services import analysis
 from services.diagnosis import store_kpis
-from services.filters import ViewFilters
 from services.runtime import Runtime, build_runtime
 from services.todo import daily_trend, store_health, todo_list
 
@@ -79,16 +79,16 @@ def main() -> int:
     print(f"data: {len(store_ids)} stores, {start} … {last} ({(last - start).days + 1} days), "
           f"{cold.engine.dialect.name}")  # fmt: skip
 
-    def one(i: int) -> ViewFilters:
-        return ViewFilters.build(start, last, [store_ids[i % len(store_ids)]], None)
+    def one(i: int) -> Selection:
+        return Selection.build(start, last, [store_ids[i % len(store_ids)]], None)
 
-    def everyone(_i: int) -> ViewFilters:
-        return ViewFilters.build(start, last, None, None)
+    def everyone(_i: int) -> Selection:
+        return Selection.build(start, last, None, None)
 
     def moved(stores_of):
-        def filters(i: int) -> ViewFilters:
+        def filters(i: int) -> Selection:
             back = dt.timedelta(days=i + 1)
-            return ViewFilters.build(start - back, last - back, stores_of(i), None)
+            return Selection.build(start - back, last - back, stores_of(i), None)
 
         return filters
 

@@ -24,9 +24,9 @@ from app import create_app, stop_app
 from config import Settings
 from db.engine import reading
 from db.queries import data_date_bounds
+from readmodel.selection import Selection
 from scripts._bench import machine
 from services.analysis import product_analysis
-from services.filters import ViewFilters
 from services.runtime import EXTENSION_KEY
 from serving import encoding
 
@@ -56,7 +56,7 @@ def main() -> int:
             runtime = app.server.extensions[EXTENSION_KEY]
             with reading(runtime.engine) as conn:
                 _first, last = data_date_bounds(conn)
-            week = ViewFilters.build(last - dt.timedelta(days=6), last)
+            week = Selection.build(last - dt.timedelta(days=6), last)
             with app.server.test_request_context("/"):
                 values = {
                     "商品分析 body": {"multi": True, "response": {"products-body": {

@@ -17,9 +17,9 @@ import time
 from config import Settings
 from db.engine import make_engine, reading
 from db.queries import data_date_bounds, stores
+from readmodel.selection import Selection
 from scripts._bench import machine
 from services.diagnosis import store_kpis
-from services.filters import ViewFilters
 from services.runtime import Runtime
 
 
@@ -54,10 +54,10 @@ def main() -> int:
 
     def one_store(i: int) -> None:
         store = store_ids[i % len(store_ids)]
-        store_kpis(runtime, ViewFilters.build(first, last, [store], None))
+        store_kpis(runtime, Selection.build(first, last, [store], None))
 
     def all_stores(_i: int) -> None:
-        store_kpis(runtime, ViewFilters.build(first, last, None, None))
+        store_kpis(runtime, Selection.build(first, last, None, None))
 
     for label, fn in (("one store", one_store), ("all stores", all_stores)):
         r = measure(fn, args.repeat)

@@ -22,8 +22,8 @@ from config import diagnosis as rules
 from db import queries
 from db.engine import reading
 from db.queries import Scope
+from readmodel.selection import Selection
 from services import pieces
-from services.filters import ViewFilters
 from services.runtime import Runtime
 from services.tables import records
 
@@ -31,7 +31,7 @@ STORE_MEASURES = ["orders", "loss_orders", "revenue", "actual_profit", "platform
                   "delivery_net_cost"]  # fmt: skip
 
 
-def _scope(runtime: Runtime, filters: ViewFilters, **changes) -> Scope:
+def _scope(runtime: Runtime, filters: Selection, **changes) -> Scope:
     scope = Scope(filters.start, filters.end, filters.store_ids, filters.channels, runtime.settings.fee_channels)
     return Scope(**{**scope.__dict__, **changes})
 
@@ -42,7 +42,7 @@ def _store_names(runtime: Runtime) -> pd.DataFrame:
         ["store_id", "store", "city"]]  # fmt: skip
 
 
-def store_overview(runtime: Runtime, filters: ViewFilters) -> dict:
+def store_overview(runtime: Runtime, filters: Selection) -> dict:
     """Every selected store: KPIs, 环比 changes, 健康分 (scored against all stores); per city; the
     stores without orders in the period are listed with zeros and no score. The grid of all
     stores is cached per period and channels, so every store selection shares it."""
@@ -62,7 +62,7 @@ def store_overview(runtime: Runtime, filters: ViewFilters) -> dict:
 
 
 @cached("kpis")
-def _store_grid(runtime: Runtime, filters: ViewFilters) -> pd.DataFrame:
+def _store_grid(runtime: Runtime, filters: Selection) -> pd.DataFrame:
     """All stores' row of 经营总览 (ordered by score), whatever stores ``filters`` name."""
     previous = comparison_periods(filters.start, filters.end)["previous"]
     names = _store_names(runtime)
@@ -81,7 +81,7 @@ def _store_grid(runtime: Runtime, filters: ViewFilters) -> pd.DataFrame:
     return grid.sort_values(["score", "store_id"], na_position="last").reset_index(drop=True)
 
 
-def _withhold_uncovered(runtime: Runtime, grid: pd.DataFrame, filters: ViewFilters) -> pd.DataFrame:
+def _withhold_uncovered(runtime: Runtime, grid: pd.DataFrame, filters: Selection) -> pd.DataFrame:
     """A store's 环比 only where its data covers both periods (docs/METRICS.md §3): ``base_days``
     and ``current_days`` say how many days it covers; otherwise the changes are None and
     ``change_withheld`` says which period falls short."""
@@ -105,7 +105,7 @@ def _relative(grid: pd.DataFrame, base: pd.DataFrame, column: str) -> pd.Series:
 
 
 @cached("products")
-def product_analysis(runtime: Runtime, filters: ViewFilters, sell_split: float, margin_split: float) -> dict:
+def product_analysis(runtime: Runtime, filters: Selection, sell_split: float, margin_split: float) -> dict:
     """ABC, quadrant, price bands, basket depth, category trend and loss-making / slow SKUs."""
     days = (filters.end - filters.start).days + 1
     few_stores = filters.store_ids is not None and len(filters.store_ids) <= rules.SKU_RULES_MAX_STORES
@@ -152,7 +152,7 @@ def product_analysis(runtime: Runtime, filters: ViewFilters, sell_split: float, 
 
 
 @cached("products")
-def product_focus(runtime: Runtime, filters: ViewFilters, product_id: int) -> dict:
+def product_focus(runtime: Runtime, filters: Selection, product_id: int) -> dict:
     """One SKU in the selection (商品分析 ``?sku=``): its name, totals and every day of the period
     (days without a sale as zeros, so a stock-out or an idle spell shows)."""
     name = pieces.product_names(runtime, [product_id]).get(int(product_id))
@@ -173,7 +173,7 @@ def product_focus(runtime: Runtime, filters: ViewFilters, product_id: int) -> di
 
 
 @cached("timeseries")
-def time_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
+def time_analysis(runtime: Runtime, filters: Selection) -> dict:
     """Time slots, per-hour totals and the weekday × hour matrices (daily averages)."""
     hourly = pieces.hourly_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
     if hourly.empty:
@@ -190,7 +190,7 @@ def time_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
 
 
 @cached("kpis")
-def channel_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
+def channel_analysis(runtime: Runtime, filters: Selection) -> dict:
     """Per channel: 实收, orders, 客单价, 佣金率, 营销成本率, 配送成本率, 利润率, rating; and the
     count of abnormal orders (excluded) in the selection."""
     totals, abnormal = pieces.channel_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
@@ -199,7 +199,7 @@ def channel_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
 
 
 @cached("products")
-def channel_skus(runtime: Runtime, filters: ViewFilters, channel: str) -> list[dict]:
+def channel_skus(runtime: Runtime, filters: Selection, channel: str) -> list[dict]:
     """Drill-down level 2: the SKUs of one channel in the selection, by 实收."""
     days = (filters.end - filters.start).days + 1
     totals = pieces.product_totals(runtime, filters.start, filters.end, filters.store_ids, (channel,))
@@ -214,7 +214,7 @@ def _with_store_names(runtime: Runtime, orders: pd.DataFrame) -> pd.DataFrame:
 
 
 @cached("diagnosis")
-def product_orders(runtime: Runtime, filters: ViewFilters, channel: str, product_id: int) -> dict:
+def product_orders(runtime: Runtime, filters: Selection, channel: str, product_id: int) -> dict:
     """Drill-down level 3: orders of one channel containing one SKU (newest first)."""
     scope = _scope(runtime, filters, channels=(channel,))
     with reading(runtime.engine) as conn:
@@ -233,7 +233,7 @@ def order_detail(runtime: Runtime, order_id: int) -> dict:
 
 
 @cached("diagnosis")
-def abnormal_orders(runtime: Runtime, filters: ViewFilters) -> dict:
+def abnormal_orders(runtime: Runtime, filters: Selection) -> dict:
     """异常订单 of the selection (fee channel, platform fee 0), newest first."""
     total, orders = pieces.abnormal_orders(runtime, filters.start, filters.end, filters.store_ids, filters.channels,
                                            limits.ABNORMAL_ORDER_ROWS, rules.COSTLY_DELIVERY_FEE)  # fmt: skip
@@ -241,7 +241,7 @@ def abnormal_orders(runtime: Runtime, filters: ViewFilters) -> dict:
 
 
 @cached("kpis")
-def distance_analysis(runtime: Runtime, filters: ViewFilters) -> dict:
+def distance_analysis(runtime: Runtime, filters: Selection) -> dict:
     """Distance bands 0–1 … 6+ km (orders, profit, 利润率, 配送成本率, 客单价) and, apart from them,
     the orders without a distance (到店 / 收银机; None when there are none)."""
     bands = pieces.distance_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)

@@ -8,8 +8,8 @@ from analytics.kpis import PERIODS, comparison_periods, coverage, kpi_cards
 from cache import cached
 from db import queries
 from db.engine import reading
+from readmodel.selection import Selection
 from services import pieces
-from services.filters import ViewFilters
 from services.runtime import Runtime
 
 
@@ -37,7 +37,7 @@ def default_range(last_day: str | None, days: int = 7) -> tuple[dt.date, dt.date
 
 
 @cached("kpis")
-def store_kpis(runtime: Runtime, filters: ViewFilters) -> dict:
+def store_kpis(runtime: Runtime, filters: Selection) -> dict:
     """The six KPI cards for the filters, with 环比 and 同比 (``analytics.kpis.kpi_cards``),
     each withheld when the imported data does not cover its periods for every selected store."""
     periods = comparison_periods(filters.start, filters.end)

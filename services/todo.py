@@ -25,14 +25,14 @@ from cache import cached
 from config import diagnosis as rules
 from db import queries
 from db.engine import reading
+from readmodel.selection import Selection
 from services import pieces
-from services.filters import ViewFilters
 from services.runtime import Runtime
 from services.tables import records
 
 
 @cached("timeseries")
-def daily_trend(runtime: Runtime, filters: ViewFilters) -> list[dict]:
+def daily_trend(runtime: Runtime, filters: Selection) -> list[dict]:
     """Per day: orders, 实收, 实际利润 (abnormal orders excluded)."""
     frame = pieces.daily_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
     return [
@@ -41,7 +41,7 @@ def daily_trend(runtime: Runtime, filters: ViewFilters) -> list[dict]:
     ]
 
 
-def todo_list(runtime: Runtime, filters: ViewFilters) -> dict:
+def todo_list(runtime: Runtime, filters: Selection) -> dict:
     """🔴 紧急 / 🟡 关注 / 🟢 亮点 for the last day of the selected range: per level, one group per
     rule (count, total amount, the items with the largest amounts first), each item naming what
     it is about (store, order or SKU) and its evidence. They depend on that day only (each rule
@@ -69,7 +69,7 @@ KEY_NAMES = {"id": "order_id"}  # the order's row id, which its detail view take
 
 
 @cached("diagnosis")
-def _todo_groups(runtime: Runtime, filters: ViewFilters) -> dict:
+def _todo_groups(runtime: Runtime, filters: Selection) -> dict:
     as_of = filters.end
     sku_rules = filters.store_ids is not None and len(filters.store_ids) <= rules.SKU_RULES_MAX_STORES
     store_days = pieces.daily_totals(runtime, as_of - dt.timedelta(days=13), as_of, filters.store_ids,
@@ -166,7 +166,7 @@ def _confirmed_stockouts(conn, candidates: pd.DataFrame, as_of: dt.date) -> pd.D
     return confirm_stockouts(candidates, stock, days_of_cover=rules.STOCKOUT_DAYS_OF_COVER)
 
 
-def store_health(runtime: Runtime, filters: ViewFilters) -> list[dict]:
+def store_health(runtime: Runtime, filters: Selection) -> list[dict]:
     """健康分 of the selected stores, each scored against all stores over the same period (the
     scores of all stores are cached once per period and channels and shared by every selection)."""
     scores = _all_store_health(runtime, replace(filters, store_ids=None))
@@ -177,7 +177,7 @@ def store_health(runtime: Runtime, filters: ViewFilters) -> list[dict]:
 
 
 @cached("diagnosis")
-def _all_store_health(runtime: Runtime, filters: ViewFilters) -> list[dict]:
+def _all_store_health(runtime: Runtime, filters: Selection) -> list[dict]:
     names = pieces.store_names(runtime)
     totals = pieces.store_totals(runtime, filters.start, filters.end, filters.channels)
     if totals.empty:

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode
 
-from services.filters import ALL
+from readmodel.selection import ALL
 
 
 @dataclass(frozen=True)

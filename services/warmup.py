@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from cache.stats import background
 from config import analysis as defaults
 from monitoring._thread import BackgroundLoop
+from readmodel.selection import Selection
 from services.analysis import (
     abnormal_orders,
     channel_analysis,
@@ -26,7 +27,6 @@ from services.analysis import (
     time_analysis,
 )
 from services.diagnosis import default_range, filter_options, store_kpis
-from services.filters import ViewFilters
 from services.runtime import Runtime
 from services.todo import daily_trend, store_health, todo_list
 
@@ -56,16 +56,16 @@ class WarmReport:
     complete: bool
 
 
-def default_views(runtime: Runtime) -> list[tuple[Callable, ViewFilters, tuple]]:
+def default_views(runtime: Runtime) -> list[tuple[Callable, Selection, tuple]]:
     """Every (service, filters, args) of the default views: all stores first, then each store."""
     options = filter_options(runtime)
     window = default_range(options["last_day"])
     if window is None:
         return []
-    everyone = ViewFilters.build(*window)
+    everyone = Selection.build(*window)
     jobs = [(fn, everyone, args) for fn, args in ALL_STORE_VIEWS]
     for store in options["stores"]:
-        one = ViewFilters.build(*window, stores=[store["id"]])
+        one = Selection.build(*window, stores=[store["id"]])
         jobs += [(fn, one, args) for fn, args in STORE_VIEWS]
     return jobs
 

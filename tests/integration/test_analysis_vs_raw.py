@@ -15,8 +15,8 @@ from db.demo_data import DemoSpec, generate_orders, write_exports
 from db.importer import import_file
 from db.models import Product
 from db.queries import last_stock, stores
+from readmodel.selection import Selection
 from services import analysis
-from services.filters import ViewFilters
 from services.runtime import Runtime
 
 SPEC = DemoSpec(stores=3, days=14, seed=5)
@@ -81,7 +81,7 @@ def loaded(engine, settings, tmp_path):
     runtime = Runtime(settings, engine, None)
     end = SPEC.end_date
     start = end - dt.timedelta(days=6)
-    return lines, runtime, ViewFilters.build(start, end), (start, end)
+    return lines, runtime, Selection.build(start, end), (start, end)
 
 
 def test_ana001_channels_and_abnormal_orders(loaded):
@@ -131,7 +131,7 @@ def test_ana002_distance_bands(loaded):
     assert apart["revenue"] == pytest.approx(in_store["revenue"].sum(), abs=0.02)
     assert apart["profit_margin"] == pytest.approx(in_store["profit"].sum() / in_store["revenue"].sum(), abs=1e-6)
     # no 收银机 in the selection: nothing apart
-    delivery_only = ViewFilters.build(*period, channels=["美团闪购", "饿了么"])
+    delivery_only = Selection.build(*period, channels=["美团闪购", "饿了么"])
     assert analysis.distance_analysis(runtime, delivery_only)["no_distance"] is None
 
 

@@ -177,10 +177,10 @@ def test_app006_todo_and_trend_callbacks(engine, settings):
     health = json.dumps(call(ids.DIAG_HEALTH, ["all"]), ensure_ascii=False)
     assert "门店健康分" in health and all(s["name"] in health for s in options["stores"])
     with app.server.app_context():
-        from services.filters import ViewFilters
+        from readmodel.selection import Selection
         from services.todo import store_health
 
-        rows = store_health(get_runtime(), ViewFilters.build("2026-11-21", end))
+        rows = store_health(get_runtime(), Selection.build("2026-11-21", end))
     assert [r["score"] for r in rows] == sorted(r["score"] for r in rows)  # worst first
     assert all(0 <= r["score"] <= 100 for r in rows) and len(rows) == 3
     trend = call(ids.DIAG_TREND, ["all"])

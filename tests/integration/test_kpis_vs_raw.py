@@ -11,8 +11,8 @@ import pytest
 
 from db.demo_data import DemoSpec, generate_orders, write_exports
 from db.importer import import_file
+from readmodel.selection import Selection
 from services.diagnosis import store_kpis
-from services.filters import ViewFilters
 from services.runtime import Runtime
 
 SPEC = DemoSpec(stores=4, days=21, seed=3)
@@ -69,7 +69,7 @@ def test_raw001_kpis_equal_independent_pandas(loaded):
     with runtime.engine.connect() as conn:
         store_id = int(stores(conn).set_index("code").at[store_code, "id"])
     for code, selection in ((None, None), (store_code, [store_id])):
-        cards = {c["key"]: c["value"] for c in store_kpis(runtime, ViewFilters.build(start, end, selection))["cards"]}
+        cards = {c["key"]: c["value"] for c in store_kpis(runtime, Selection.build(start, end, selection))["cards"]}
         want = expected(lines, code, start, end)
         for key, value in want.items():
             assert cards[key] == pytest.approx(value, rel=1e-6, abs=0.02), (code, key)
@@ -122,12 +122,12 @@ def test_raw002_comparisons_withheld_unless_covered(staggered, engine):
         ids = stores(conn).set_index("code")["id"].astype(int).to_dict()
     late = max(firsts, key=firsts.get)
     start = SPEC.start_date + dt.timedelta(days=2)  # 9 days from the data's 3rd day: 2 of 9 before it
-    early = ViewFilters.build(start, start + dt.timedelta(days=8))
+    early = Selection.build(start, start + dt.timedelta(days=8))
     end = SPEC.end_date  # one day: 环比 the day before, 同比 a week before, every store covered
-    last_day = ViewFilters.build(end, end)
+    last_day = Selection.build(end, end)
     cache = runtimes["cache"].cache
-    store_kpis(runtimes["cache"], ViewFilters.build(end, end, [1]))  # reads the pieces the views sum
-    store_overview(runtimes["cache"], ViewFilters.build(end, end, [1]))
+    store_kpis(runtimes["cache"], Selection.build(end, end, [1]))  # reads the pieces the views sum
+    store_overview(runtimes["cache"], Selection.build(end, end, [1]))
     computed = cache.snapshot()["computed"]
     for name, runtime in runtimes.items():
         spans = pieces.store_data_spans(runtime)
@@ -141,7 +141,7 @@ def test_raw002_comparisons_withheld_unless_covered(staggered, engine):
             _raw_covered(f, last, start - dt.timedelta(days=9), start - dt.timedelta(days=1)) for f in firsts.values())
         assert previous["period"]["days"] == 9 and previous["period"]["short_stores"] == SPEC.stores
         others = [ids[c] for c in firsts if c != late]
-        opened = store_kpis(runtime, ViewFilters.build(early.start, early.end, others))["comparisons"]["previous"]
+        opened = store_kpis(runtime, Selection.build(early.start, early.end, others))["comparisons"]["previous"]
         assert opened["withheld"] == "base" and opened["period"]["covered_days"] == 2  # 2 of 9 days
         assert result["comparisons"]["weeks_ago"]["withheld"] == "base"
         assert all(c["vs_previous"] is None and c["vs_weeks_ago"] is None for c in result["cards"])
@@ -161,11 +161,11 @@ def test_raw002_comparisons_withheld_unless_covered(staggered, engine):
         assert margin["vs_previous"] == pytest.approx(now["profit_margin"] - before["profit_margin"], abs=1e-6)
 
         # the late store alone falls short when the previous period reaches before its first day
-        around = ViewFilters.build(firsts[late] + dt.timedelta(days=2), firsts[late] + dt.timedelta(days=8))
-        solo = store_kpis(runtime, ViewFilters.build(around.start, around.end, [ids[late]]))
+        around = Selection.build(firsts[late] + dt.timedelta(days=2), firsts[late] + dt.timedelta(days=8))
+        solo = store_kpis(runtime, Selection.build(around.start, around.end, [ids[late]]))
         assert solo["comparisons"]["previous"]["withheld"] == "base"
         assert solo["comparisons"]["previous"]["period"]["covered_days"] == 2
-        assert store_kpis(runtime, ViewFilters.build(around.start, around.end, others))["comparisons"][
+        assert store_kpis(runtime, Selection.build(around.start, around.end, others))["comparisons"][
             "previous"]["withheld"] is None  # fmt: skip
         overview = {row["store_id"]: row for row in store_overview(runtime, around)["stores"]}
         for code, store_id in ids.items():

@@ -16,8 +16,8 @@ import pytest
 from config.cache import VERSION_CHECK_S
 from db.demo_data import DemoSpec, generate_orders, write_exports
 from db.importer import import_file
+from readmodel.selection import Selection
 from services import analysis, todo
-from services.filters import ViewFilters
 from services.runtime import Runtime, build_runtime
 from tests.factories import order, sheet, write_csv
 from tests.live_server import free_port
@@ -46,8 +46,8 @@ def _counts(runtime: Runtime, view: str) -> tuple:
 
 def test_pieces001_new_combinations_are_assembled_without_sql(cached_runtime, settings):
     runtime, end = cached_runtime, SPEC.end_date
-    week = ViewFilters.build(end - dt.timedelta(days=6), end)
-    one_store = ViewFilters.build(end - dt.timedelta(days=13), end, stores=[1], channels=["美团闪购", "饿了么"])
+    week = Selection.build(end - dt.timedelta(days=6), end)
+    one_store = Selection.build(end - dt.timedelta(days=13), end, stores=[1], channels=["美团闪购", "饿了么"])
     view = "services.analysis.channel_analysis"
 
     first = analysis.channel_analysis(runtime, week)  # reads the channel piece: SQL
@@ -75,7 +75,7 @@ def test_pieces001_new_combinations_are_assembled_without_sql(cached_runtime, se
 
 def test_pieces002_an_import_replaces_the_pieces(cached_runtime, engine, settings, tmp_path):
     runtime, end = cached_runtime, SPEC.end_date
-    day = ViewFilters.build(end, end, channels=["京东到家"])
+    day = Selection.build(end, end, channels=["京东到家"])
     before = analysis.channel_analysis(runtime, day)["channels"]
     orders_before = sum(r["orders"] for r in before)
     extra = sheet(order("PIECE-1", f"{end.isoformat()} 10:00:00", [{"received_price": 9.0}], channel="京东到家",
@@ -180,9 +180,9 @@ def test_pieces004_order_pieces_list_what_the_sql_lists(cached_runtime, engine, 
             pd.testing.assert_frame_equal(memory[4].astype({"ordered_at": object}), answers[2][4].astype(
                 {"ordered_at": object}), check_dtype=False, obj="abnormal_orders")  # fmt: skip
     # the hand-made orders were found: the comparisons above were not between empty answers
-    day_one = analysis.abnormal_orders(plain, ViewFilters.build(end, end, stores=[t900]))
+    day_one = analysis.abnormal_orders(plain, Selection.build(end, end, stores=[t900]))
     assert [o["platform_order_id"] for o in day_one["orders"]] == ["ABN-2", "ABN-1"]
-    assert analysis.abnormal_orders(other, ViewFilters.build(end, end, stores=[t900])) == day_one
+    assert analysis.abnormal_orders(other, Selection.build(end, end, stores=[t900])) == day_one
     flagged = pieces.rule_orders(other, end, [t900], None, rules.COSTLY_DELIVERY_FEE)
     assert set(flagged["platform_order_id"]) == {"LOSS-1", "FAR-1"}
     depths = pieces.basket_depths(other, end, end, [t900], None)
@@ -213,7 +213,7 @@ def test_pieces005_todo_order_items_are_orders_ranked_by_their_losses(cached_run
     time.sleep(VERSION_CHECK_S + 0.1)
     ids = {name: i for i, name in pieces.store_names(Runtime(settings, engine, None)).items()}
     stores = [ids[f"测试-亏损{i:02d}"] for i in range(n_stores)]
-    filters = ViewFilters.build(end, end, stores=stores)
+    filters = Selection.build(end, end, stores=stores)
     memory = todo.todo_list(cached_runtime, filters)
     sql = todo.todo_list(Runtime(settings, engine, None), filters)
     assert memory == sql
@@ -251,7 +251,7 @@ def test_pieces006_product_focus_lists_every_day_of_one_sku(cached_runtime, engi
     plain = Runtime(settings, engine, None)
     store_id = next(i for i, n in pieces.store_names(plain).items() if n == "测试-聚焦店")
     product_id = next(int(p) for p in pieces.product_days(plain, end, end, [store_id], None)["product_id"])
-    filters = ViewFilters.build(end - dt.timedelta(days=3), end, stores=[store_id])
+    filters = Selection.build(end - dt.timedelta(days=3), end, stores=[store_id])
     focus = analysis.product_focus(cached_runtime, filters, product_id)
     assert focus == analysis.product_focus(plain, filters, product_id)
     # 商品采购成本 is the line's cost (5 per line). 4 days: nothing; 3 × 8 + 1 × 7 = 31 for 4 units,

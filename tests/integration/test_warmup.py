@@ -75,8 +75,8 @@ def test_warm003_views_share_the_pieces_they_depend_on(seeded_app):
     window or a store selection that changes nothing they read computes nothing new."""
     import datetime as dt
 
+    from readmodel.selection import Selection
     from services.analysis import store_overview
-    from services.filters import ViewFilters
     from services.todo import store_health, todo_list
 
     runtime = seeded_app.server.extensions[EXTENSION_KEY]
@@ -84,18 +84,18 @@ def test_warm003_views_share_the_pieces_they_depend_on(seeded_app):
     options = filter_options(runtime)
     start, end = default_range(options["last_day"])
     picked = [options["stores"][0]["id"], options["stores"][2]["id"]]
-    everyone = ViewFilters.build(start, end)
+    everyone = Selection.build(start, end)
     todo = todo_list(runtime, everyone)
     health = store_health(runtime, everyone)
     overview = store_overview(runtime, everyone)
     computed = stats.computed
-    assert todo_list(runtime, ViewFilters.build(start - dt.timedelta(days=5), end)) == todo
-    two = ViewFilters.build(start, end, picked)
+    assert todo_list(runtime, Selection.build(start - dt.timedelta(days=5), end)) == todo
+    two = Selection.build(start, end, picked)
     assert store_health(runtime, two) == [row for row in health if row["store_id"] in picked]
     sliced = store_overview(runtime, two)
     assert stats.computed == computed
     assert sliced["stores"] == [row for row in overview["stores"] if row["store_id"] in picked]
     assert sum(c["orders"] for c in sliced["cities"]) == sum(r["orders"] for r in sliced["stores"])
     assembled = stats.assembled
-    todo_list(runtime, ViewFilters.build(start, end - dt.timedelta(days=1)))  # another last day: a new
+    todo_list(runtime, Selection.build(start, end - dt.timedelta(days=1)))  # another last day: a new
     assert (stats.computed, stats.assembled) == (computed, assembled + 1)  # view, from the pieces in memory

@@ -165,7 +165,7 @@ def test_kpis003_chinese_formatting():
 
 
 def test_kpis004_all_is_exclusive_in_the_dropdowns():
-    from services.filters import ALL, exclusive_all
+    from readmodel.selection import ALL, exclusive_all
 
     assert exclusive_all([ALL, "3"]) == ["3"]  # a store picked while 全部门店 was on
     assert exclusive_all(["3", "5", ALL]) == [ALL]  # 全部门店 picked last

@@ -1,4 +1,4 @@
-"""The filter values a callback may receive (services.filters): what the filter bar can send."""
+"""The filter values a callback may receive (readmodel.selection): what the filter bar can send."""
 
 from __future__ import annotations
 
@@ -7,19 +7,19 @@ import datetime as dt
 import pytest
 
 from components.prop_kinds import CHANNELS, DATE, STORES
-from services.filters import MAX_FILTER_ITEMS, ViewFilters, is_channel_values, is_date_value, is_store_values
+from readmodel.selection import MAX_FILTER_ITEMS, Selection, is_channel_values, is_date_value, is_store_values
 
 
 @pytest.mark.parametrize("stores", [[{"id": 3}], [["3"]], ["3 OR 1=1"], ["9" * 30], [2**64], [True], [-1]])
 def test_filters001_only_whole_store_ids_build_filters(stores):
     assert not is_store_values(stores) and not STORES.accepts(stores)
     with pytest.raises(ValueError):
-        ViewFilters.build("2026-11-01", "2026-11-02", stores, ["all"])
+        Selection.build("2026-11-01", "2026-11-02", stores, ["all"])
 
 
 def test_filters002_what_the_bar_sends_is_accepted():
     assert is_store_values(["all"]) and is_store_values(["3", "12"]) and is_store_values([3]) and is_store_values(None)
-    assert ViewFilters.build("2026-11-02", "2026-11-01", ["12", 3], ["饿了么"]) == ViewFilters(
+    assert Selection.build("2026-11-02", "2026-11-01", ["12", 3], ["饿了么"]) == Selection(
         dt.date(2026, 11, 1), dt.date(2026, 11, 2), (3, 12), ("饿了么",)
     )
     assert is_channel_values(["美团闪购", "all"]) and is_date_value("2026-11-01T00:00:00")
@@ -38,7 +38,7 @@ def test_filters004_a_date_is_an_iso_day_of_this_century(value):
     assert not is_date_value(value) and not DATE.accepts(value)
     if isinstance(value, str):
         with pytest.raises(ValueError):
-            ViewFilters.build(value, "2026-11-02", ["all"], ["all"])
+            Selection.build(value, "2026-11-02", ["all"], ["all"])
 
 
 @pytest.mark.parametrize("value", ["饿了么", [{"name": "饿了么"}], [1], ["x" * 65]])

@@ -1,4 +1,9 @@
-"""Normalised, hashable filters shared by every view (cache-key friendly primitives)."""
+"""The one value a view is asked for: an immutable ``Selection`` of stores, channels and days.
+
+Built once from the filter bar or the URL (``Selection.build``), passed whole from the page to
+the service to the read model, and hashable into cache keys (primitives only). ``day`` is the one
+parser of a date given as text.
+"""
 
 from __future__ import annotations
 
@@ -69,7 +74,9 @@ def _is_store_id(value: object) -> bool:
 
 
 @dataclass(frozen=True)
-class ViewFilters:
+class Selection:
+    """Stores, channels and an inclusive window of days (None = 全部)."""
+
     start: dt.date
     end: dt.date
     store_ids: tuple[int, ...] | None = None  # None = 全部门店
@@ -82,7 +89,7 @@ class ViewFilters:
         end: str | dt.date,
         stores: Iterable[object] | None = None,
         channels: Iterable[str] | None = None,
-    ) -> ViewFilters:
+    ) -> Selection:
         """Accept raw UI values (ISO strings, ids as str/int, 'all') and normalise them."""
         start_date = day(start)
         end_date = day(end)
