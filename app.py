@@ -14,10 +14,8 @@ from flask import Response, has_request_context, request
 
 import web
 from analytics import use_python_strings
-from components import encoding
 from config import PROJECT_ROOT, Settings
 from monitoring.endpoints import register_endpoints
-from monitoring.memory import tune_malloc, use_system_allocator_for_arrow
 from services.import_jobs import JobWorker
 from services.runtime import EXTENSION_KEY, build_runtime, install
 from services.warmup import CacheWarmer
@@ -93,12 +91,10 @@ def create_app(
     (Redis health, psutil) and the cache warmer unless told not to; ``stop_app`` stops them.
     ``peer_dir``: the app is one of several serving processes, whose counters meet there.
     ``start_worker``: run the import worker thread (default: as ``start_monitors``; never when
-    ``O2O_IMPORT_WORKER=0``)."""
+    ``O2O_IMPORT_WORKER=0``). Process-wide settings (allocators, Dash's JSON encoder) are the
+    serving process's: ``serving.worker.build_app``."""
     settings = settings or Settings.from_env()
     use_python_strings()
-    use_system_allocator_for_arrow()
-    tune_malloc()
-    encoding.install()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Dash(
         __name__,
@@ -152,7 +148,8 @@ _default_app: Dash | None = None
 
 
 def __getattr__(name: str):
-    """``app:server`` for WSGI servers without building an app at import time."""
+    """``app:server`` for WSGI servers without building an app at import time (the serving
+    process's allocator and encoder settings: ``serving.wsgi:server``)."""
     global _default_app
     if name == "server":
         if _default_app is None:

@@ -1,10 +1,10 @@
-"""Benchmark: encoding Dash responses to JSON, Dash's own encoder vs components.encoding.
+"""Benchmark: encoding Dash responses to JSON, Dash's own encoder vs serving.encoding.
 
     .venv/bin/python scripts/bench_encoding.py --database-url postgresql://postgres@127.0.0.1:5432/o2o_load
 
 Renders real responses from the database (the 商品分析 body and the 门店诊断 page layout for
 the last 7 days of all stores) and encodes each with ``dash._utils.to_json`` (plotly's
-``to_json_plotly``, orjson engine) and with ``components.encoding.to_json``; prints p50 per
+``to_json_plotly``, orjson engine) and with ``serving.encoding.to_json``; prints p50 per
 encoding and checks that both give the same JSON.
 """
 
@@ -17,14 +17,10 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dash import _utils
 
 from app import create_app, stop_app
-from components import encoding
 from config import Settings
 from db.engine import reading
 from db.queries import data_date_bounds
@@ -32,6 +28,7 @@ from readmodel.selection import Selection
 from scripts._bench import machine
 from services.analysis import product_analysis
 from services.runtime import EXTENSION_KEY
+from serving import encoding
 
 
 def _p50_ms(encode, value, repeat: int) -> float:

@@ -30,8 +30,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from config import Settings
 from db.engine import make_engine
 from scripts._bench import DEFAULT_PG_ADMIN, machine, scratch_postgres

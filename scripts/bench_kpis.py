@@ -13,9 +13,6 @@ import datetime as dt
 import statistics
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics import use_python_strings
 from config import Settings

@@ -1,7 +1,8 @@
 """What a serving process's resident memory is made of (Linux: /proc/<pid>/smaps_rollup).
 
 Without arguments: a fresh interpreter imports the libraries a worker imports, one at a time,
-then the app, then builds it with ``create_app`` (no request served), printing after each step
+then the app, then builds it as a serving process does (``serving.worker.build_app``: the
+process settings, then ``create_app``; no request served), printing after each step
 the resident set, its anonymous part (the process's own heap: objects, arrays) and its file
 pages (shared libraries and mapped files, one copy in the machine's memory for every process).
 With ``--pid``: the same split for running processes (e.g. the workers after a load test).
@@ -18,8 +19,6 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # in the order the app's own imports reach them
 LIBRARIES = ("numpy", "pyarrow", "pandas", "sqlalchemy", "flask", "plotly.graph_objects", "dash",
@@ -56,12 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         print(line(f"+ {name}"))
     import app
     from config import Settings
+    from serving.worker import build_app
 
     print(line("+ app modules"))
     with tempfile.TemporaryDirectory() as data_dir:
         database_url = args.database_url or f"sqlite:///{data_dir}/o2o.sqlite3"
         settings = Settings.from_env({}, database_url=database_url, data_dir=data_dir, cache_warm=False)
-        dash_app = app.create_app(settings)
+        dash_app = build_app(settings)
         try:
             print(line("create_app (nothing served)"))
         finally:

@@ -24,9 +24,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 import numpy as np
 import psutil
 
@@ -34,6 +31,8 @@ from app import create_app, stop_app
 from config import Settings
 from scripts._bench import machine
 from tests.integration.test_monitoring import PANEL_PAYLOAD
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:

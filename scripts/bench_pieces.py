@@ -16,12 +16,9 @@ import argparse
 import mmap
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics import use_python_strings
 from cache.tiers import MappedFileTier, _crc32

@@ -3,8 +3,12 @@
     python3 scripts/bootstrap.py run    # venv + install + migrate + seed demo (first start) + serve :8051
     python3 scripts/bootstrap.py test   # venv + install (+ test tools) + the whole pytest suite
 
-Extra arguments after the command go to the launcher / pytest. Installs are skipped when the
-requirements files have not changed since the last successful install (hash stamp in .venv).
+Extra arguments after the command go to the launcher / pytest. The project itself is installed
+into the venv in editable mode (``pip install --no-deps --no-build-isolation -e .``: the pinned
+setuptools of requirements.txt builds it, offline), so its packages import from this checkout
+without any sys.path edit and the ``o2o-*`` commands exist in .venv. Installs are skipped when
+the requirements files (and pyproject.toml, for the project) have not changed since the last
+successful install (hash stamps in .venv). Standard library only: it runs before the venv exists.
 """
 
 from __future__ import annotations
@@ -48,6 +52,20 @@ def ensure_venv(requirement_files: list[str]) -> Path:
     return python
 
 
+def ensure_project(python: Path) -> None:
+    """The checkout installed in editable mode (again when pyproject.toml changed or the venv's
+    install points at another checkout, e.g. a venv shared by several work trees)."""
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + str(ROOT).encode()).hexdigest()
+    stamp = VENV / ".installed-project"
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    print(f"⏳ 安装项目 (pip install -e {ROOT})", flush=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                    "--no-build-isolation", "-e", str(ROOT)], check=True, cwd=ROOT)  # fmt: skip
+    stamp.write_text(digest)
+    print("✅ 项目已安装 (o2o-launch 等命令在 .venv 中)", flush=True)
+
+
 def main(argv: list[str]) -> int:
     if sys.version_info < MIN_PYTHON:
         print(f"❌ 需要 Python {'.'.join(map(str, MIN_PYTHON))}+，当前 {sys.version.split()[0]}")
@@ -59,10 +77,12 @@ def main(argv: list[str]) -> int:
     try:
         if command == "run":
             python = ensure_venv(["requirements.txt"])
+            ensure_project(python)
             return subprocess.call(
                 [str(python), str(ROOT / "scripts" / "launch.py"), "production", *rest], cwd=ROOT
             )
         python = ensure_venv(["requirements.txt", "requirements-test.txt"])
+        ensure_project(python)
         return subprocess.call([str(python), "-m", "pytest", *rest], cwd=ROOT)
     except subprocess.CalledProcessError as exc:
         print(f"❌ 命令失败 (退出码 {exc.returncode}): {' '.join(map(str, exc.cmd))}")

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from config import Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MIN_PYTHON = (3, 11)
 EVICTION_POLICIES = ("allkeys-lru", "allkeys-lfu")
@@ -107,7 +106,7 @@ class Doctor:
         return f"Python {version} ({sys.executable})"
 
     def dependencies(self) -> str:
-        from scripts.check_deps import check, problems
+        from serving.dependencies import check, problems
 
         statuses = check([ROOT / "requirements.txt"])
         wrong = problems(statuses)
@@ -264,7 +263,7 @@ class Doctor:
         import psutil
 
         port = self.settings.port
-        from scripts._pidfile import launcher_of
+        from serving.pidfile import launcher_of
 
         holders = []
         for conn in psutil.net_connections(kind="inet"):

@@ -13,9 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_ROOT))
-
 from tqdm import tqdm
 
 from analytics import use_python_strings
@@ -28,6 +25,7 @@ from db.demo_data import (
     write_ground_truth,
 )
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = DemoSpec()
 
 

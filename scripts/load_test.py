@@ -43,9 +43,6 @@ from gevent.pool import Group
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from scripts import _dash_protocol as dp
 from scripts._load_metrics import MetricsWatcher, cache_delta, scrape_quietly
 from scripts._load_report import ms, print_report, row

@@ -41,7 +41,7 @@ def waitress_in_thread(wsgi_app, threads: int = 4, make_server=None):
         server = waitress.create_server(wsgi_app, host="127.0.0.1", port=0, threads=threads)
     loop = threading.Thread(target=server.run, name="waitress-loop", daemon=True)
     loop.start()
-    if hasattr(server, "request_stop"):  # web.server.AppServer: its own draining stop
+    if hasattr(server, "request_stop"):  # serving.server.AppServer: its own draining stop
         try:
             yield server
         finally:

@@ -5,7 +5,7 @@ the dashboard receives are Dash callback requests of a few KB. A route that rece
 file declares its own limit with :func:`accepts_upload` (``O2O_MAX_IMPORT_BYTES``). A body over
 the limit is refused with 413 before it is read: by its Content-Length, or — sent in chunks —
 once the bytes read pass the limit (Werkzeug's LimitedStream). Waitress itself receives at most
-``Settings.max_request_bytes`` (scripts/_serve.py), above the largest route limit.
+``Settings.max_request_bytes`` (serving/worker.py), above the largest route limit.
 
 A refused request (400, 413, 415) gets a short JSON answer and one WARNING line, no traceback.
 """

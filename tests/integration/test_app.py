@@ -196,11 +196,12 @@ def test_app007_responses_encoded_as_dash_encodes_them(loaded_app, monkeypatch):
     import dash.dash
     from dash import _utils
 
-    from components import encoding
+    from serving import encoding
 
     client = loaded_app.server.test_client()
     payload = kpi_payload(["all"], "2026-11-01", "2026-11-02", ["all"])
-    assert dash._callback.to_json is encoding.to_json  # the app factory installed it
+    monkeypatch.setattr(dash._callback, "to_json", encoding.to_json)  # as serving.worker.configure_process
+    monkeypatch.setattr(dash.dash, "to_json", encoding.to_json)
     ours = [client.get("/_dash-layout").get_data(), client.post("/_dash-update-component", json=payload).get_data()]
     monkeypatch.setattr(dash._callback, "to_json", _utils.to_json)
     monkeypatch.setattr(dash.dash, "to_json", _utils.to_json)

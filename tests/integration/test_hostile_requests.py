@@ -24,7 +24,7 @@ from db.engine import make_engine
 from db.importer import import_file
 from db.migrate import upgrade
 from scripts import _dash_protocol as dp
-from scripts._serve import waitress_server
+from serving.worker import waitress_server
 from tests.factories import write_csv
 from tests.integration.test_app import kpi_payload
 from tests.integration.test_import import small_sheet

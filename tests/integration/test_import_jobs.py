@@ -188,9 +188,8 @@ def test_jobs007_job_of_a_killed_process_is_failed_and_wrote_nothing(engine, set
     jobs.claim_next(engine, "checker")
     jobs.finish(engine, job, "checker", "checked", error_count=0)
     assert jobs.enqueue_import(engine, job)
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     process = subprocess.Popen([sys.executable, "-c", KILLED_WORKER, empty_database_url, str(tmp_path / "var")],
-                               cwd=PROJECT_ROOT, env=env)  # fmt: skip
+                               cwd=PROJECT_ROOT)  # fmt: skip
     try:
         row = _wait(engine, job, lambda r: r["step"] == "写入" or r["status"] not in jobs.ACTIVE, timeout=120)
         assert row["status"] == "running", row["message"]  # killed while writing

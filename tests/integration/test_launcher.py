@@ -151,7 +151,7 @@ def test_launch002_debug_serves_on_loopback_with_reloader(tmp_path):
         assert listeners == {"127.0.0.1"}
 
         # Hot reload: a changed source file restarts the child; the parent and its PID file stay.
-        os.utime(SCRIPTS / "_pidfile.py")
+        os.utime(PROJECT_ROOT / "serving" / "pidfile.py")
         deadline = time.monotonic() + 60
         while (current := psutil.Process(launcher.proc.pid).children()) in ([], children):
             assert time.monotonic() < deadline, f"no reload:\n{launcher.output}"

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from config import PROJECT_ROOT
-from scripts.check_deps import DepStatus, check
+from serving.dependencies import DepStatus, check
 from tests.conftest import service_missing
 from tests.live_server import free_port
 

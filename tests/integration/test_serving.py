@@ -271,7 +271,7 @@ def test_serve005_a_request_in_progress_at_the_stop_finishes_with_connection_clo
     is refused."""
     import threading
 
-    from web.server import AppServer
+    from serving.server import AppServer
 
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/slow":
@@ -328,7 +328,7 @@ def test_serve006_dash_setup_is_done_before_the_server_accepts(engine, settings,
 
     from app import create_app, stop_app
     from db.seed import seed_demo
-    from scripts._serve import waitress_server
+    from serving.worker import waitress_server
 
     settings = dataclasses.replace(settings, cache_warm=False, log_level="WARNING", demo_stores=2, demo_days=14)
     seed_demo(engine, settings)

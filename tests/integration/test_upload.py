@@ -25,9 +25,9 @@ from db.engine import make_engine
 from db.export_format import COLUMNS
 from db.migrate import upgrade
 from db.models import ImportBatch, ImportJob, Order
-from scripts._serve import waitress_server
 from services import imports
 from services.runtime import EXTENSION_KEY
+from serving.worker import waitress_server
 from tests.factories import write_csv, write_xlsx
 from tests.integration.jobs_helpers import assert_database_holds, orders_sheet
 from tests.integration.jobs_helpers import wait_for_job as _wait

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from dash import _utils, dcc, html
 
-from components import encoding
+from serving import encoding
 
 
 def _samples():

@@ -1,4 +1,5 @@
-"""Memory housekeeping: Arrow on the system allocator, glibc's free pages returned."""
+"""Memory housekeeping: Arrow on the system allocator, glibc's free pages returned. The checks run
+in a fresh interpreter (the project is installed in the venv, so it imports as it is)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ import sys
 from config import PROJECT_ROOT
 
 SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
 import numpy as np, psutil, pyarrow as pa
-from monitoring.memory import release_free_memory, use_system_allocator_for_arrow
+from monitoring.memory import release_free_memory
+from serving.memory import use_system_allocator_for_arrow
 assert pa.default_memory_pool().backend_name != "system"
 use_system_allocator_for_arrow()
 assert pa.default_memory_pool().backend_name == "system"
@@ -28,16 +28,14 @@ assert held - after > 200 << 20, (base, held, after)
 
 
 def test_memory001_arrow_pool_and_trim_return_memory():
-    result = subprocess.run([sys.executable, "-c", SCRIPT.format(root=str(PROJECT_ROOT))], capture_output=True,
-                            text=True, timeout=60)  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", SCRIPT], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 FRAGMENTS = """
-import sys
-sys.path.insert(0, {root!r})
 import psutil
-from monitoring.memory import tune_malloc
+from serving.memory import tune_malloc
 if {tune}:
     assert tune_malloc()
 rss = lambda: psutil.Process().memory_info().rss
@@ -51,7 +49,7 @@ print((rss() - base) >> 20)
 
 
 def _retained_mib(tune: bool) -> int:
-    result = subprocess.run([sys.executable, "-c", FRAGMENTS.format(root=str(PROJECT_ROOT), tune=tune)],
+    result = subprocess.run([sys.executable, "-c", FRAGMENTS.format(tune=tune)], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     return int(result.stdout.strip())
@@ -62,3 +60,21 @@ def test_memory002_large_temporaries_are_returned_at_once():
     (glibc's dynamic threshold, raised by one large free) they stay behind as heap fragments."""
     assert _retained_mib(tune=False) > 60
     assert _retained_mib(tune=True) < 10
+
+
+CONFIGURED = """
+import dash._callback, dash.dash, pyarrow as pa
+from serving import encoding
+from serving.worker import configure_process
+assert pa.default_memory_pool().backend_name != "system" and dash._callback.to_json is not encoding.to_json
+configure_process()
+assert pa.default_memory_pool().backend_name == "system"
+assert dash._callback.to_json is encoding.to_json and dash.dash.to_json is encoding.to_json
+"""
+
+
+def test_memory003_a_serving_process_gets_its_allocator_and_encoder():
+    """What the app factory used to set and every serving process now sets before its app."""
+    result = subprocess.run([sys.executable, "-c", CONFIGURED], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -62,7 +62,7 @@ def test_workers002_peers_are_live_fresh_and_not_self(tmp_path):
 
 _TWO_SIGNALS = """
 import os, signal, time
-from scripts._serve import stop_on_first_signal
+from serving.signals import stop_on_first_signal
 both = {signal.SIGINT, signal.SIGTERM}
 stop_on_first_signal()
 signal.pthread_sigmask(signal.SIG_BLOCK, both)
@@ -94,7 +94,7 @@ def test_workers004_waitress_queue_warnings_are_digested():
     """One queue warning per interval passes, naming how many were held back and the deepest."""
     import logging
 
-    from scripts._serve import QueueWarningDigest
+    from serving.worker import QueueWarningDigest
 
     now = [100.0]
     digest = QueueWarningDigest(interval_s=10.0, clock=lambda: now[0])

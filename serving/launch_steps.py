@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from config import PROJECT_ROOT, Settings
-from scripts.check_deps import check, problems
+from serving.dependencies import check, problems
 
 BOOTSTRAP = f"{'python3' if os.name != 'nt' else 'python'} scripts/bootstrap.py run"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -24,16 +24,24 @@ def step(icon: str, text: str) -> None:
     print(f"{icon} {text}", flush=True)
 
 
-def check_venv() -> None:
-    """Step 1: the project's own virtual environment (or how to make it)."""
+def check_venv(script: str | None = None) -> bool:
+    """Step 1: the project's own virtual environment (or how to make it). False when ``script``
+    (``scripts/launch.py`` of some checkout) would serve the code of another checkout: the venv's
+    editable install points where ``bootstrap.py`` last ran (a venv shared by work trees)."""
     version = f"Python {sys.version.split()[0]}"
     project_venv = (PROJECT_ROOT / ".venv").resolve()
+    checkout = Path(script).resolve().parent.parent if script and script.endswith("launch.py") else None
+    if checkout is not None and (checkout / "serving").is_dir() and checkout != PROJECT_ROOT.resolve():
+        step("❌", f"{version}: {script} 属于 {checkout}, 但此 Python 导入的项目在 {PROJECT_ROOT}; "
+                   f"在 {checkout} 运行 {BOOTSTRAP} 重新安装")  # fmt: skip
+        return False
     if Path(sys.prefix).resolve() == project_venv:
         step("✅", f"{version}, 项目虚拟环境 {project_venv}")
     elif sys.prefix != getattr(sys, "base_prefix", sys.prefix):
         step("⚠️", f"{version}, 运行在其他虚拟环境 {sys.prefix} (项目的是 {project_venv}; 创建: {BOOTSTRAP})")
     else:
         step("⚠️", f"{version}, 未使用虚拟环境; 创建并安装依赖: {BOOTSTRAP}")
+    return True
 
 
 def check_dependencies(skip: bool) -> bool:
@@ -57,11 +65,11 @@ def check_dependencies(skip: bool) -> bool:
 def check_processes(pid_file: Path, host: str, port: int) -> bool:
     """Step 5 (run before the slow steps so a busy port fails fast): an earlier instance of this
     app recorded in the PID file is stopped; anything else on the port is named, never touched."""
-    from scripts import _pidfile
+    from serving import pidfile
 
-    earlier = _pidfile.clear_previous(pid_file)
+    earlier = pidfile.clear_previous(pid_file)
     prefix = f"{earlier[1]}; " if earlier else ""
-    owners = _pidfile.port_owners(host, port)
+    owners = pidfile.port_owners(host, port)
     if owners is not None:
         who = ", ".join(owners) if owners else "未知进程 (无权限查看)"
         step(

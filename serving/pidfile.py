@@ -20,6 +20,7 @@ import psutil
 PID_FILE_NAME = "o2o-dashboard.pid"
 STOP_TIMEOUT_S = 10.0
 LAUNCHER = "scripts/launch.py"
+COMMAND = "o2o-launch"  # the console script of pyproject.toml (o2o-launch.exe on Windows)
 
 
 def pid_file_path(data_dir: str | Path) -> Path:
@@ -58,8 +59,14 @@ def remove_if_ours(path: Path, pid: int | None = None) -> bool:
 
 
 def is_this_app(proc: psutil.Process) -> bool:
-    """True when the process runs scripts/launch.py (any Python, any OS path style)."""
-    return any(arg.replace("\\", "/").endswith(LAUNCHER) for arg in proc.cmdline())
+    """True when the process runs scripts/launch.py (any Python, any OS path style) or the
+    ``o2o-launch`` command."""
+    return any(_is_launcher(arg.replace("\\", "/")) for arg in proc.cmdline())
+
+
+def _is_launcher(arg: str) -> bool:
+    name = arg.rsplit("/", 1)[-1].lower()
+    return arg.endswith(LAUNCHER) or name in (COMMAND, f"{COMMAND}.exe", f"{COMMAND}-script.py")
 
 
 def clear_previous(path: Path) -> tuple[str, str] | None:
