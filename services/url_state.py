@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode
 
-from readmodel.selection import ALL
+from readmodel.selection import ALL, day
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,9 @@ def query_params(search: str | None) -> dict:
 
 
 def _date(text: str | None) -> dt.date | None:
+    """The day of a query parameter (``readmodel.selection.day``), None when it names none."""
     try:
-        return dt.date.fromisoformat(str(text)[:10]) if text else None
+        return day(text) if text else None
     except ValueError:
         return None
 
