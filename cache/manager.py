@@ -6,8 +6,8 @@ Keys include the data version and the database's identity (``db.version.VersionW
 at most once per second and shared with the read model), so no tier serves data from before an
 import or from another database (one re-created, or another one on the same data directory).
 Concurrent misses of one key compute once per process (a per-key lock) and, across processes,
-once per Redis lock lifetime (others wait briefly for the value, then compute themselves). Cache trouble is logged and
-counted, never raised.
+once per Redis lock lifetime (others wait briefly for the value, then compute themselves).
+Cache trouble is logged and counted, never raised.
 """
 
 from __future__ import annotations
@@ -89,9 +89,6 @@ class CacheManager:
         self._watched = True
 
     # -- data version ---------------------------------------------------------------------
-    def data_version(self) -> int:
-        return self.data_stamp()[0]
-
     def data_stamp(self) -> DataStamp:
         """``VersionWatch.stamp``: (data version, database id), stale while the database is down."""
         return self.versions.stamp()
