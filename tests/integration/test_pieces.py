@@ -459,3 +459,24 @@ def test_pieces007_damaged_pieces_files_never_kill_a_worker(empty_database_url, 
     dropped = log.count("dropped and computed again")
     assert dropped >= len(files), (actions, log[-3000:])
     print("pieces under fire:", actions, "dropped:", dropped, "requests:", result["total"]["requests"])
+
+
+def test_pieces008_abnormal_rule_and_its_sql_form_agree(cached_runtime):
+    """readmodel.abnormal (the rule) and db.queries.abnormal_clause (its SQL form) pick the same
+    orders of the demo data, per store and channel."""
+    from sqlalchemy import func, select
+
+    from config import diagnosis as rules
+    from db.models import Order
+    from readmodel.abnormal import abnormal_mask
+
+    fee_channels = cached_runtime.settings.fee_channels
+    table = cached_runtime.tables.flagged_orders(rules.COSTLY_DELIVERY_FEE)  # holds every abnormal order
+    picked = table[abnormal_mask(table, None, fee_channels)]
+    mine = picked.groupby(["store_id", picked["channel"].astype(str)]).size().to_dict()
+    o = Order.__table__.c
+    query = select(o.store_id, o.channel, func.count()).where(queries.abnormal_clause(o, fee_channels)).group_by(
+        o.store_id, o.channel)  # fmt: skip
+    with reading(cached_runtime.engine) as conn:
+        sql = {(int(s), c): int(n) for s, c, n in conn.execute(query)}
+    assert mine == sql and sum(sql.values()) > 0
