@@ -1,6 +1,6 @@
 """Two databases, one data directory, one Redis: the dashboard always shows the figures of the
 database it is connected to, whatever the other one left in L2 (var/cache), in the piece files
-(var/pieces) or in Redis, even when both are at the same data version and after one of them
+(var/tables) or in Redis, even when both are at the same data version and after one of them
 is deleted and created again (SQLite and PostgreSQL, real files, real redis-server)."""
 
 from __future__ import annotations
