@@ -1,8 +1,8 @@
 """View-models of the analysis pages: 经营总览, 商品分析, 时段分析, 渠道分析 (with drill-down), 配送分析.
 
 Each function reads totals from the read model (or, for drill-downs, the orders of one
-channel / product / order from the database), runs the pure analytics and returns JSON-native dicts, so every
-result goes through the cache's tiers.
+channel / product / order from the database), runs the pure analytics and returns JSON-native
+dicts, so every result goes through the cache's tiers.
 """
 
 from __future__ import annotations
