@@ -1,15 +1,13 @@
-"""The four-tier read path: L1 memory → L2 disk (Flask-Caching) → L3 Redis → compute (database).
-
-Regions marked ``mapped`` (the pieces) take a path of their own: the process's current frames →
-the host's memory-mapped Arrow file → compute, so all workers of a host share one copy.
+"""The four-tier cache of view-models: L1 memory → L2 disk (Flask-Caching) → L3 Redis → compute
+(the service, which reads the read model or, for drill-downs, the database).
 
 A hit in a lower tier is promoted to the tiers above it; a computed value is written to all.
-Keys include the data version and the database's identity, re-read together from the database
-at most once per second, so no tier serves data from before an import or from another database
-(one re-created, or another one on the same data directory). Concurrent misses of one key
-compute once per process (a per-key lock) and, across processes, once per Redis lock lifetime
-(others wait briefly for the value, then compute themselves). Cache trouble is logged and
-counted, never raised.
+Keys include the data version and the database's identity (``db.version.VersionWatch``, re-read
+at most once per second and shared with the read model), so no tier serves data from before an
+import or from another database (one re-created, or another one on the same data directory).
+Concurrent misses of one key compute once per process (a per-key lock) and, across processes,
+once per Redis lock lifetime (others wait briefly for the value, then compute themselves).
+Cache trouble is logged and counted, never raised.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import NamedTuple
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
@@ -30,7 +27,7 @@ from sqlalchemy.engine import make_url
 from cache.keys import code_fingerprint, current_scope, make_key
 from cache.serialize import HEADER, CorruptPayloadError, Encoded, decode, encode, estimate_size
 from cache.stats import CacheStats
-from cache.tiers import CircuitBreaker, DiskTier, MappedFileTier, MemoryTier, RedisTier
+from cache.tiers import CircuitBreaker, DiskTier, MemoryTier, RedisTier
 from config import PROJECT_ROOT, Settings
 from config.cache import (
     BREAKER_COOLDOWN_S,
@@ -38,14 +35,11 @@ from config.cache import (
     LOCK_POLL_S,
     LOCK_TTL_MS,
     LOCK_WAIT_S,
-    OTHER_DATABASE_PIECES_MAX_AGE_S,
     REDIS_PREFIX,
     REGIONS,
-    VERSION_CHECK_S,
-    VERSION_WAIT_S,
     RegionTTL,
 )
-from db.errors import DataLayerError
+from db.version import DatabaseStatus, DataStamp, VersionWatch
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +48,7 @@ class CacheManager:
     def __init__(
         self,
         settings: Settings,
-        version_reader: Callable[[], tuple[int, str]],
+        versions: VersionWatch | Callable[[], tuple[int, str]],
         *,
         regions: dict[str, RegionTTL] | None = None,
         redis_prefix: str | None = None,
@@ -67,9 +61,6 @@ class CacheManager:
         self.stats = CacheStats()
         self.l1 = MemoryTier(settings.cache_l1_max_entries, settings.cache_l1_max_mb * 1024 * 1024, clock)
         self.l2 = DiskTier(Path(settings.data_dir) / "cache", settings.cache_l2_threshold)
-        self.mapped = MappedFileTier(Path(settings.data_dir) / "pieces", OTHER_DATABASE_PIECES_MAX_AGE_S)
-        self._frames: dict[str, tuple[tuple[int, str], object]] = {}  # mapped: key → (stamp, frame)
-        self._frames_lock = threading.Lock()
         self.breaker = CircuitBreaker(BREAKER_FAILURES, breaker_cooldown)
         # Instances share Redis only when they share the database: the namespace is derived
         # from the database URL (password removed), so two sites on one Redis never collide.
@@ -81,16 +72,12 @@ class CacheManager:
         # argument): their digest is part of every key, so two instances sharing disk or Redis
         # with other O2O_RULE_* values never serve each other's views
         self.code_version = f"{code}:{settings.rules.fingerprint()}"
-        # (version, database id) in one query: db.version.read_data_stamp
-        self._version_reader = version_reader
-        self._stamp: tuple[int, str] = (0, "")
-        self._known = False  # a check has answered since start
-        self._version_checked: float | None = None
-        self._version_lock = threading.Lock()
-        self._check: threading.Event | None = None  # set when the check in flight ends
-        self._cold_wait_s = settings.db_timeout_s + 1.0  # the reader fails within its own bound
-        self._unavailable_since: float | None = None  # wall clock: first failed check of a run
-        self._confirmed_at: float | None = None  # wall clock: last answered check
+        # the data version and database identity, shared with the read model (a bare reader
+        # of them is watched here: a manager on its own, as in the tests and the doctor)
+        if not isinstance(versions, VersionWatch):
+            versions = VersionWatch(versions, cold_wait_s=settings.db_timeout_s + 1.0)
+        self.versions = versions
+        versions.on_change(lambda stamp: self.l3.publish_version(stamp.version))  # a mirror for other tools
         self._flights: dict[str, threading.Lock] = {}
         self._flights_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.cache_compute_slots)
@@ -99,78 +86,19 @@ class CacheManager:
 
     def watch(self, engine: Engine) -> None:
         """Count a request as computed with the database only when it connects to ``engine``
-        while it computes (a view assembled from cached pieces never does; a connection rather
-        than a statement, so a driver-level COPY counts too). Until an engine is watched every
+        while it computes (a view assembled from the read model's tables in memory never does; a
+        connection rather than a statement, so a driver-level COPY counts too). Until an engine is watched every
         computation counts as a database one."""
         event.listen(engine, "engine_connect", _mark_query)
         self._watched = True
 
     # -- data version ---------------------------------------------------------------------
-    def data_version(self) -> int:
-        """The data version, re-read at most every VERSION_CHECK_S seconds."""
-        return self.data_stamp()[0]
-
-    def data_stamp(self) -> tuple[int, str]:
-        """(data version, database id), re-read together at most every VERSION_CHECK_S
-        seconds: a database swapped or re-created under a running app is seen like an import.
-
-        No request waits for the database here: one thread checks (in the background) while
-        the others use the last known stamp; the thread that started the check waits for it
-        VERSION_WAIT_S at most, and not at all while the database is known not to answer.
-        So cached views keep being served from the last known version while the database
-        does not answer (``database_status`` says since when). Before any stamp is known a
-        request waits for the check up to the database's bound, then raises DataLayerError."""
-        now = time.monotonic()
-        with self._version_lock:
-            fresh = self._version_checked is not None and now - self._version_checked < VERSION_CHECK_S
-            if fresh and self._known:
-                return self._stamp
-            check, started = self._check, self._check is None
-            if started:
-                check = self._check = threading.Event()
-                self._version_checked = now
-                threading.Thread(target=self._check_version, args=(check,), name="data-version-check",
-                                 daemon=True).start()  # fmt: skip
-            known, answering = self._known, self._unavailable_since is None
-        if not known:
-            if not check.wait(self._cold_wait_s) or not self._known:
-                raise DataLayerError("database unavailable: the data version could not be read")
-        elif started and answering:
-            check.wait(VERSION_WAIT_S)
-        return self._stamp
-
-    def _check_version(self, done: threading.Event) -> None:
-        try:
-            version, database = self._version_reader()
-            stamp = (int(version), str(database))
-        except Exception:  # the database is down: the last known version stays in use
-            with self._version_lock:
-                first = self._unavailable_since is None
-                if first:
-                    self._unavailable_since = time.time()
-                self._version_checked = time.monotonic()  # next check one interval after this one
-                self._check = None
-            if first:
-                log.warning("cache: could not read the data version; serving the last known one", exc_info=True)
-            done.set()
-            return
-        with self._version_lock:
-            changed = stamp != self._stamp
-            recovered = self._unavailable_since is not None
-            self._stamp, self._known = stamp, True
-            self._confirmed_at, self._unavailable_since = time.time(), None
-            self._check = None
-        done.set()
-        if recovered:
-            log.warning("cache: the database answers again (data version %s)", stamp[0])
-        if changed:
-            self.l3.publish_version(stamp[0])  # mirror for other tools; each process reads the DB
+    def data_stamp(self) -> DataStamp:
+        """``VersionWatch.stamp``: (data version, database id), stale while the database is down."""
+        return self.versions.stamp()
 
     def database_status(self) -> DatabaseStatus:
-        """Whether the last version check answered, and the wall-clock times that say since
-        when it does not and up to when the cached data was confirmed current (no I/O)."""
-        with self._version_lock:
-            return DatabaseStatus(self._unavailable_since is None, self._unavailable_since, self._confirmed_at)
+        return self.versions.status()
 
     # -- read path --------------------------------------------------------------------------
     def get_or_compute(self, region: str, function: str, args: tuple, kwargs: dict,
@@ -182,15 +110,13 @@ class CacheManager:
         stamp = self.data_stamp()
         key = make_key(region, function, args, kwargs, stamp[0], current_scope.get(), self.code_version,
                        database=stamp[1])  # fmt: skip
-        read = (lambda r: self._get_or_map(key, stamp, function, compute, r)) if ttl.mapped else (
-            lambda r: self._get_or_compute(key, ttl, function, compute, r))  # fmt: skip
-        if _request.get() is not None:  # a piece looked up while a request computes
-            return read(None)
+        if _request.get() is not None:  # a cached function called while a request computes
+            return self._get_or_compute(key, ttl, function, compute, None)
         self.stats.request(function)
         request = _Request(queried=not self._watched)
         token = _request.set(request)
         try:
-            return read(request)
+            return self._get_or_compute(key, ttl, function, compute, request)
         finally:
             _request.reset(token)
 
@@ -220,59 +146,6 @@ class CacheManager:
                 if lock:
                     self.l3.release_lock(key)
             return value
-
-    def _get_or_map(self, key: str, stamp: tuple[int, str], function: str, compute: Callable[[], object],
-                    request: _Request | None):  # fmt: skip
-        """A mapped-region value: this process's frame, else the host's file, else computed
-        (once per host while the Redis lock holds; the others wait for the file)."""
-        found = self._frames.get(key)
-        if found is not None:
-            return found[1]
-        with self._flight(key):
-            found = self._frames.get(key)
-            if found is not None:
-                return found[1]
-            started = time.perf_counter()
-            value = self.mapped.load(key, *stamp)
-            self.stats.lookup("l2", value is not None, _ms(started))
-            if value is None:
-                lock = self.l3.acquire_lock(key, LOCK_TTL_MS)
-                if lock is False:
-                    value = self._wait_for_file(key, stamp)
-                try:
-                    if value is None:
-                        with self.compute_slot():
-                            started = time.perf_counter()
-                            value = compute()
-                        if request is not None:
-                            self.stats.compute((time.perf_counter() - started) * 1000, function, request.queried)
-                        value = self._map(key, stamp, value)
-                finally:
-                    if lock:
-                        self.l3.release_lock(key)
-            with self._frames_lock:  # frames of older versions or another database are let go
-                version, database = stamp
-                self._frames = {k: v for k, v in self._frames.items() if v[0][1] == database and v[0][0] >= version}
-                self._frames[key] = (stamp, value)
-            return value
-
-    def _map(self, key: str, stamp: tuple[int, str], value):
-        """The computed value as mapped from its new file (kept as it is when it cannot be written)."""
-        try:
-            return self.mapped.save(key, *stamp, value)
-        except Exception:
-            log.warning("mapped cache: %s kept in this process only", key, exc_info=True)
-            self.stats.error("l2")
-            return value
-
-    def _wait_for_file(self, key: str, stamp: tuple[int, str]):
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while time.monotonic() < deadline:
-            time.sleep(LOCK_POLL_S)
-            value = self.mapped.load(key, *stamp)
-            if value is not None:
-                return value
-        return None
 
     @contextmanager
     def compute_slot(self):
@@ -373,32 +246,19 @@ class CacheManager:
         """Read-only state for the monitor panel and /metrics (no I/O)."""
         snap = self.stats.snapshot()
         snap["enabled"] = self.enabled
-        snap["data_version"] = self._stamp[0]
-        snap["database_available"] = self._unavailable_since is None
+        snap["data_version"] = self.versions.last.version
+        snap["database_available"] = self.versions.status().available
         snap["l1_entries"] = len(self.l1)
         snap["l1_bytes"] = self.l1.bytes_used
-        with self._frames_lock:
-            frames = list(self._frames.values())
-        snap["mapped_entries"] = len(frames)
-        snap["mapped_bytes"] = sum(_frame_bytes(frame) for _, frame in frames)
         snap["redis_breaker"] = self.breaker.state
         return snap
 
     def clear_local(self) -> None:
         self.l1.clear()
         self.l2.clear()
-        with self._frames_lock:
-            self._frames = {}
-        self.mapped.clear()
 
 
 _MISS = object()
-
-
-class DatabaseStatus(NamedTuple):
-    available: bool  # the last version check answered (or none has failed yet)
-    unavailable_since: float | None  # time.time() of the first failed check, while failing
-    confirmed_at: float | None  # time.time() of the last answered check: cached data is from then
 
 
 class _Request:
@@ -422,13 +282,6 @@ def _mark_query(*_args) -> None:
 def database_namespace(database_url: str) -> str:
     safe = make_url(database_url).render_as_string(hide_password=True)
     return hashlib.sha256(safe.encode()).hexdigest()[:12]
-
-
-def _frame_bytes(frame) -> int:
-    try:
-        return int(frame.memory_usage(index=False, deep=False).sum())
-    except AttributeError:  # not a frame
-        return 0
 
 
 def _ms(started: float) -> float:

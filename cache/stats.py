@@ -55,9 +55,9 @@ class TierStats:
 
 
 class CacheStats:
-    """Thread-safe counters of requests (outermost cached calls: a view's own lookups of the
-    pieces it is assembled from are part of its request). Hit rate = requests answered without
-    the database / requests; view hit rate leaves out those assembled from cached pieces too."""
+    """Thread-safe counters of requests (outermost cached calls: cached functions a view calls
+    are part of its request). Hit rate = requests answered without the database / requests;
+    view hit rate also leaves out those assembled from the read model's tables in memory."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -101,7 +101,7 @@ class CacheStats:
             self.views.setdefault(view, [0, 0, 0.0, 0])[0] += 1
 
     def compute(self, elapsed_ms: float, view: str, queried: bool = True) -> None:
-        """A request's value was computed: with the database (``queried``) or from cached pieces."""
+        """A request's value was computed: with the database (``queried``) or from the tables in memory."""
         if _background.get():
             with self._lock:
                 self.warmed += 1

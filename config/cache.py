@@ -17,9 +17,6 @@ class RegionTTL:
     l1: int
     l2: int
     l3: int
-    # DataFrames kept as memory-mapped Arrow files that every process of the host shares
-    # (cache.tiers.MappedFileTier) instead of the three tiers: one copy in the page cache
-    mapped: bool = False
 
 
 REGIONS: dict[str, RegionTTL] = {
@@ -28,8 +25,6 @@ REGIONS: dict[str, RegionTTL] = {
     "products": RegionTTL(l1=300, l2=3600, l3=3600),
     "timeseries": RegionTTL(l1=300, l2=3600, l3=3600),
     "reference": RegionTTL(l1=600, l2=86400, l3=86400),
-    # whole small aggregates that views sum in memory (services/pieces.py): read on every view
-    "pieces": RegionTTL(l1=3600, l2=86400, l3=86400, mapped=True),
 }
 
 # Circuit breaker of the Redis tier: open after this many consecutive failures, retry after.
@@ -39,13 +34,5 @@ BREAKER_COOLDOWN_S = 30.0
 LOCK_TTL_MS = 10_000
 LOCK_WAIT_S = 2.0
 LOCK_POLL_S = 0.05
-# How often a process re-reads the data version (an import is seen within this).
-VERSION_CHECK_S = 1.0
-# The request that starts a version check waits for it this long at most (the check itself runs
-# in the background): a database that does not answer never holds a cached view up.
-VERSION_WAIT_S = 0.25
-# Piece files of another database in the shared data directory (another instance's, or of a
-# database since re-created) are removed once nobody has read them for this long.
-OTHER_DATABASE_PIECES_MAX_AGE_S = 86_400
 # Redis key prefix (one Redis may serve several installations: change per site if shared).
 REDIS_PREFIX = "o2o:"

@@ -77,7 +77,7 @@ class Settings:
     # longest a page waits for the database (connect, pool, statement): a frozen or unreachable
     # database costs an uncached view this long, never a hung request; cached views keep serving
     db_timeout_s: float = 3.0
-    # the same bound for whole-table reads (the pieces, once per data version); they are cut
+    # the same bound for whole-table reads (the read model's tables, once per data version); they are cut
     # sooner when the database stops answering the short-bounded reads
     db_load_timeout_s: float = 120.0
     redis_check_interval_s: float = 30.0

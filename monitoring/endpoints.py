@@ -64,11 +64,11 @@ class DashboardCollector(Collector):
         cache = self.runtime.cache
         if cache is None:
             return
-        snap = cache.snapshot()
+        snap = {**cache.snapshot(), **self.runtime.tables.shared.snapshot()}
         for name, key, help_text in (("o2o_cache_l1_entries", "l1_entries", "Values in this process's L1"),
                                 ("o2o_cache_l1_bytes", "l1_bytes", "Estimated bytes of this process's L1 values"),
                                 ("o2o_cache_mapped_bytes", "mapped_bytes",
-                                 "Bytes of the pieces this process maps (shared with the host's other workers)")):
+                                 "Bytes of read-model tables this process maps (shared by the host's workers)")):
             yield GaugeMetricFamily(name, help_text, value=snap[key])  # fmt: skip
         if board is not None:  # one of several workers: the instance's counters are the sum
             snap = board.instance_cache(snap)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 ALL = "all"
 # What the filter bar can send: a dropdown holds at most one entry per store / channel, an ISO
@@ -96,6 +96,14 @@ class Selection:
         if end_date < start_date:
             start_date, end_date = end_date, start_date
         return cls(start_date, end_date, _store_ids(stores), _channels(channels))
+
+    def window(self, start: dt.date, end: dt.date) -> Selection:
+        """The same stores and channels over ``start``..``end`` (a comparison period, a history)."""
+        return replace(self, start=start, end=end)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
 
 
 def _store_ids(values: Iterable[object] | None) -> tuple[int, ...] | None:

@@ -1,10 +1,10 @@
-"""Benchmark: what the check before mapping a pieces file costs (size, trailer, CRC-32 read with
-read()) next to mapping it and building the frame, for every piece of a demo database.
+"""Benchmark: what the check before mapping a read-model table file costs (size, trailer, CRC-32
+read with read()) next to mapping it and building the frame, for every table of a demo database.
 
     .venv/bin/python scripts/bench_pieces.py --stores 100 --days 90      # seeds a scratch PostgreSQL
     .venv/bin/python scripts/bench_pieces.py --database-url postgresql://…/o2o_load
 
-The pieces are computed once through the app's cache (so the files are what the app writes),
+The tables are loaded once through the app's read model (so the files are what the app writes),
 then each file is loaded ``--repeat`` times with the page cache warm (the usual case: the
 workers of a host load the file another one just wrote) and once after dropping it from the
 page cache (``posix_fadvise(DONTNEED)`` on that file alone, where the platform has it).
@@ -21,18 +21,15 @@ import time
 from pathlib import Path
 
 from analytics import use_python_strings
-from cache.tiers import MappedFileTier, _crc32
 from config import Settings
 from db.demo_data import DemoSpec
 from db.engine import make_engine
 from db.migrate import upgrade
 from db.seed import seed_demo
+from readmodel.store import ArrowFileStore, _crc32
+from readmodel.tables import TABLES
 from scripts._bench import machine, scratch_postgres
-from services import pieces
 from services.runtime import build_runtime
-
-PIECES = ("channel_piece", "hour_piece", "distance_piece", "product_piece", "depth_piece", "product_directory",
-          "store_directory")  # fmt: skip
 
 
 def timed(fn, repeat: int) -> float:
@@ -59,10 +56,10 @@ def measure(database_url: str, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_env({}, database_url=database_url, data_dir=Path(tmp), cache_warm=False)
         runtime = build_runtime(settings)
-        for name in PIECES:
-            getattr(pieces, name)(runtime)
-        pieces.order_piece(runtime, float(settings.rules.todo.costly_delivery_fee), tuple(settings.fee_channels))
-        tier: MappedFileTier = runtime.cache.mapped
+        for name in TABLES:
+            runtime.tables.table(name)
+        runtime.tables.flagged_orders(settings.rules.todo.costly_delivery_fee)
+        tier: ArrowFileStore = runtime.tables.shared.files
         rows = []
         for path in sorted(tier.directory.glob("v*.arrow"), key=lambda p: -p.stat().st_size):
             _version, database, key = path.name[1 : -len(tier.SUFFIX)].split("-", 2)
@@ -93,7 +90,7 @@ def measure(database_url: str, repeat: int) -> None:
         dropped = "—" if cold is None else f"{cold:.1f}"
         print(f"| {size / 1024**2:.1f} | {crc:.2f} | {mapped:.2f} | {load:.2f} | {dropped} |")
     total = [sum(r[i] for r in rows) for i in range(1, 4)]
-    print(f"all {len(rows)} pieces ({sum(r[0] for r in rows) / 1024**2:.1f} MB): check {total[0]:.1f} ms, "
+    print(f"all {len(rows)} tables ({sum(r[0] for r in rows) / 1024**2:.1f} MB): check {total[0]:.1f} ms, "
           f"map {total[1]:.1f} ms, load {total[2]:.1f} ms (median of {repeat})")  # fmt: skip
 
 

@@ -74,7 +74,7 @@ class Doctor:
         if self._cache is None:
             from cache.manager import CacheManager
 
-            self._cache = CacheManager(self.settings, version_reader=lambda: (0, ""))
+            self._cache = CacheManager(self.settings, lambda: (0, ""))
         return self._cache
 
     def http(self, path: str, body: dict | None = None) -> tuple[int, bytes, float]:

@@ -1,8 +1,8 @@
 """View-models of the analysis pages: 经营总览, 商品分析, 时段分析, 渠道分析 (with drill-down), 配送分析.
 
-Each function reads sums from the daily aggregates (or, for drill-downs, the orders of one
-channel / product / order), runs the pure analytics and returns JSON-native dicts, so every
-result goes through the cache's tiers.
+Each function reads totals from the read model (or, for drill-downs, the orders of one
+channel / product / order from the database), runs the pure analytics and returns JSON-native
+dicts, so every result goes through the cache's tiers.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from analytics.kpis import BASE_SHORT, CURRENT_SHORT, comparison_periods, covere
 from cache import cached
 from db import queries
 from db.engine import reading
-from db.queries import Scope
+from readmodel import totals
 from readmodel.selection import Selection
-from services import pieces
 from services.runtime import Runtime
 from services.tables import records
 
@@ -29,14 +28,9 @@ STORE_MEASURES = ["orders", "loss_orders", "revenue", "actual_profit", "platform
                   "delivery_net_cost"]  # fmt: skip
 
 
-def _scope(runtime: Runtime, filters: Selection, **changes) -> Scope:
-    scope = Scope(filters.start, filters.end, filters.store_ids, filters.channels, runtime.settings.fee_channels)
-    return Scope(**{**scope.__dict__, **changes})
-
-
 def _store_names(runtime: Runtime) -> pd.DataFrame:
     """store_id, store (name), city of every store, from the cached store directory."""
-    return pieces.stores(runtime).rename(columns={"id": "store_id", "name": "store"})[
+    return totals.stores(runtime.tables).rename(columns={"id": "store_id", "name": "store"})[
         ["store_id", "store", "city"]]  # fmt: skip
 
 
@@ -64,9 +58,9 @@ def _store_grid(runtime: Runtime, filters: Selection) -> pd.DataFrame:
     """All stores' row of 经营总览 (ordered by score), whatever stores ``filters`` name."""
     previous = comparison_periods(filters.start, filters.end)["previous"]
     names = _store_names(runtime)
-    totals = pieces.store_totals(runtime, previous.start, filters.end, filters.channels, split=filters.start)
-    now = totals[totals["period"] == "current"].set_index("store_id")[STORE_MEASURES]
-    before = totals[totals["period"] == "previous"].set_index("store_id")[["orders", "revenue", "actual_profit"]]
+    both = totals.store_totals(runtime.tables, filters.window(previous.start, filters.end), split=filters.start)
+    now = both[both["period"] == "current"].set_index("store_id")[STORE_MEASURES]
+    before = both[both["period"] == "previous"].set_index("store_id")[["orders", "revenue", "actual_profit"]]
     grid = names.set_index("store_id").join(now, how="left").fillna({m: 0.0 for m in STORE_MEASURES})
     grid = breakdowns.with_ratios(grid.reset_index())
     base = breakdowns.with_ratios(before.reset_index()).set_index("store_id")
@@ -84,7 +78,7 @@ def _withhold_uncovered(runtime: Runtime, grid: pd.DataFrame, filters: Selection
     and ``current_days`` say how many days it covers; otherwise the changes are None and
     ``change_withheld`` says which period falls short."""
     periods = comparison_periods(filters.start, filters.end)
-    spans = pieces.store_data_spans(runtime)
+    spans = totals.store_data_spans(runtime.tables)
     for column, name in (("base_days", "previous"), ("current_days", "current")):
         days = covered_days(spans, periods[name])
         grid[column] = grid["store_id"].map(days).fillna(0).astype(int)
@@ -105,21 +99,19 @@ def _relative(grid: pd.DataFrame, base: pd.DataFrame, column: str) -> pd.Series:
 @cached("products")
 def product_analysis(runtime: Runtime, filters: Selection, sell_split: float, margin_split: float) -> dict:
     """ABC, quadrant, price bands, basket depth, category trend and loss-making / slow SKUs."""
-    days = (filters.end - filters.start).days + 1
     rules, todo = runtime.settings.rules.products, runtime.settings.rules.todo
     few_stores = filters.store_ids is not None and len(filters.store_ids) <= todo.sku_rules_max_stores
-    selection = (filters.start, filters.end, filters.store_ids, filters.channels)
-    totals = pieces.product_totals(runtime, *selection)
-    categories = pieces.category_days(runtime, *selection)
-    depths = pieces.basket_depths(runtime, *selection)
+    sold = totals.product_totals(runtime.tables, filters)
+    categories = totals.category_days(runtime.tables, filters)
+    depths = totals.basket_depths(runtime.tables, filters)
     history = None
     if few_stores:
-        history = pieces.product_days(runtime, filters.end - dt.timedelta(days=todo.sku_history_days - 1),
-                                      filters.end, filters.store_ids, filters.channels)  # fmt: skip
+        recent = filters.window(filters.end - dt.timedelta(days=todo.sku_history_days - 1), filters.end)
+        history = totals.product_days(runtime.tables, recent)
         names = _store_names(runtime)
-    if totals.empty:
+    if sold.empty:
         return {"empty": True}
-    metrics = products.product_metrics(totals, days)
+    metrics = products.product_metrics(sold, filters.days)
     classified = products.abc_classes(metrics, rules.abc_shares)
     classified["quadrant"] = products.quadrant(classified, sell_split, margin_split)
     classified["price_band"] = products.price_band(classified["unit_price"], rules.price_band_edges)
@@ -144,8 +136,8 @@ def product_analysis(runtime: Runtime, filters: Selection, sell_split: float, ma
         idle = slow_movers(history, filters.end, min_idle_days=todo.slow_min_idle_days,
                            min_selling_days=todo.slow_min_selling_days, bucket_days=todo.slow_bucket_days)  # fmt: skip
         if len(idle):
-            name_of = dict(zip(totals["product_id"], totals["name"], strict=True))
-            name_of.update(pieces.product_names(runtime, set(idle["product_id"]) - set(name_of)))
+            name_of = dict(zip(sold["product_id"], sold["name"], strict=True))
+            name_of.update(totals.product_names(runtime.tables, set(idle["product_id"]) - set(name_of)))
             idle = idle.assign(name=idle["product_id"].map(name_of)).merge(names, on="store_id", how="left")
         result["slow"] = records(idle.head(rules.product_rows))
     return result
@@ -155,27 +147,27 @@ def product_analysis(runtime: Runtime, filters: Selection, sell_split: float, ma
 def product_focus(runtime: Runtime, filters: Selection, product_id: int) -> dict:
     """One SKU in the selection (商品分析 ``?sku=``): its name, totals and every day of the period
     (days without a sale as zeros, so a stock-out or an idle spell shows)."""
-    name = pieces.product_names(runtime, [product_id]).get(int(product_id))
+    name = totals.product_names(runtime.tables, [product_id]).get(int(product_id))
     if name is None:
         return {"found": False}
-    days = pieces.product_days(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
+    days = totals.product_days(runtime.tables, filters)
     mine = days[days["product_id"] == product_id].groupby("day")[["quantity", "revenue", "cost", "profit"]].sum()
-    calendar = [filters.start + dt.timedelta(days=i) for i in range((filters.end - filters.start).days + 1)]
+    calendar = [filters.start + dt.timedelta(days=i) for i in range(filters.days)]
     daily = mine.reindex(calendar, fill_value=0).rename_axis("day").reset_index()
-    totals = daily[["quantity", "revenue", "cost", "profit"]].sum()
-    sold = float(totals["quantity"])
-    summary = {"name": name, "product_id": int(product_id), **{k: float(v) for k, v in totals.items()},
+    total = daily[["quantity", "revenue", "cost", "profit"]].sum()
+    sold = float(total["quantity"])
+    summary = {"name": name, "product_id": int(product_id), **{k: float(v) for k, v in total.items()},
                "selling_days": int((daily["quantity"] > 0).sum()),
-               "unit_price": ratios.unit_amount(float(totals["revenue"]), sold),
-               "unit_cost": ratios.unit_amount(float(totals["cost"]), sold),
-               "margin": ratios.gross_margin(float(totals["profit"]), float(totals["revenue"]))}  # fmt: skip
+               "unit_price": ratios.unit_amount(float(total["revenue"]), sold),
+               "unit_cost": ratios.unit_amount(float(total["cost"]), sold),
+               "margin": ratios.gross_margin(float(total["profit"]), float(total["revenue"]))}  # fmt: skip
     return {"found": True, "summary": summary, "daily": records(daily)}
 
 
 @cached("timeseries")
 def time_analysis(runtime: Runtime, filters: Selection) -> dict:
     """Time slots, per-hour totals and the weekday × hour matrices (daily averages)."""
-    hourly = pieces.hourly_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
+    hourly = totals.hourly_totals(runtime.tables, filters)
     if hourly.empty:
         return {"empty": True}
     hours = hourly.groupby("hour")[["orders", "revenue", "actual_profit"]].sum().reindex(range(24), fill_value=0)
@@ -193,19 +185,19 @@ def time_analysis(runtime: Runtime, filters: Selection) -> dict:
 def channel_analysis(runtime: Runtime, filters: Selection) -> dict:
     """Per channel: 实收, orders, 客单价, 佣金率, 营销成本率, 配送成本率, 利润率, rating; and the
     count of abnormal orders (excluded) in the selection."""
-    totals, abnormal = pieces.channel_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
-    table = breakdowns.channel_table(totals, runtime.settings.rules.channel) if len(totals) else totals
+    channels, abnormal = totals.channel_totals(runtime.tables, filters)
+    table = breakdowns.channel_table(channels, runtime.settings.rules.channel) if len(channels) else channels
     return {"channels": records(table), "abnormal": abnormal}
 
 
 @cached("products")
 def channel_skus(runtime: Runtime, filters: Selection, channel: str) -> list[dict]:
     """Drill-down level 2: the SKUs of one channel in the selection, by 实收."""
-    days = (filters.end - filters.start).days + 1
-    totals = pieces.product_totals(runtime, filters.start, filters.end, filters.store_ids, (channel,))
-    if totals.empty:
+    sold = totals.product_totals(runtime.tables, replace(filters, channels=(channel,)))
+    if sold.empty:
         return []
-    ranked = products.product_metrics(totals, days).sort_values(["revenue", "product_id"], ascending=[False, True])
+    ranked = products.product_metrics(sold, filters.days)
+    ranked = ranked.sort_values(["revenue", "product_id"], ascending=[False, True])
     return records(ranked.head(runtime.settings.rules.products.product_rows))
 
 
@@ -216,10 +208,11 @@ def _with_store_names(runtime: Runtime, orders: pd.DataFrame) -> pd.DataFrame:
 @cached("diagnosis")
 def product_orders(runtime: Runtime, filters: Selection, channel: str, product_id: int) -> dict:
     """Drill-down level 3: orders of one channel containing one SKU (newest first)."""
-    scope = _scope(runtime, filters, channels=(channel,))
+    one_channel = replace(filters, channels=(channel,))
     rows = runtime.settings.rules.channel.drill_order_rows
     with reading(runtime.engine) as conn:
-        total, orders = queries.orders_with_product(conn, scope, product_id, rows)
+        total, orders = queries.orders_with_product(conn, one_channel, runtime.settings.fee_channels, product_id,
+                                                    rows)  # fmt: skip
     return {"total": total, "orders": records(_with_store_names(runtime, orders))}
 
 
@@ -238,8 +231,7 @@ def abnormal_orders(runtime: Runtime, filters: Selection) -> dict:
     """异常订单 of the selection (fee channel, platform fee 0), newest first."""
     rules = runtime.settings.rules
     rows, fee_floor = rules.channel.abnormal_order_rows, rules.todo.costly_delivery_fee
-    total, orders = pieces.abnormal_orders(runtime, filters.start, filters.end, filters.store_ids, filters.channels,
-                                           rows, fee_floor)  # fmt: skip
+    total, orders = totals.abnormal_orders(runtime.tables, filters, rows, fee_floor)
     return {"total": total, "orders": records(_with_store_names(runtime, orders))}
 
 
@@ -247,7 +239,7 @@ def abnormal_orders(runtime: Runtime, filters: Selection) -> dict:
 def distance_analysis(runtime: Runtime, filters: Selection) -> dict:
     """Distance bands 0–1 … 6+ km (orders, profit, 利润率, 配送成本率, 客单价) and, apart from them,
     the orders without a distance (到店 / 收银机; None when there are none)."""
-    bands = pieces.distance_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
+    bands = totals.distance_totals(runtime.tables, filters)
     if bands.empty:
         return {"bands": [], "no_distance": None}
     no_distance = records(breakdowns.no_distance_orders(bands))

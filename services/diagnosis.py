@@ -8,8 +8,8 @@ from analytics.kpis import PERIODS, comparison_periods, coverage, kpi_cards
 from cache import cached
 from db import queries
 from db.engine import reading
-from readmodel.selection import Selection
-from services import pieces
+from readmodel import totals
+from readmodel.selection import Selection, day
 from services.runtime import Runtime
 
 
@@ -32,7 +32,7 @@ def default_range(last_day: str | None, days: int = 7) -> tuple[dt.date, dt.date
     """The last ``days`` days of data, ending on the last day (ISO) that has orders."""
     if last_day is None:
         return None
-    end = dt.date.fromisoformat(last_day)
+    end = day(last_day)
     return end - dt.timedelta(days=days - 1), end
 
 
@@ -42,9 +42,9 @@ def store_kpis(runtime: Runtime, filters: Selection) -> dict:
     each withheld when the imported data does not cover its periods for every selected store."""
     periods = comparison_periods(filters.start, filters.end)
     earliest = min(p.start for p in periods.values())
-    daily = pieces.daily_totals(runtime, earliest, filters.end, filters.store_ids, filters.channels)
+    daily = totals.daily_totals(runtime.tables, filters.window(earliest, filters.end))
     windows = {name: (periods[name].start, periods[name].end) for name in PERIODS}
-    skus = pieces.active_sku_counts(runtime, filters.store_ids, filters.channels, windows)
-    spans = pieces.store_data_spans(runtime)
+    skus = totals.active_sku_counts(runtime.tables, filters, windows)
+    spans = totals.store_data_spans(runtime.tables)
     coverages = {name: coverage(spans, period, filters.store_ids) for name, period in periods.items()}
     return kpi_cards(daily, skus, periods, coverages)

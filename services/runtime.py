@@ -1,4 +1,5 @@
-"""Per-app runtime (settings + engine) stored on the Flask app, found via ``current_app``.
+"""Per-app runtime (settings, engine, data-version watch, read model, view cache) stored on the
+Flask app, found via ``current_app``.
 
 Pages never hold globals: a callback runs inside a Flask request, so the services find the
 runtime of the app that is serving it.
@@ -6,7 +7,7 @@ runtime of the app that is serving it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
@@ -14,21 +15,38 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import NoResultFound, ProgrammingError
 
 from cache import CacheManager
-from cache.manager import DatabaseStatus
 from config import Settings
 from db.engine import make_engine, probing, watchdog
-from db.version import DataStamp, read_data_stamp
+from db.version import DatabaseStatus, DataStamp, VersionWatch, read_data_stamp
 from monitoring import Monitors
+from readmodel.tables import ReadModel
 
 EXTENSION_KEY = "o2o_runtime"
 
 
 @dataclass(frozen=True)
 class Runtime:
+    """``cache`` None: every view is computed (from the read model) on every call."""
+
     settings: Settings
     engine: Engine
     cache: CacheManager | None = None
     monitors: Monitors | None = None
+    versions: VersionWatch = field(default=None)  # type: ignore[assignment]  # built when not given
+    tables: ReadModel = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.versions is None:
+            versions = self.cache.versions if self.cache is not None else VersionWatch(
+                lambda: _read_stamp(self.engine), cold_wait_s=self.settings.db_timeout_s + 1.0)  # fmt: skip
+            object.__setattr__(self, "versions", versions)
+        if self.tables is None:
+            object.__setattr__(self, "tables", ReadModel.build(self.settings, self.engine, self.versions))
+
+
+def _read_stamp(engine: Engine) -> DataStamp:
+    with engine.connect() as conn:
+        return read_data_stamp(conn)
 
 
 def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
@@ -51,11 +69,13 @@ def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
             guard.database_answered()
         return found
 
-    cache = CacheManager(settings, stamp)
+    versions = VersionWatch(stamp, cold_wait_s=settings.db_timeout_s + 1.0)
+    tables = ReadModel.build(settings, engine, versions)
+    cache = CacheManager(settings, versions)
     cache.watch(engine)
-    monitors = Monitors.from_settings(settings, cache.snapshot, peer_dir)
+    monitors = Monitors.from_settings(settings, lambda: {**cache.snapshot(), **tables.shared.snapshot()}, peer_dir)
     cache.l3.on_change(monitors.redis.poke)  # a failed cache operation shows in the health at once
-    return Runtime(settings=settings, engine=engine, cache=cache, monitors=monitors)
+    return Runtime(settings=settings, engine=engine, cache=cache, monitors=monitors, versions=versions, tables=tables)
 
 
 def install(flask_app, runtime: Runtime) -> None:
@@ -66,7 +86,6 @@ def get_runtime() -> Runtime:
     return current_app.extensions[EXTENSION_KEY]
 
 
-def database_status(runtime: Runtime) -> DatabaseStatus | None:
-    """Whether the database answered the last check, and since / up to when (None: no cache,
-    every view reads the database itself and says so when it cannot)."""
-    return runtime.cache.database_status() if runtime.cache is not None else None
+def database_status(runtime: Runtime) -> DatabaseStatus:
+    """Whether the database answered the last data-version check, and since / up to when."""
+    return runtime.versions.status()

@@ -25,8 +25,8 @@ from cache import cached
 from config.rules import TodoRules
 from db import queries
 from db.engine import reading
+from readmodel import totals
 from readmodel.selection import Selection
-from services import pieces
 from services.runtime import Runtime
 from services.tables import records
 
@@ -34,7 +34,7 @@ from services.tables import records
 @cached("timeseries")
 def daily_trend(runtime: Runtime, filters: Selection) -> list[dict]:
     """Per day: orders, 实收, 实际利润 (abnormal orders excluded)."""
-    frame = pieces.daily_totals(runtime, filters.start, filters.end, filters.store_ids, filters.channels)
+    frame = totals.daily_totals(runtime.tables, filters)
     return [
         {"day": r.day.isoformat(), "orders": r.orders, "revenue": r.revenue, "actual_profit": r.actual_profit}
         for r in frame.itertuples(index=False)
@@ -74,11 +74,11 @@ def _todo_groups(runtime: Runtime, filters: Selection) -> dict:
     as_of = filters.end
     rules = runtime.settings.rules.todo
     sku_rules = filters.store_ids is not None and len(filters.store_ids) <= rules.sku_rules_max_stores
-    store_days = pieces.daily_totals(runtime, as_of - dt.timedelta(days=2 * rules.compare_days - 1), as_of,
-                                     filters.store_ids, filters.channels, by_store=True)  # fmt: skip
-    today = pieces.rule_orders(runtime, as_of, filters.store_ids, filters.channels, rules.costly_delivery_fee)
+    compared = filters.window(as_of - dt.timedelta(days=2 * rules.compare_days - 1), as_of)
+    store_days = totals.daily_totals(runtime.tables, compared, by_store=True)
+    today = totals.rule_orders(runtime.tables, filters, rules.costly_delivery_fee)
     groups: list[dict] = []
-    # one order for the rows whatever their source (pieces or SQL): equal losses keep this order
+    # one order for the rows whatever the table's order: equal losses keep this order
     today = today.sort_values(["store_id", "platform_order_id", "channel"], kind="stable")
     money_rules = order_findings(today, rules.costly_delivery_fee)
     drops = traffic_drop(store_days, as_of, rules.traffic_drop_threshold, days=rules.compare_days)
@@ -86,8 +86,8 @@ def _todo_groups(runtime: Runtime, filters: Selection) -> dict:
     declines = margin_decline(store_days, as_of, rules.margin_decline_points, days=rules.compare_days)
     groups.append(_group("margin_decline", "watch", declines.assign(amount=declines["profit_lost"]), rules))
     if sku_rules:
-        product_days = pieces.product_days(runtime, as_of - dt.timedelta(days=rules.sku_history_days - 1), as_of,
-                                           filters.store_ids, filters.channels)  # fmt: skip
+        history = filters.window(as_of - dt.timedelta(days=rules.sku_history_days - 1), as_of)
+        product_days = totals.product_days(runtime.tables, history)
         if len(product_days):
             found = _sku_findings(product_days, as_of, rules)
             with reading(runtime.engine) as conn:
@@ -126,8 +126,9 @@ def _group(rule: str, level: str, found: pd.DataFrame, rules: TodoRules) -> dict
 
 def _name_objects(runtime: Runtime, groups: list[dict]) -> None:
     """Give every item its store name and ``object``: the order id, the SKU's name or the store."""
-    stores = pieces.store_names(runtime)
-    products = pieces.product_names(runtime, [i["product_id"] for g in groups for i in g["items"] if "product_id" in i])
+    stores = totals.store_names(runtime.tables)
+    skus = [i["product_id"] for g in groups for i in g["items"] if "product_id" in i]
+    products = totals.product_names(runtime.tables, skus)
     for item in (i for g in groups for i in g["items"]):
         item["store"] = stores.get(int(item["store_id"]), str(item["store_id"]))
         if "order_id" in item:
@@ -185,11 +186,11 @@ def store_health(runtime: Runtime, filters: Selection) -> list[dict]:
 
 @cached("diagnosis")
 def _all_store_health(runtime: Runtime, filters: Selection) -> list[dict]:
-    names = pieces.store_names(runtime)
-    totals = pieces.store_totals(runtime, filters.start, filters.end, filters.channels)
-    if totals.empty:
+    names = totals.store_names(runtime.tables)
+    sums = totals.store_totals(runtime.tables, filters)
+    if sums.empty:
         return []
-    scores = health_scores(totals, runtime.settings.rules.health)
+    scores = health_scores(sums, runtime.settings.rules.health)
     return [
         {"store_id": int(r["store_id"]), "store": names.get(int(r["store_id"]), ""), "score": float(r["score"]),
          **{c: float(r[c]) for c in COMPONENTS}, **{f"{c}_score": float(r[f"{c}_score"]) for c in COMPONENTS}}

@@ -105,7 +105,7 @@ class CacheWarmer(BackgroundLoop):
             for fn, filters, args in jobs:
                 # a database that does not answer would cost each view not cached its bound,
                 # holding a compute slot a request may need: try again later
-                if self._stop.is_set() or not self.runtime.cache.database_status().available:
+                if self._stop.is_set() or not self.runtime.versions.status().available:
                     break
                 try:
                     fn(self.runtime, filters, *args)
@@ -122,7 +122,7 @@ class CacheWarmer(BackgroundLoop):
         while not self._stop.is_set():
             delay = self.interval_s
             try:
-                stamp = self.runtime.cache.data_stamp()  # a swapped database re-warms too
+                stamp = self.runtime.versions.stamp()  # a swapped database re-warms too
                 stale = time.monotonic() - warmed_at > self.rewarm_s
                 if stamp != self.warmed_version or stale:
                     report = self.warm_once()

@@ -123,7 +123,7 @@ def test_app005_cached_kpis_and_fresh_after_import(loaded_app, engine, settings,
     """Repeated views come from the cache; an import is visible on the next view (≤ 1 s)."""
     import time
 
-    from config.cache import VERSION_CHECK_S
+    from config.readmodel import VERSION_CHECK_S
     from services.runtime import get_runtime
     from tests.factories import order, sheet
 

@@ -10,7 +10,8 @@ import pytest
 from cache import CacheManager, current_scope
 from cache.tiers import CircuitBreaker
 from config import Settings
-from config.cache import VERSION_CHECK_S, RegionTTL
+from config.cache import RegionTTL
+from config.readmodel import VERSION_CHECK_S
 
 FAST = {"kpis": RegionTTL(l1=300, l2=300, l3=300)}
 
@@ -287,57 +288,6 @@ def test_cache014_nested_computation_keeps_its_slot(tmp_path, private_redis):
     assert done == [{"inner": "inner"}] and inner.calls == 1
 
 
-MAPPED = {"pieces": RegionTTL(l1=300, l2=300, l3=300, mapped=True)}
-
-
-def _piece(counter: Counter, rows: int = 50_000):
-    import numpy as np
-    import pandas as pd
-
-    counter()
-    return pd.DataFrame({"store_id": np.arange(rows, dtype=np.int32), "revenue": np.arange(rows, dtype=np.int64) * 3,
-                         "channel": pd.Categorical(["美团闪购", "饿了么"] * (rows // 2)),
-                         "name": [f"商品{i}" for i in range(rows)]})  # fmt: skip
-
-
-def test_cache015_mapped_pieces_are_one_file_per_host(tmp_path, private_redis):
-    """Two processes' managers on one data directory: the piece is computed once, written as an
-    Arrow file and read by both as a mapping of it (read-only views), equal to what was computed;
-    a new data version removes the old file; a damaged file is dropped and computed again."""
-    version = Version()
-    first = manager(tmp_path, private_redis.url, "host", version=version, regions=MAPPED)
-    second = manager(tmp_path, private_redis.url, "host", version=version, regions=MAPPED)
-    counter = Counter()
-
-    def piece(cache):
-        return cache.get_or_compute("pieces", "tests.piece", (), {}, lambda: _piece(counter))
-
-    expected = _piece(Counter())
-    mine, theirs = piece(first), piece(second)
-    assert counter.calls == 1  # the second manager mapped the first one's file
-    assert piece(first) is mine and piece(second) is theirs  # each keeps its frame
-    for frame in (mine, theirs):
-        assert frame.equals(expected)
-        assert not frame["revenue"].to_numpy().flags.writeable  # a view of the mapped file
-    files = sorted(first.mapped.directory.glob("*.arrow"))
-    assert len(files) == 1 and files[0].name.startswith("v1-")
-    assert first.snapshot()["mapped_entries"] == 1 and first.snapshot()["mapped_bytes"] > 50_000 * 12
-
-    version.value = 2
-    time.sleep(VERSION_CHECK_S + 0.1)
-    assert piece(first).equals(expected) and counter.calls == 2
-    assert [p.name[:3] for p in first.mapped.directory.glob("*.arrow")] == ["v2-"]
-    assert first.snapshot()["mapped_entries"] == 1  # the version-1 frame was let go
-
-    path = next(first.mapped.directory.glob("*.arrow"))
-    damaged = path.with_name(".damaged")
-    damaged.write_bytes(path.read_bytes()[:100])
-    damaged.replace(path)  # a short file renamed onto the name: the mapped one is never changed in place
-    third = manager(tmp_path, private_redis.url, "host", version=version, regions=MAPPED)
-    assert piece(third).equals(expected) and counter.calls == 3
-    assert piece(second).equals(expected) and counter.calls == 3  # the rewritten file serves the others
-
-
 class Stamp:
     """A database's (data version, identity) as the runtime reads it."""
 
@@ -346,47 +296,6 @@ class Stamp:
 
     def __call__(self) -> tuple[int, str]:
         return self.version, self.database
-
-
-def test_cache016_databases_sharing_a_data_dir_keep_their_pieces(tmp_path, private_redis):
-    """Pieces of two databases at the same version never mix, and a new version of one removes
-    only its own older files: the other database's (in use by another instance) stay until
-    nobody has read them for OTHER_DATABASE_PIECES_MAX_AGE_S."""
-    import os
-
-    from config.cache import OTHER_DATABASE_PIECES_MAX_AGE_S
-
-    a, b = Stamp(1, "a" * 32), Stamp(1, "b" * 32)
-    counter_a, counter_b = Counter(), Counter()
-
-    def piece(stamp, counter, rows):
-        cache = manager(tmp_path, private_redis.url, "host", version=stamp, regions=MAPPED)  # a new process
-        return cache.get_or_compute("pieces", "tests.piece", (), {}, lambda: _piece(counter, rows))
-
-    def files(database):
-        return sorted(p.name.split("-")[0] for p in (tmp_path / "host" / "pieces").glob(f"v*-{database}-*.arrow"))
-
-    assert len(piece(a, counter_a, 10)) == 10
-    assert len(piece(b, counter_b, 20)) == 20  # same version, same key arguments: its own value
-    assert counter_b.calls == 1 and files("a" * 32) == ["v1"] and files("b" * 32) == ["v1"]
-    b.version = 2
-    assert len(piece(b, counter_b, 20)) == 20 and files("b" * 32) == ["v2"]
-    assert files("a" * 32) == ["v1"]  # still the current file of database a
-    assert len(piece(a, counter_a, 10)) == 10 and counter_a.calls == 1  # mapped, not computed again
-
-    legacy = tmp_path / "host" / "pieces" / "v7-pieces:0123.arrow"  # named before databases were
-    legacy.write_bytes(b"")
-    unused = time.time() - OTHER_DATABASE_PIECES_MAX_AGE_S - 60
-    for path in (tmp_path / "host" / "pieces").glob("v*.arrow"):
-        os.utime(path, (unused, unused))
-    assert len(piece(b, counter_b, 20)) == 20 and counter_b.calls == 2  # b's file read again: in use
-    a.version = 2
-    assert len(piece(a, counter_a, 10)) == 10 and counter_a.calls == 2
-    assert files("a" * 32) == ["v2"] and files("b" * 32) == ["v2"] and not legacy.exists()
-    a.version = 3
-    os.utime(next((tmp_path / "host" / "pieces").glob(f"v2-{'b' * 32}-*")), (unused, unused))
-    piece(a, counter_a, 10)  # b's file unused for longer than the limit: removed
-    assert files("a" * 32) == ["v3"] and files("b" * 32) == []
 
 
 def test_cache017_database_identity_is_in_every_tier_key(tmp_path, private_redis):

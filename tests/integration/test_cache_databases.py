@@ -1,6 +1,6 @@
 """Two databases, one data directory, one Redis: the dashboard always shows the figures of the
 database it is connected to, whatever the other one left in L2 (var/cache), in the piece files
-(var/pieces) or in Redis, even when both are at the same data version and after one of them
+(var/tables) or in Redis, even when both are at the same data version and after one of them
 is deleted and created again (SQLite and PostgreSQL, real files, real redis-server)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from app import create_app, stop_app
 from config import Settings
-from config.cache import VERSION_CHECK_S
+from config.readmodel import VERSION_CHECK_S
 from db.engine import make_engine
 from db.importer import import_file
 from db.migrate import upgrade
@@ -119,7 +119,7 @@ def test_cachedb001_each_database_shows_its_own_figures(databases, tmp_path, pri
     load(second, "second", tmp_path)
 
     assert serve(first) == EXPECTED["first"]
-    assert list((tmp_path / "var" / "pieces").glob("*.arrow")), "the KPI cards read mapped pieces"
+    assert list((tmp_path / "var" / "tables").glob("*.arrow")), "the KPI cards read mapped tables"
     assert serve(second) == EXPECTED["second"]  # same data version, same data directory
     assert serve(first) == EXPECTED["first"]
     assert serve(second) == EXPECTED["second"]

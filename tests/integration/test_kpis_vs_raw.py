@@ -14,6 +14,7 @@ from db.importer import import_file
 from readmodel.selection import Selection
 from services.diagnosis import store_kpis
 from services.runtime import Runtime
+from tests.oracle import sql_totals as oracle
 
 SPEC = DemoSpec(stores=4, days=21, seed=3)
 FEE_CHANNELS = ("美团闪购", "饿了么", "京东到家", "抖音")
@@ -81,7 +82,7 @@ LATE_DAYS = 10  # the last store's export starts this many days after the others
 @pytest.fixture
 def staggered(engine, settings, tmp_path):
     """The demo with its last store opening LATE_DAYS days after the others, served with the cache
-    on (the pieces; Redis on a closed port, so L1/L2 answer) and off (the SQL)."""
+    with the view cache on (Redis on a closed port, so L1/L2 answer) and off."""
     import dataclasses
 
     from services.runtime import build_runtime
@@ -94,7 +95,7 @@ def staggered(engine, settings, tmp_path):
     for path in write_exports(lines.reset_index(drop=True), tmp_path / "demo"):
         assert import_file(engine, path, settings).status == "imported"
     cached = build_runtime(dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
-    yield lines, {"cache": cached, "sql": Runtime(settings, engine, None)}
+    yield lines, {"cache": cached, "no cache": Runtime(settings, engine, None)}
     cached.engine.dispose()
 
 
@@ -111,9 +112,9 @@ def _raw_covered(first: dt.date, last: dt.date, start: dt.date, end: dt.date) ->
 def test_raw002_comparisons_withheld_unless_covered(staggered, engine):
     """环比 / 同比 on the cards and 经营总览 equal the raw lines' figures where every selected store's
     data covers both periods, and are withheld (with the coverage counted from the raw lines)
-    where it does not; the pieces and the SQL give the same answer."""
+    where it does not; the read model's store spans are the SQL oracle's."""
     from db.queries import stores
-    from services import pieces
+    from readmodel import totals
     from services.analysis import store_overview
 
     lines, runtimes = staggered
@@ -126,11 +127,13 @@ def test_raw002_comparisons_withheld_unless_covered(staggered, engine):
     end = SPEC.end_date  # one day: 环比 the day before, 同比 a week before, every store covered
     last_day = Selection.build(end, end)
     cache = runtimes["cache"].cache
-    store_kpis(runtimes["cache"], Selection.build(end, end, [1]))  # reads the pieces the views sum
+    store_kpis(runtimes["cache"], Selection.build(end, end, [1]))  # reads the tables the views sum
     store_overview(runtimes["cache"], Selection.build(end, end, [1]))
     computed = cache.snapshot()["computed"]
     for name, runtime in runtimes.items():
-        spans = pieces.store_data_spans(runtime)
+        spans = totals.store_data_spans(runtime.tables)
+        with engine.connect() as conn:
+            pd.testing.assert_frame_equal(spans, oracle.store_data_spans(conn), check_dtype=False)
         assert {code: spans.set_index("store_id").at[i, "first_day"] for code, i in ids.items()} == firsts, name
         assert max(spans["last_day"]) == last, name
 
@@ -180,4 +183,4 @@ def test_raw002_comparisons_withheld_unless_covered(staggered, engine):
             before = expected(lines, code, *base)
             assert row["orders_change"] == pytest.approx((now["orders"] - before["orders"]) / before["orders"])
             assert row["revenue_change"] == pytest.approx((now["revenue"] - before["revenue"]) / before["revenue"])
-    assert cache.snapshot()["computed"] == computed  # coverage came from the pieces: no query per request
+    assert cache.snapshot()["computed"] == computed  # coverage came from the tables: no query per request

@@ -1,6 +1,7 @@
-"""Views summed from the cached pieces: each piece is read from the database once per data
-version, every other store / channel / window combination is assembled in memory, and the hit
-rate counts only requests that ran SQL as computed (SQLite and PostgreSQL)."""
+"""Views summed from the read model's tables: each table is read from the database once per data
+version, every other store / channel / window combination is assembled in memory, the hit rate
+counts only requests that ran SQL as computed, and every total agrees with its SQL twin in
+tests/oracle (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,21 @@ import time
 import pandas as pd
 import pytest
 
-from config.cache import VERSION_CHECK_S
+from analytics.breakdowns import channel_table
+from config.readmodel import VERSION_CHECK_S
 from config.rules import RuleSettings
+from db import queries
 from db.demo_data import DemoSpec, generate_orders, write_exports
+from db.engine import reading
 from db.importer import import_file
+from readmodel import totals
 from readmodel.selection import Selection
 from services import analysis, todo
 from services.runtime import Runtime, build_runtime
+from services.tables import records
 from tests.factories import order, sheet, write_csv
 from tests.live_server import free_port
+from tests.oracle import sql_totals as oracle
 
 SPEC = DemoSpec(stores=3, days=14, seed=5)
 
@@ -38,6 +45,12 @@ def cached_runtime(engine, settings, tmp_path):
     runtime.engine.dispose()
 
 
+def _oracle(runtime: Runtime, query, selection: Selection, *args):
+    """The SQL twin ``query(conn, scope, *args)`` of a read-model total, on the database."""
+    with reading(runtime.engine) as conn:
+        return query(conn, oracle.Scope.of(selection, runtime.settings.fee_channels), *args)
+
+
 def _counts(runtime: Runtime, view: str) -> tuple:
     snap = runtime.cache.snapshot()
     row = snap["views"].get(view, {})
@@ -51,30 +64,29 @@ def test_pieces001_new_combinations_are_assembled_without_sql(cached_runtime, se
     one_store = Selection.build(end - dt.timedelta(days=13), end, stores=[1], channels=["美团闪购", "饿了么"])
     view = "services.analysis.channel_analysis"
 
-    first = analysis.channel_analysis(runtime, week)  # reads the channel piece: SQL
+    first = analysis.channel_analysis(runtime, week)  # reads the channel table: SQL
     assert _counts(runtime, view) == (1, 1, 0, (1, 1, 0))
-    other = analysis.channel_analysis(runtime, one_store)  # a new combination, piece in memory
+    other = analysis.channel_analysis(runtime, one_store)  # a new combination, the table in memory
     assert _counts(runtime, view) == (2, 1, 1, (2, 1, 1))
     assert analysis.channel_analysis(runtime, one_store) is other  # the view itself is now cached
     snap = runtime.cache.snapshot()
     assert snap["requests"] == 3
     assert (snap["hit_rate"], snap["view_hit_rate"]) == (pytest.approx(2 / 3), pytest.approx(1 / 3))
-    assert not any(v.startswith("services.pieces.") for v in snap["views"])  # pieces are part of a request
+    assert set(snap["views"]) == {view}  # tables are part of a request, not views
 
-    analysis.product_analysis(runtime, week, 0.5, 0.3)  # the product piece is read (SQL), and basket depths
+    analysis.product_analysis(runtime, week, 0.5, 0.3)  # the product table is read (SQL), and basket depths
     assert runtime.cache.snapshot()["computed"] == 2
-    todo.daily_trend(runtime, one_store)  # the same piece serves the trend
+    todo.daily_trend(runtime, one_store)  # the same table serves the trend
     assert _counts(runtime, "services.todo.daily_trend") == (5, 2, 2, (1, 0, 1))
 
-    plain = Runtime(runtime.settings, runtime.engine, None)  # no cache: straight from the database
-    # SQLite sums REALs in row order (the pieces' sums are exact, like PostgreSQL's NUMERIC)
+    # SQLite sums REALs in row order (the tables' sums are exact, like PostgreSQL's NUMERIC)
     for memory, filters in ((first, week), (other, one_store)):
-        sql = analysis.channel_analysis(plain, filters)
-        assert sql["abnormal"] == memory["abnormal"] and len(memory["channels"]) > 0
-        _same(pd.DataFrame(memory["channels"]), pd.DataFrame(sql["channels"]), "channel_analysis")
+        sql = channel_table(_oracle(runtime, oracle.channel_totals, filters), RuleSettings().channel)
+        assert _oracle(runtime, oracle.abnormal_count, filters) == memory["abnormal"] and len(memory["channels"]) > 0
+        _same(pd.DataFrame(memory["channels"]), pd.DataFrame(records(sql)), "channel_analysis")
 
 
-def test_pieces002_an_import_replaces_the_pieces(cached_runtime, engine, settings, tmp_path):
+def test_pieces002_an_import_replaces_the_tables(cached_runtime, engine, settings, tmp_path):
     runtime, end = cached_runtime, SPEC.end_date
     day = Selection.build(end, end, channels=["京东到家"])
     before = analysis.channel_analysis(runtime, day)["channels"]
@@ -85,7 +97,7 @@ def test_pieces002_an_import_replaces_the_pieces(cached_runtime, engine, setting
     time.sleep(VERSION_CHECK_S + 0.1)
     after = analysis.channel_analysis(runtime, day)["channels"]
     assert sum(r["orders"] for r in after) == orders_before + 1
-    assert runtime.cache.snapshot()["computed"] == 2  # the new version's piece was read again
+    assert runtime.cache.snapshot()["computed"] == 2  # the new version's table was read again
 
 
 SELECTIONS = [  # (days back from the end, window length, stores, channels)
@@ -98,33 +110,42 @@ SELECTIONS = [  # (days back from the end, window length, stores, channels)
 
 
 @pytest.mark.parametrize("selection", SELECTIONS)
-def test_pieces003_pieces_answer_as_the_sql_does(cached_runtime, selection):
-    from services import pieces
-
+def test_pieces003_read_model_totals_agree_with_the_sql_oracle(cached_runtime, selection):
     back, days, stores, channels = selection
     end = SPEC.end_date - dt.timedelta(days=back)
     start = end - dt.timedelta(days=days - 1)
-    plain = Runtime(cached_runtime.settings, cached_runtime.engine, None)
-    for fn, args in ((pieces.daily_totals, (start, end, stores, channels)),
-                     (pieces.daily_totals, (start, end, stores, channels, True)),
-                     (pieces.store_totals, (start, end, channels)),
-                     (pieces.store_totals, (start - dt.timedelta(days=days), end, channels, start)),
-                     (pieces.hourly_totals, (start, end, stores, channels)),
-                     (pieces.distance_totals, (start, end, stores, channels)),
-                     (pieces.product_days, (start, end, stores, channels)),
-                     (pieces.product_totals, (start, end, stores, channels)),
-                     (pieces.category_days, (start, end, stores, channels))):  # fmt: skip
-        _same(fn(cached_runtime, *args), fn(plain, *args), fn.__name__)
-    (memory, abnormal), (sql, sql_abnormal) = (pieces.channel_totals(r, start, end, stores, channels)
-                                               for r in (cached_runtime, plain))  # fmt: skip
-    _same(memory, sql, "channel_totals")
-    assert abnormal == sql_abnormal
-    assert pieces.store_names(cached_runtime) == pieces.store_names(plain)
+    chosen = Selection.build(start, end, stores, channels)
+    every_store = dataclasses.replace(chosen, store_ids=None)
+    both_periods = chosen.window(start - dt.timedelta(days=days), end)
+    model = Runtime(cached_runtime.settings, cached_runtime.engine, None).tables  # no view cache
+    for total, query, on, args in (
+        (totals.daily_totals, oracle.daily_totals, chosen, ()),
+        (totals.daily_totals, oracle.daily_totals, chosen, (True,)),
+        (totals.store_totals, oracle.store_totals, every_store, ()),
+        (totals.store_totals, oracle.store_totals, dataclasses.replace(both_periods, store_ids=None), (start,)),
+        (totals.store_totals, oracle.store_totals, both_periods, (start,)),
+        (totals.hourly_totals, oracle.hourly_totals, chosen, ()),
+        (totals.distance_totals, oracle.distance_totals, chosen, ()),
+        (totals.product_days, oracle.product_days, chosen, ()),
+        (totals.product_totals, oracle.product_totals, chosen, ()),
+        (totals.category_days, oracle.category_days, chosen, ()),
+        (totals.basket_depths, oracle.basket_depths, chosen, ()),
+    ):  # fmt: skip
+        _same(total(model, on, *args), _oracle(cached_runtime, query, on, *args), total.__name__)
+    memory, abnormal = totals.channel_totals(model, chosen)
+    _same(memory, _oracle(cached_runtime, oracle.channel_totals, chosen), "channel_totals")
+    assert abnormal == _oracle(cached_runtime, oracle.abnormal_count, chosen)
+    with reading(cached_runtime.engine) as conn:
+        spans = oracle.store_data_spans(conn)
+        directory = queries.stores(conn)
+    names = dict(zip(directory["id"], directory["name"], strict=True))
+    _same(totals.store_data_spans(model), spans, "store_data_spans")
+    assert totals.store_names(model) == names
     periods = {"current": (start, end), "previous": (start - dt.timedelta(days=days), start - dt.timedelta(days=1))}
-    assert pieces.active_sku_counts(cached_runtime, stores, channels, periods) == pieces.active_sku_counts(
-        plain, stores, channels, periods)  # fmt: skip
+    skus = totals.active_sku_counts(model, chosen, periods)
+    assert skus == _oracle(cached_runtime, oracle.active_sku_counts, chosen, periods)
     if back == 0 and days == 7:  # the demo's data: the comparison is not between two empty answers
-        assert pieces.active_sku_counts(plain, stores, channels, periods)["current"] > 0
+        assert skus["current"] > 0
 
 
 def _same(memory: pd.DataFrame, sql: pd.DataFrame, what: str) -> None:
@@ -136,12 +157,11 @@ def _same(memory: pd.DataFrame, sql: pd.DataFrame, what: str) -> None:
     pd.testing.assert_frame_equal(memory, sql, check_dtype=False, rtol=1e-9, obj=what)
 
 
-def test_pieces004_order_pieces_list_what_the_sql_lists(cached_runtime, engine, settings, tmp_path):
-    """Basket depths, the orders the 今日必做 rules flag and the 异常订单 list come from pieces,
-    also after the pieces went through the disk tier (another process's view of them)."""
+def test_pieces004_order_tables_list_what_the_sql_lists(cached_runtime, engine, settings, tmp_path):
+    """Basket depths, the orders the 今日必做 rules flag and the 异常订单 list come from the read
+    model's tables, also in another process (mapped from the host's files), as the SQL lists them."""
     from analytics.diagnosis_rules import costly_delivery_orders, loss_orders
     rules = RuleSettings().todo  # the defaults
-    from services import pieces
 
     end = SPEC.end_date
     store = {"store_code": "T900", "store_name": "测试-片段店", "city": "测试城"}
@@ -157,48 +177,52 @@ def test_pieces004_order_pieces_list_what_the_sql_lists(cached_runtime, engine, 
     )  # fmt: skip
     assert import_file(engine, write_csv(extra, tmp_path / "orders.csv"), settings).status == "imported"
     time.sleep(VERSION_CHECK_S + 0.1)
-    plain = Runtime(cached_runtime.settings, cached_runtime.engine, None)
-    other = build_runtime(cached_runtime.settings)  # empty L1, same disk tier: pieces decoded from L2
-    names = pieces.store_names(plain)
+    other = build_runtime(cached_runtime.settings)  # a new process: the tables mapped from the host's files
+    names = totals.store_names(other.tables)
     t900 = next(i for i, n in names.items() if n == "测试-片段店")
     for back, days, stores, channels in [*SELECTIONS, (0, 1, [t900], None), (0, 3, [t900, 1], ["美团闪购"])]:
         day = end - dt.timedelta(days=back)
-        start = day - dt.timedelta(days=days - 1)
-        selection = (start, day, stores, channels)
+        chosen = Selection.build(day - dt.timedelta(days=days - 1), day, stores, channels)
+        last_day = chosen.window(day, day)
         answers = []
-        for runtime in (cached_runtime, other, plain):
-            flagged = pieces.rule_orders(runtime, day, stores, channels, rules.costly_delivery_fee)
-            total, listed = pieces.abnormal_orders(runtime, *selection, 50, rules.costly_delivery_fee)
+        for runtime in (cached_runtime, other):
+            flagged = totals.rule_orders(runtime.tables, chosen, rules.costly_delivery_fee)
+            total, listed = totals.abnormal_orders(runtime.tables, chosen, 50, rules.costly_delivery_fee)
             answers.append((
-                pieces.basket_depths(runtime, *selection),
+                totals.basket_depths(runtime.tables, chosen),
                 loss_orders(flagged), costly_delivery_orders(flagged, rules.costly_delivery_fee),
                 total, listed,
             ))  # fmt: skip
-        for memory in answers[:2]:
+        day_orders = _oracle(cached_runtime, oracle.day_orders, last_day)
+        sql = (_oracle(cached_runtime, oracle.basket_depths, chosen), loss_orders(day_orders),
+               costly_delivery_orders(day_orders, rules.costly_delivery_fee),
+               *_oracle(cached_runtime, oracle.abnormal_orders, chosen, 50))  # fmt: skip
+        for memory in answers:
             for i, what in ((0, "basket_depths"), (1, "loss_orders"), (2, "costly_delivery_orders")):
-                _same(memory[i], answers[2][i], what)
-            assert memory[3] == answers[2][3]
-            pd.testing.assert_frame_equal(memory[4].astype({"ordered_at": object}), answers[2][4].astype(
+                _same(memory[i], sql[i], what)
+            assert memory[3] == sql[3]
+            pd.testing.assert_frame_equal(memory[4].astype({"ordered_at": object}), sql[4].astype(
                 {"ordered_at": object}), check_dtype=False, obj="abnormal_orders")  # fmt: skip
     # the hand-made orders were found: the comparisons above were not between empty answers
-    day_one = analysis.abnormal_orders(plain, Selection.build(end, end, stores=[t900]))
+    day_one = analysis.abnormal_orders(cached_runtime, Selection.build(end, end, stores=[t900]))
     assert [o["platform_order_id"] for o in day_one["orders"]] == ["ABN-2", "ABN-1"]
     assert analysis.abnormal_orders(other, Selection.build(end, end, stores=[t900])) == day_one
-    flagged = pieces.rule_orders(other, end, [t900], None, rules.costly_delivery_fee)
+    flagged = totals.rule_orders(other.tables, Selection.build(end, end, [t900]), rules.costly_delivery_fee)
     assert set(flagged["platform_order_id"]) == {"LOSS-1", "FAR-1"}
-    depths = pieces.basket_depths(other, end, end, [t900], None)
+    depths = totals.basket_depths(other.tables, Selection.build(end, end, [t900]))
     assert dict(zip(depths["depth"], depths["orders"], strict=True)) == {1: 1, 2: 1}  # the abnormal ones left out
-    ids = [int(i) for i in pieces.product_days(plain, end - dt.timedelta(days=6), end, None, None)["product_id"][:5]]
-    assert pieces.product_names(other, ids) == pieces.product_names(plain, ids) and ids
+    week = Selection.build(end - dt.timedelta(days=6), end)
+    ids = [int(i) for i in totals.product_days(cached_runtime.tables, week)["product_id"][:5]]
+    with reading(engine) as conn:
+        assert totals.product_names(other.tables, ids) == oracle.product_names(conn, ids) and ids
     other.engine.dispose()
 
 
 def test_pieces005_todo_order_items_are_orders_ranked_by_their_losses(cached_runtime, engine, settings, tmp_path):
     """穿底订单 items: one per order, largest loss first; 紧急 only the orders losing at least
     URGENT_MIN_AMOUNT, the smaller losses 关注; each group counts and totals all its orders
-    beyond the listed ones — the same from the pieces as from the database."""
+    beyond the listed ones — the same with and without the view cache."""
     rules = RuleSettings().todo  # the defaults
-    from services import pieces
 
     end = SPEC.end_date
     orders = []
@@ -212,7 +236,7 @@ def test_pieces005_todo_order_items_are_orders_ranked_by_their_losses(cached_run
                             **store))  # fmt: skip
     assert import_file(engine, write_csv(sheet(*orders), tmp_path / "loss.csv"), settings).status == "imported"
     time.sleep(VERSION_CHECK_S + 0.1)
-    ids = {name: i for i, name in pieces.store_names(Runtime(settings, engine, None)).items()}
+    ids = {name: i for i, name in totals.store_names(Runtime(settings, engine, None).tables).items()}
     stores = [ids[f"测试-亏损{i:02d}"] for i in range(n_stores)]
     filters = Selection.build(end, end, stores=stores)
     memory = todo.todo_list(cached_runtime, filters)
@@ -235,8 +259,7 @@ def test_pieces005_todo_order_items_are_orders_ranked_by_their_losses(cached_run
 
 def test_pieces006_product_focus_lists_every_day_of_one_sku(cached_runtime, engine, settings, tmp_path):
     """商品分析 ``?sku=`` (a 今日必做 link): the SKU's totals and every day of the period, the days
-    without a sale as zeros (a stock-out shows), the same from the pieces as from the database."""
-    from services import pieces
+    without a sale as zeros (a stock-out shows), the same with and without the view cache."""
 
     end = SPEC.end_date
     store = {"store_code": "F900", "store_name": "测试-聚焦店", "city": "测试城", "service_fee": 1.0}
@@ -250,8 +273,9 @@ def test_pieces006_product_focus_lists_every_day_of_one_sku(cached_runtime, engi
     assert import_file(engine, write_csv(extra, tmp_path / "focus.csv"), settings).status == "imported"
     time.sleep(VERSION_CHECK_S + 0.1)
     plain = Runtime(settings, engine, None)
-    store_id = next(i for i, n in pieces.store_names(plain).items() if n == "测试-聚焦店")
-    product_id = next(int(p) for p in pieces.product_days(plain, end, end, [store_id], None)["product_id"])
+    store_id = next(i for i, n in totals.store_names(plain.tables).items() if n == "测试-聚焦店")
+    sold = totals.product_days(plain.tables, Selection.build(end, end, [store_id]))
+    product_id = next(int(p) for p in sold["product_id"])
     filters = Selection.build(end - dt.timedelta(days=3), end, stores=[store_id])
     focus = analysis.product_focus(cached_runtime, filters, product_id)
     assert focus == analysis.product_focus(plain, filters, product_id)
@@ -284,13 +308,13 @@ def _in_use(pids: list[int]) -> set[str]:
     names = set()
     for pid in pids:
         with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
-            names |= {line.split("/")[-1].strip().removesuffix(" (deleted)") for line in maps if "/pieces/" in line}
+            names |= {line.split("/")[-1].strip().removesuffix(" (deleted)") for line in maps if "/tables/" in line}
         for fd in os.listdir(f"/proc/{pid}/fd"):
             try:
                 target = os.readlink(f"/proc/{pid}/fd/{fd}")
             except OSError:
                 continue
-            if "/pieces/" in target:
+            if "/tables/" in target:
                 names.add(target.split("/")[-1].removesuffix(" (deleted)"))
     return names
 
@@ -392,7 +416,7 @@ def test_pieces007_damaged_pieces_files_never_kill_a_worker(empty_database_url, 
     from tests.live_server import live_server
 
     data_dir = tmp_path / "var"
-    pieces_dir = data_dir / "pieces"
+    pieces_dir = data_dir / "tables"
     with live_server(data_dir, empty_database_url, private_redis.url, O2O_WORKERS="2") as server:
         warm = _load(server, 8, tmp_path / "warm.json")
         assert warm.wait(timeout=120) == 0, warm.stdout.read()
@@ -435,3 +459,23 @@ def test_pieces007_damaged_pieces_files_never_kill_a_worker(empty_database_url, 
     dropped = log.count("dropped and computed again")
     assert dropped >= len(files), (actions, log[-3000:])
     print("pieces under fire:", actions, "dropped:", dropped, "requests:", result["total"]["requests"])
+
+
+def test_pieces008_abnormal_rule_and_its_sql_form_agree(cached_runtime):
+    """readmodel.abnormal (the rule) and db.queries.abnormal_clause (its SQL form) pick the same
+    orders of the demo data, per store and channel."""
+    from sqlalchemy import func, select
+
+    from db.models import Order
+    from readmodel.abnormal import abnormal_mask
+
+    fee_channels = cached_runtime.settings.fee_channels
+    table = cached_runtime.tables.flagged_orders(RuleSettings().todo.costly_delivery_fee)  # holds every abnormal order
+    picked = table[abnormal_mask(table, None, fee_channels)]
+    mine = picked.groupby(["store_id", picked["channel"].astype(str)]).size().to_dict()
+    o = Order.__table__.c
+    query = select(o.store_id, o.channel, func.count()).where(queries.abnormal_clause(o, fee_channels)).group_by(
+        o.store_id, o.channel)  # fmt: skip
+    with reading(cached_runtime.engine) as conn:
+        sql = {(int(s), c): int(n) for s, c, n in conn.execute(query)}
+    assert mine == sql and sum(sql.values()) > 0

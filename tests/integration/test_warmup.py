@@ -52,7 +52,7 @@ def test_warm001_callbacks_hit_what_the_warmer_computed(seeded_app):
 
     payload = kpi_payload(["all"], options["first_day"], end, ["all"])  # not a default view
     assert client.post("/_dash-update-component", json=payload).status_code == 200
-    assert (stats.computed, stats.assembled) == (0, 1)  # summed from the pieces the warmer loaded
+    assert (stats.computed, stats.assembled) == (0, 1)  # summed from the tables the warmer loaded
 
 
 def test_warm002_thread_warms_on_start_and_stops(engine, settings):
@@ -70,7 +70,7 @@ def test_warm002_thread_warms_on_start_and_stops(engine, settings):
     assert not warmer.alive
 
 
-def test_warm003_views_share_the_pieces_they_depend_on(seeded_app):
+def test_warm003_views_share_the_tables_they_depend_on(seeded_app):
     """今日必做 depends on the last day only; 健康分 and 经营总览 slice the all-store figures: a
     window or a store selection that changes nothing they read computes nothing new."""
     import datetime as dt
@@ -98,4 +98,4 @@ def test_warm003_views_share_the_pieces_they_depend_on(seeded_app):
     assert sum(c["orders"] for c in sliced["cities"]) == sum(r["orders"] for r in sliced["stores"])
     assembled = stats.assembled
     todo_list(runtime, Selection.build(start, end - dt.timedelta(days=1)))  # another last day: a new
-    assert (stats.computed, stats.assembled) == (computed, assembled + 1)  # view, from the pieces in memory
+    assert (stats.computed, stats.assembled) == (computed, assembled + 1)  # view, from the tables in memory

@@ -1,4 +1,4 @@
-"""The mapped pieces files (cache.tiers.MappedFileTier) on a real directory: a file is checked
+"""The read model's table files (readmodel.store.ArrowFileStore) on a real directory: a file is checked
 before it is mapped, and a file that fails is dropped with one warning line and computed again."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from cache.tiers import MappedFileTier
+from readmodel.store import ArrowFileStore
 
 DATABASE = "d" * 32
 
@@ -44,7 +44,7 @@ def _flipped(data: bytes, at: int) -> bytes:
 
 
 def test_mapped001_damaged_files_are_dropped_before_mapping(tmp_path, caplog):
-    tier = MappedFileTier(tmp_path, other_max_age=3600)
+    tier = ArrowFileStore(tmp_path, other_max_age=3600)
     good = _frame(1000)
     for key, offset in (("a", 0), ("b", 5000)):
         tier.save(key, 1, DATABASE, _frame(1000, offset))
@@ -52,7 +52,7 @@ def test_mapped001_damaged_files_are_dropped_before_mapping(tmp_path, caplog):
     original = path.read_bytes()
     assert tier.load("a", 1, DATABASE).equals(good)
     damages = {
-        "another piece's file renamed onto the name": other.read_bytes(),
+        "another table's file renamed onto the name": other.read_bytes(),
         "one byte of the values changed": _flipped(original, 2000),
         "the file cut short": original[: len(original) // 2],
         "garbage": os.urandom(len(original)),
@@ -62,10 +62,10 @@ def test_mapped001_damaged_files_are_dropped_before_mapping(tmp_path, caplog):
     for what, data in damages.items():
         _replace(path, data)
         caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="cache.tiers"):
+        with caplog.at_level(logging.WARNING, logger="readmodel.store"):
             assert tier.load("a", 1, DATABASE) is None, what
         assert not path.exists(), what  # removed: the next reader computes it again
-        records = [r for r in caplog.records if r.name == "cache.tiers"]
+        records = [r for r in caplog.records if r.name == "readmodel.store"]
         assert len(records) == 1 and records[0].exc_info is None, (what, caplog.text)
         assert path.name in records[0].getMessage()
         tier.save("a", 1, DATABASE, good)
@@ -76,7 +76,7 @@ def test_mapped001_damaged_files_are_dropped_before_mapping(tmp_path, caplog):
 def test_mapped002_a_mapped_frame_survives_its_name_being_replaced(tmp_path):
     """A process keeps reading the inode it mapped when a new file (even garbage) is renamed onto
     its name or the file is removed; the files the app writes are read-only and never reopened."""
-    tier = MappedFileTier(tmp_path, other_max_age=3600)
+    tier = ArrowFileStore(tmp_path, other_max_age=3600)
     frame = tier.save("a", 1, DATABASE, _frame(20_000))
     loaded = tier.load("a", 1, DATABASE)
     path = tier.path_for("a", 1, DATABASE)

@@ -1,12 +1,11 @@
-"""Sums over an in-memory copy of a daily aggregate (a "piece"): the same answers as the SQL in
-db/queries.py, for any stores / channels / dates, without the database.
+"""Sums over one of the read model's tables (an aggregate held in memory), for any selection of
+stores / channels / days, without the database.
 
-A piece is one aggregate table as a frame: ``store_id``, ``day`` (proleptic ordinal, int32, so a
+A table is one aggregate as a frame: ``store_id``, ``day`` (proleptic ordinal, int32, so a
 date range is two integer comparisons), ``channel``, ``platform_fee_zero``, the table's own keys
 and its measures as integers in 1/UNITS (:func:`as_units`: money has two decimals, counts none),
 so sums are exact like the database's NUMERIC sums, whatever the order of addition. The
-abnormal-order exclusion (fee channel with zero platform fee, docs/METRICS.md) is applied by
-:func:`select`, exactly as ``db.queries._where`` does.
+abnormal-order exclusion (``readmodel.abnormal``, docs/METRICS.md) is applied by :func:`select`.
 """
 
 from __future__ import annotations
@@ -16,6 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+
+from readmodel.abnormal import abnormal_mask
+from readmodel.selection import Selection
 
 UNITS = 100
 DENSE_GROUPS = 1 << 22  # up to this many possible key combinations, group by counting (no sort)
@@ -36,10 +38,10 @@ def as_dates(ordinals: np.ndarray) -> np.ndarray:
     return np.array([dt.date.fromordinal(int(d)) for d in days] or [], dtype=object)[inverse.reshape(-1)]
 
 
-def as_piece(frame: pd.DataFrame, measures: Sequence[str], compact: bool = False) -> pd.DataFrame:
-    """An aggregate's rows as a piece: ordered by store and day (:func:`select` slices a store's
+def as_table(frame: pd.DataFrame, measures: Sequence[str], compact: bool = False) -> pd.DataFrame:
+    """An aggregate's rows as a table: ordered by store and day (:func:`select` slices a store's
     rows out instead of testing every row), ``measures`` as integers in 1/:func:`scale` (int32
-    with ``compact`` when every value fits: half the memory of the million-row product piece)."""
+    with ``compact`` when every value fits: half the memory of the million-row product table)."""
     store, day = frame["store_id"].to_numpy(), frame["day"].to_numpy()
     in_order = len(frame) < 2 or bool(np.all((store[1:] > store[:-1]) | ((store[1:] == store[:-1])
                                                                          & (day[1:] >= day[:-1]))))  # fmt: skip
@@ -53,67 +55,61 @@ def as_piece(frame: pd.DataFrame, measures: Sequence[str], compact: bool = False
     return ordered.assign(**units)
 
 
-def select(piece: pd.DataFrame, start: dt.date, end: dt.date, store_ids: Sequence[int] | None = None,
-           channels: Sequence[str] | None = None, fee_channels: Sequence[str] = ()) -> np.ndarray:  # fmt: skip
-    """Positions of the piece's rows of ``start``..``end`` (inclusive) of the stores / channels
-    (None = all), abnormal orders of ``fee_channels`` left out. Positions, not a copy of the rows:
-    :func:`sums` reads only the columns it adds up."""
-    if store_ids is not None:  # the piece is ordered by store: each store's rows are one slice
-        store = piece["store_id"].to_numpy()
-        wanted = np.unique(np.asarray(list(store_ids), dtype=store.dtype))
+def select(table: pd.DataFrame, selection: Selection, fee_channels: Sequence[str] = ()) -> np.ndarray:
+    """Positions of the table's rows of the selection (its days inclusive, its stores and
+    channels; None = all), abnormal orders of ``fee_channels`` left out. Positions, not a copy of
+    the rows: :func:`sums` reads only the columns it adds up."""
+    if selection.store_ids is not None:  # the table is ordered by store: each store's rows are one slice
+        store = table["store_id"].to_numpy()
+        wanted = np.unique(np.asarray(list(selection.store_ids), dtype=store.dtype))
         lows, highs = np.searchsorted(store, wanted, "left"), np.searchsorted(store, wanted, "right")
         positions = np.concatenate([np.arange(lo, hi) for lo, hi in zip(lows, highs, strict=True)]
                                    or [np.empty(0, dtype=np.int64)])  # fmt: skip
-
-        def column(values: np.ndarray) -> np.ndarray:
-            return values[positions]
     else:  # every row: test the columns themselves (no copy of a million-row column)
         positions = None
 
-        def column(values: np.ndarray) -> np.ndarray:
-            return values
+    def column(values: np.ndarray) -> np.ndarray:
+        return values if positions is None else values[positions]
 
-    day = column(piece["day"].to_numpy())
-    keep = (day >= ordinal(start)) & (day <= ordinal(end))
-    codes = column(piece["channel"].cat.codes.to_numpy())
-    categories = piece["channel"].cat.categories
-    if channels is not None:
-        keep &= np.isin(codes, _codes(categories, channels))
+    day = column(table["day"].to_numpy())
+    keep = (day >= ordinal(selection.start)) & (day <= ordinal(selection.end))
+    if selection.channels is not None:
+        keep &= np.isin(column(table["channel"].cat.codes.to_numpy()), codes(table, selection.channels))
     if fee_channels:
-        zero_fee = column(piece["platform_fee_zero"].to_numpy())
-        keep &= ~(zero_fee & np.isin(codes, _codes(categories, fee_channels)))
+        keep &= ~abnormal_mask(table, positions, fee_channels)
     return np.flatnonzero(keep) if positions is None else positions[keep]
 
 
-def _codes(categories: pd.Index, names: Sequence[str]) -> np.ndarray:
-    found = categories.get_indexer(list(names))
+def codes(table: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """The channel codes of ``names`` in the table's channel categorical (unknown names left out)."""
+    found = table["channel"].cat.categories.get_indexer(list(names))
     return found[found >= 0]
 
 
-def sums(piece: pd.DataFrame, positions: np.ndarray, keys: list[str], measures: Sequence[str]) -> pd.DataFrame:
+def sums(table: pd.DataFrame, positions: np.ndarray, keys: list[str], measures: Sequence[str]) -> pd.DataFrame:
     """SUM(measures) of the rows at ``positions`` grouped and ordered by ``keys``, as floats;
     ``day`` comes back as datetime.date, ``channel`` as text."""
     columns = {}
     for key in keys:
-        values = piece[key]
+        values = table[key]
         columns[key] = values.cat.codes.to_numpy()[positions] if key == "channel" else values.to_numpy()[positions]
-    frame = _grouped(piece, positions, columns, measures)
+    frame = _grouped(table, positions, columns, measures)
     if "day" in keys:
         frame["day"] = as_dates(frame["day"].to_numpy())
     if "channel" in keys:
-        frame["channel"] = pd.Series(piece["channel"].cat.categories.to_numpy(dtype=object)[frame["channel"]],
+        frame["channel"] = pd.Series(table["channel"].cat.categories.to_numpy(dtype=object)[frame["channel"]],
                                      dtype=object)  # fmt: skip
     return frame
 
 
-def _grouped(piece: pd.DataFrame, positions: np.ndarray, columns: dict[str, np.ndarray],
+def _grouped(table: pd.DataFrame, positions: np.ndarray, columns: dict[str, np.ndarray],
              measures: Sequence[str]) -> pd.DataFrame:  # fmt: skip
     """Group by the integer ``columns`` (a mixed-radix code of them, so the groups come out in
     key order) and add up each measure with one bincount: no copy of the rows."""
     groups, inverse, keys = _group_codes(columns)
     frame = pd.DataFrame(keys)
     for m in measures:
-        weights = piece[m].to_numpy()[positions].astype(np.float64)  # integer units: exact below 2**53
+        weights = table[m].to_numpy()[positions].astype(np.float64)  # integer units: exact below 2**53
         frame[m] = np.bincount(inverse, weights=weights, minlength=len(groups)) / scale(m)
     return frame
 
@@ -145,60 +141,54 @@ def _group_codes(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray
     return groups, inverse, {name: keys[name] for name in columns}
 
 
-def distinct_products(piece: pd.DataFrame, positions: np.ndarray, start: dt.date, end: dt.date) -> int:
+def distinct_products(table: pd.DataFrame, positions: np.ndarray, start: dt.date, end: dt.date) -> int:
     """动销SKU数: distinct products with a quantity > 0 on ``start``..``end`` among ``positions``."""
-    day = piece["day"].to_numpy()[positions]
-    sold = (piece["quantity"].to_numpy()[positions] > 0) & (day >= ordinal(start)) & (day <= ordinal(end))
-    return int(np.unique(piece["product_id"].to_numpy()[positions][sold]).size)
+    day = table["day"].to_numpy()[positions]
+    sold = (table["quantity"].to_numpy()[positions] > 0) & (day >= ordinal(start)) & (day <= ordinal(end))
+    return int(np.unique(table["product_id"].to_numpy()[positions][sold]).size)
 
 
-def product_totals(piece: pd.DataFrame, positions: np.ndarray, measures: Sequence[str]) -> pd.DataFrame:
+def product_totals(table: pd.DataFrame, positions: np.ndarray, measures: Sequence[str]) -> pd.DataFrame:
     """Per product: the measures' sums, sales_days (store-days with a sale, summed over stores)
     and stores (stores with any row), as ``db.queries.product_totals`` counts them."""
-    product = piece["product_id"].to_numpy()[positions]
-    store = piece["store_id"].to_numpy()[positions]
-    frame = _grouped(piece, positions, {"product_id": product}, measures)
+    product = table["product_id"].to_numpy()[positions]
+    store = table["store_id"].to_numpy()[positions]
+    frame = _grouped(table, positions, {"product_id": product}, measures)
     if frame.empty:
         return frame.assign(sales_days=pd.Series(dtype=int), stores=pd.Series(dtype=int))
     index = pd.Index(frame["product_id"])
     _, _, pairs = _group_codes({"product_id": product, "store_id": store})
     frame["stores"] = np.bincount(index.get_indexer(pairs["product_id"]), minlength=len(frame))
-    sold = piece["quantity"].to_numpy()[positions] > 0
+    sold = table["quantity"].to_numpy()[positions] > 0
     if sold.any():
         _, _, days = _group_codes({"product_id": product[sold], "store_id": store[sold],
-                                   "day": piece["day"].to_numpy()[positions][sold]})  # fmt: skip
+                                   "day": table["day"].to_numpy()[positions][sold]})  # fmt: skip
         frame["sales_days"] = np.bincount(index.get_indexer(days["product_id"]), minlength=len(frame))
     else:
         frame["sales_days"] = 0
     return frame[["product_id", *measures, "sales_days", "stores"]]
 
 
-def store_totals(piece: pd.DataFrame, positions: np.ndarray, measures: Sequence[str],
+def store_totals(table: pd.DataFrame, positions: np.ndarray, measures: Sequence[str],
                  split: dt.date | None = None) -> pd.DataFrame:  # fmt: skip
     """One row per store (and per side of ``split``: "current" for days ≥ split, else "previous")."""
-    stores = piece["store_id"].to_numpy()[positions]
+    stores = table["store_id"].to_numpy()[positions]
     if split is None:
-        frame = _grouped(piece, positions, {"store_id": stores}, measures)
+        frame = _grouped(table, positions, {"store_id": stores}, measures)
         frame.insert(1, "period", "current")
         return frame
-    current = (piece["day"].to_numpy()[positions] >= ordinal(split)).astype(np.int64)
-    frame = _grouped(piece, positions, {"store_id": stores, "period": current}, measures)
+    current = (table["day"].to_numpy()[positions] >= ordinal(split)).astype(np.int64)
+    frame = _grouped(table, positions, {"store_id": stores, "period": current}, measures)
     frame["period"] = np.where(frame["period"].to_numpy() == 1, "current", "previous").astype(object)
     return frame
 
 
-def abnormal_rows(piece: pd.DataFrame, positions: np.ndarray, fee_channels: Sequence[str]) -> np.ndarray:
-    """The positions among ``positions`` of abnormal rows: a fee channel with a zero platform fee."""
-    if not fee_channels:
-        return positions[:0]
-    zero_fee = piece["platform_fee_zero"].to_numpy()[positions]
-    on_fee_channel = np.isin(piece["channel"].cat.codes.to_numpy()[positions],
-                             _codes(piece["channel"].cat.categories, fee_channels))  # fmt: skip
-    return positions[zero_fee & on_fee_channel]
+def abnormal_rows(table: pd.DataFrame, positions: np.ndarray, fee_channels: Sequence[str]) -> np.ndarray:
+    """The positions among ``positions`` of abnormal rows (``readmodel.abnormal``)."""
+    return positions[abnormal_mask(table, positions, fee_channels)]
 
 
-def abnormal_orders(piece: pd.DataFrame, start: dt.date, end: dt.date, store_ids: Sequence[int] | None,
-                    channels: Sequence[str] | None, fee_channels: Sequence[str]) -> int:  # fmt: skip
-    """Orders of the fee channels with a zero platform fee (the ones every KPI excludes)."""
-    rows = abnormal_rows(piece, select(piece, start, end, store_ids, channels), fee_channels)
-    return int(piece["orders"].to_numpy()[rows].sum()) // UNITS
+def abnormal_orders(table: pd.DataFrame, selection: Selection, fee_channels: Sequence[str]) -> int:
+    """Orders of the selection the abnormal-order rule excludes (from a table with ``orders``)."""
+    rows = abnormal_rows(table, select(table, selection), fee_channels)
+    return int(table["orders"].to_numpy()[rows].sum()) // UNITS

@@ -1,0 +1,100 @@
+"""The read model's tables: each daily aggregate (and the flagged orders, the product and store
+directories) read whole once per database identity and data version, with the COPY → Arrow
+loaders of ``db.queries``, and shared by the host's workers as memory-mapped files
+(``readmodel.store``). The totals (``readmodel.totals``) are sums over these frames.
+
+| table | rows (100 stores × 90 days) | from |
+|---|---|---|
+| channel | store × day × channel × fee-0 flag (~52,000) | agg_store_day_channel |
+| hour | … × hour | agg_store_day_hour |
+| distance | … × distance band | agg_store_day_distance |
+| product | … × product, 耗材 left out (~1 M, int32 units) | agg_store_day_product |
+| depth | … × basket depth (~150,000) | orders, grouped |
+| orders | loss-making, costly-delivery or abnormal orders (~6 %) | orders |
+| products, stores | the directories | products, stores |
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Connection, Engine
+
+from config import Settings
+from config.readmodel import OTHER_DATABASE_TABLES_MAX_AGE_S, TABLE_WAIT_S
+from db import queries
+from db.engine import reading
+from db.version import VersionWatch
+from readmodel import sums
+from readmodel.store import SharedTables
+
+DAILY_MEASURES = (
+    "orders", "loss_orders", "revenue", "actual_profit", "item_profit", "platform_fee",
+    "delivery_fee", "marketing_cost", "delivery_net_cost", "corporate_rebate",
+)  # fmt: skip
+CHANNEL_MEASURES = ("orders", "loss_orders", "revenue", "actual_profit", "platform_fee", "marketing_cost",
+                    "delivery_fee", "delivery_net_cost")  # fmt: skip
+CHANNEL_TABLE_MEASURES = tuple(dict.fromkeys([*DAILY_MEASURES, *CHANNEL_MEASURES]))
+HOUR_MEASURES = ("orders", "revenue", "actual_profit")
+DISTANCE_MEASURES = ("orders", "revenue", "actual_profit", "delivery_fee", "delivery_net_cost")
+PRODUCT_MEASURES = ("quantity", "revenue", "cost", "profit")
+DEPTH_MEASURES = ("orders", "revenue")
+
+
+def _aggregate(name: str, keys: tuple[str, ...], measures: tuple[str, ...], compact: bool = False):
+    def load(conn: Connection) -> pd.DataFrame:
+        return sums.as_table(queries.aggregate_rows(conn, name, keys, measures), measures, compact=compact)
+
+    return load
+
+
+TABLES: dict[str, Callable[[Connection], pd.DataFrame]] = {
+    "channel": _aggregate("channel", (), CHANNEL_TABLE_MEASURES),
+    "hour": _aggregate("hour", ("hour",), HOUR_MEASURES),
+    "distance": _aggregate("distance", ("distance_band",), DISTANCE_MEASURES),
+    "product": _aggregate("product", ("product_id",), PRODUCT_MEASURES, compact=True),
+    "depth": lambda conn: sums.as_table(queries.depth_rows(conn), DEPTH_MEASURES, compact=True),
+    "products": queries.products,
+    "stores": queries.stores,
+}
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    """One database's tables for the processes of this host (``runtime.tables``)."""
+
+    engine: Engine
+    settings: Settings
+    versions: VersionWatch
+    shared: SharedTables
+
+    @classmethod
+    def build(cls, settings: Settings, engine: Engine, versions: VersionWatch) -> ReadModel:
+        shared = SharedTables(Path(settings.data_dir) / "tables", OTHER_DATABASE_TABLES_MAX_AGE_S, TABLE_WAIT_S)
+        return cls(engine, settings, versions, shared)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The table ``name`` (``TABLES``) at the current data stamp."""
+        return self._get(name, TABLES[name])
+
+    def flagged_orders(self, fee_floor: float) -> pd.DataFrame:
+        """The orders an order rule or the 异常订单 list can name (``db.queries.flagged_orders``):
+        loss-making, delivery fee above ``fee_floor``, or abnormal; ``day`` as in every table."""
+        fee_channels = tuple(self.settings.fee_channels)
+        tag = hashlib.blake2b(repr((float(fee_floor), fee_channels)).encode(), digest_size=6).hexdigest()
+
+        def load(conn: Connection) -> pd.DataFrame:
+            return queries.flagged_orders(conn, float(fee_floor), fee_channels).drop(columns="business_date")
+
+        return self._get(f"orders_{tag}", load)
+
+    def _get(self, name: str, load: Callable[[Connection], pd.DataFrame]) -> pd.DataFrame:
+        def whole_table() -> pd.DataFrame:  # bounded by db_load_timeout_s, not a view's bound
+            with reading(self.engine, timeout_s=self.settings.db_load_timeout_s) as conn:
+                return load(conn)
+
+        return self.shared.get(name, self.versions.stamp(), whole_table)
