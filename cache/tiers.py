@@ -32,9 +32,11 @@ from typing import IO
 import pandas as pd
 import pyarrow as pa
 import redis
+import redis.lock
 from cachelib.serializers import BaseSerializer
 from cachetools import TLRUCache
 from flask_caching.backends.filesystemcache import FileSystemCache
+from redis.exceptions import LockNotOwnedError
 
 from cache.stats import CacheStats
 
@@ -478,6 +480,9 @@ class RedisTier:
         self._stats = stats
         self._failing = False
         self._listeners: list[Callable[[], None]] = []
+        # the locks this process holds, by key (one holder per key: the manager's per-key flight)
+        self._held: dict[str, redis.lock.Lock] = {}
+        self._held_lock = threading.Lock()
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (quick, never raising) when an operation fails, and at the first
@@ -522,12 +527,33 @@ class RedisTier:
         self._call(self.client.delete, self.prefix + key)
 
     def acquire_lock(self, key: str, ttl_ms: int) -> bool | None:
-        """True: we compute; False: another process does; None: Redis unavailable."""
-        reached, result = self._call(self.client.set, f"{self.prefix}lock:{key}", b"1", nx=True, px=ttl_ms)
-        return bool(result) if reached else None
+        """The cross-process single flight of ``key``: redis-py's ``Lock`` (SET NX PX with a
+        random token), never waiting. True: we compute (until ``release_lock``, or ``ttl_ms``);
+        False: another process does; None: Redis unavailable."""
+        # thread_local off: the Lock object is this call's own, released through ``_held``
+        lock = self.client.lock(f"{self.prefix}lock:{key}", timeout=ttl_ms / 1000, blocking=False, thread_local=False)
+        reached, acquired = self._call(lock.acquire)
+        if not acquired:
+            return None if not reached else False
+        with self._held_lock:
+            self._held[key] = lock
+        return True
 
     def release_lock(self, key: str) -> None:
-        self._call(self.client.delete, f"{self.prefix}lock:{key}")
+        """Release this process's lock of ``key``: only while it still holds our token. A lock
+        that outlived its TTL and was taken by another process is theirs and stays."""
+        with self._held_lock:
+            lock = self._held.pop(key, None)
+        if lock is not None:
+            self._call(_release, lock, key)
 
     def publish_version(self, version: int) -> None:
         self._call(self.client.set, f"{self.prefix}data_version", version)
+
+
+def _release(lock: redis.lock.Lock, key: str) -> None:
+    try:
+        lock.release()  # deletes the key only if it still holds this lock's token (a Lua script)
+    except LockNotOwnedError:  # Redis answered: not a failure of the tier
+        log.info("cache: the lock of %s expired before its value was stored (another process may "
+                 "compute it too)", key)  # fmt: skip
