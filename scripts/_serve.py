@@ -28,9 +28,9 @@ import sys
 import threading
 import time
 from multiprocessing.connection import wait
-from pathlib import Path
 
 from config import Settings
+from monitoring.workers import share_metrics, worker_died
 from web.server import AppServer
 
 STOP_TIMEOUT_S = 10.0  # a worker still alive this long after SIGTERM is killed
@@ -130,11 +130,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def peer_dir(settings: Settings) -> Path:
-    """Where the workers of the instance on this port publish their counters."""
-    return Path(settings.data_dir) / "workers" / str(settings.port)
-
-
 def stop_on_first_signal() -> None:
     """SIGINT / SIGTERM stop like Ctrl+C once; any later one is ignored.
 
@@ -198,7 +193,7 @@ def worker_main(settings: Settings, sock: socket.socket, index: int) -> None:
     from app import create_app
 
     own = dataclasses.replace(settings, cache_warm=settings.cache_warm and index == 0)
-    app = create_app(own, peer_dir=peer_dir(settings))
+    app = create_app(own)
     serve_until_stopped(waitress_server(app, own, sockets=[sock]), app, noted=requested)
 
 
@@ -215,10 +210,7 @@ class Supervisor:
         self._quick_deaths: dict[int, int] = {}
 
     def start(self) -> None:
-        peers = peer_dir(self.settings)
-        peers.mkdir(parents=True, exist_ok=True)
-        for stale in peers.glob("*.json"):  # an earlier instance's files
-            stale.unlink(missing_ok=True)
+        share_metrics(self.settings.data_dir, self.settings.port)  # before the workers: they inherit it
         for index in range(self.settings.workers):
             self._spawn(index)
 
@@ -235,8 +227,6 @@ class Supervisor:
 
     def run(self) -> int:
         """Watch the workers until Ctrl+C / SIGTERM (returns 0) or one keeps dying (returns 1)."""
-        from monitoring.workers import retire
-
         try:
             while True:
                 sentinels = {p.sentinel: i for i, p in self.workers.items()}
@@ -244,7 +234,7 @@ class Supervisor:
                     index = sentinels[ready]
                     process = self.workers[index]
                     process.join()
-                    retire(peer_dir(self.settings), process.pid)  # its counters stay in the totals, its file goes
+                    worker_died(process.pid)  # its gauges leave /metrics, its counters stay
                     lived = time.monotonic() - self._started[index]
                     deaths = self._quick_deaths.get(index, 0) + 1 if lived < QUICK_DEATH_S else 0
                     self._quick_deaths[index] = deaths

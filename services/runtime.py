@@ -7,7 +7,6 @@ runtime of the app that is serving it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -31,10 +30,9 @@ class Runtime:
     monitors: Monitors | None = None
 
 
-def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
-    """Engine and cache for ``settings``; nothing connects until first use. ``peer_dir``: this
-    process is one worker of several, sharing its counters there. Every read waits for the
-    database at most ``db_timeout_s`` (``db.engine.Watchdog``)."""
+def build_runtime(settings: Settings) -> Runtime:
+    """Engine and cache for ``settings``; nothing connects until first use. Every read waits for
+    the database at most ``db_timeout_s`` (``db.engine.Watchdog``)."""
     engine = make_engine(settings.database_url, timeout_s=settings.db_timeout_s)
     guard = watchdog(engine)
 
@@ -53,7 +51,7 @@ def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
 
     cache = CacheManager(settings, stamp)
     cache.watch(engine)
-    monitors = Monitors.from_settings(settings, cache.snapshot, peer_dir)
+    monitors = Monitors.from_settings(settings, cache.snapshot)
     cache.l3.on_change(monitors.redis.poke)  # a failed cache operation shows in the health at once
     return Runtime(settings=settings, engine=engine, cache=cache, monitors=monitors)
 
