@@ -17,7 +17,6 @@ the answering worker's collector, as in a single process.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from pathlib import Path
@@ -95,5 +94,4 @@ class WorkerGauges(BackgroundLoop):
 
     def stop(self, timeout: float = 5.0) -> None:
         super().stop(timeout)
-        with contextlib.suppress(OSError):  # a stopped worker leaves the gauges
-            worker_died(os.getpid())
+        worker_died(os.getpid())  # a stopped worker leaves the gauges
