@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
@@ -84,12 +83,10 @@ def create_app(
     settings: Settings | None = None,
     *,
     start_monitors: bool = True,
-    peer_dir: Path | None = None,
     start_worker: bool | None = None,
 ) -> Dash:
     """Build the Dash app for ``settings`` (default: from the environment). Starts the samplers
     (Redis health, psutil) and the cache warmer unless told not to; ``stop_app`` stops them.
-    ``peer_dir``: the app is one of several serving processes, whose counters meet there.
     ``start_worker``: run the import worker thread (default: as ``start_monitors``; never when
     ``O2O_IMPORT_WORKER=0``). Process-wide settings (allocators, Dash's JSON encoder) are the
     serving process's: ``serving.worker.build_app``."""
@@ -109,7 +106,7 @@ def create_app(
     )
     app.layout = html.Div([_navbar(), dbc.Container(dash.page_container, fluid=True)])
     _serve_unknown_paths_as_404(app)
-    runtime = build_runtime(settings, peer_dir)
+    runtime = build_runtime(settings)
     install(app.server, runtime)
     register_endpoints(app.server, runtime, runtime.monitors)
     web.install(app, settings)  # body limits, callback request guard

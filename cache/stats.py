@@ -1,4 +1,10 @@
-"""Per-tier counters and latency windows; read-only snapshots for the monitor and /metrics."""
+"""Per-tier counters and latency windows; read-only snapshots for the monitor and /metrics.
+
+In a worker of a multi-process instance (``config.metrics.shared_metrics_dir``) every count is
+also added to a prometheus_client ``Counter``, whose value that mode keeps in a memory-mapped
+file of the worker: /metrics sums them over the instance's workers, a dead one's included,
+while the snapshot (the monitor panel, /healthz) stays the answering process's own.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,31 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
+from prometheus_client import Counter
+
+from config.metrics import shared_metrics_dir
 
 TIERS = ("l1", "l2", "l3")
 WINDOW = 2048
+# The counters /metrics exports, by snapshot key: (metric name, help). Request counters, then
+# per tier (label ``tier``), then per cached view function (label ``view``).
+REQUEST_COUNTERS = {
+    "requests": ("o2o_cache_requests", "Requests through the cache"),
+    "computed": ("o2o_cache_computed", "Requests computed from the database"),
+    "assembled": ("o2o_cache_assembled", "Requests computed from cached pieces alone (no SQL)"),
+    "warmed": ("o2o_cache_warmed", "Values computed in the background by the cache warmer"),
+}
+TIER_COUNTERS = {
+    "hits": ("o2o_cache_hits", "Cache lookups answered by the tier"),
+    "misses": ("o2o_cache_misses", "Cache lookups missed in the tier"),
+    "errors": ("o2o_cache_errors", "Cache tier errors (treated as misses)"),
+}
+VIEW_COUNTERS = {
+    "requests": ("o2o_cache_view_requests", "Requests per cached view function"),
+    "computed": ("o2o_cache_view_computed", "Computed (missed) per cached view function"),
+    "compute_s": ("o2o_cache_view_compute_seconds", "Seconds computing per view function"),
+    "assembled": ("o2o_cache_view_assembled", "Computed from cached pieces alone per view function"),
+}
 # Set while the cache warmer computes: its lookups and computations are not users' requests and
 # stay out of the hit rate (they are counted as ``warmed`` instead).
 _background: ContextVar[bool] = ContextVar("cache_background", default=False)
@@ -59,8 +87,14 @@ class CacheStats:
     are part of its request). Hit rate = requests answered without the database / requests;
     view hit rate also leaves out those assembled from the read model's tables in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: bool | None = None) -> None:
+        """``shared``: also count into prometheus_client counters (default: in a worker of a
+        multi-process instance). One such CacheStats per process: the counters' values are
+        keyed by metric name in the process's file."""
         self._lock = threading.Lock()
+        if shared is None:
+            shared = shared_metrics_dir() is not None
+        self._shared = _SharedCounters() if shared else None
         self.tiers = {name: TierStats() for name in TIERS}
         self.requests = 0
         self.computed = 0  # computed with the database (SQL ran while answering)
@@ -81,10 +115,14 @@ class CacheStats:
             else:
                 stats.misses += 1
             stats.latencies_ms.append(elapsed_ms)
+        if self._shared is not None:
+            self._shared.tiers["hits" if hit else "misses"][tier].inc()
 
     def error(self, tier: str) -> None:
         with self._lock:
             self.tiers[tier].errors += 1
+        if self._shared is not None:
+            self._shared.tiers["errors"][tier].inc()
 
     def wrote(self, tier: str, raw: int, stored: int) -> None:
         with self._lock:
@@ -99,12 +137,17 @@ class CacheStats:
         with self._lock:
             self.requests += 1
             self.views.setdefault(view, [0, 0, 0.0, 0])[0] += 1
+        if self._shared is not None:
+            self._shared.requests["requests"].inc()
+            self._shared.views["requests"].labels(view=view).inc()
 
     def compute(self, elapsed_ms: float, view: str, queried: bool = True) -> None:
         """A request's value was computed: with the database (``queried``) or from the tables in memory."""
         if _background.get():
             with self._lock:
                 self.warmed += 1
+            if self._shared is not None:
+                self._shared.requests["warmed"].inc()
             return
         with self._lock:
             self.compute_ms.append(elapsed_ms)
@@ -116,6 +159,11 @@ class CacheStats:
             else:
                 self.assembled += 1
                 counts[3] += 1
+        if self._shared is not None:
+            kind = "computed" if queried else "assembled"
+            self._shared.requests[kind].inc()
+            self._shared.views[kind].labels(view=view).inc()
+            self._shared.views["compute_s"].labels(view=view).inc(elapsed_ms / 1000)
 
     def snapshot(self) -> dict:
         with self._lock:
@@ -133,3 +181,16 @@ class CacheStats:
                 },
                 "tiers": {name: t.snapshot() for name, t in self.tiers.items()},
             }
+
+
+class _SharedCounters:
+    """The exported counters as prometheus_client ``Counter`` objects, in no registry: in
+    multiprocess mode /metrics reads every worker's values from the files."""
+
+    def __init__(self) -> None:
+        self.requests = {key: Counter(name, text, registry=None) for key, (name, text) in REQUEST_COUNTERS.items()}
+        self.tiers: dict[str, dict[str, Counter]] = {}
+        for key, (name, text) in TIER_COUNTERS.items():
+            counter = Counter(name, text, ["tier"], registry=None)
+            self.tiers[key] = {tier: counter.labels(tier=tier) for tier in TIERS}
+        self.views = {key: Counter(name, text, ["view"], registry=None) for key, (name, text) in VIEW_COUNTERS.items()}

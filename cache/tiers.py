@@ -12,9 +12,10 @@ Shared tiers hold envelopes from cache.serialize. Every tier method swallows its
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import logging
 import os
+import re
 import struct
 import threading
 import time
@@ -23,9 +24,11 @@ from pathlib import Path
 from typing import IO
 
 import redis
+import redis.lock
 from cachelib.serializers import BaseSerializer
 from cachetools import TLRUCache
 from flask_caching.backends.filesystemcache import FileSystemCache
+from redis.exceptions import LockNotOwnedError
 
 from cache.stats import CacheStats
 
@@ -71,133 +74,135 @@ class MemoryTier:
 
 
 class _RawBytes(BaseSerializer):
-    """cachelib serializer that writes our envelope bytes as they are (never pickle).
-    cachelib also stores its own file counter (an int) through it: that is written as text."""
+    """cachelib serializer that writes our envelope bytes as they are (never pickle)."""
 
-    _COUNTER = b"#count:"
+    def dump(self, value: bytes, f: IO[bytes], protocol: int = 0) -> None:
+        f.write(value)
 
-    def dump(self, value: bytes | int, f: IO[bytes], protocol: int = 0) -> None:
-        f.write(self._COUNTER + str(value).encode() if isinstance(value, int) else value)
-
-    def load(self, f: IO[bytes]) -> bytes | int:
-        data = f.read()
-        if data.startswith(self._COUNTER):
-            return int(data[len(self._COUNTER) :])
-        return data
+    def load(self, f: IO[bytes]) -> bytes:
+        return f.read()
 
 
 class RawFileSystemCache(FileSystemCache):
-    """cachelib's file cache with our serializer and the file count kept in this process.
-
-    cachelib keeps the count in a file of the directory that it reads twice and rewrites on
-    every new value (two more file operations per write, shared by every worker without a
-    lock). Here each process counts from a listing of the directory at start and at every prune
-    plus the files it adds, so the directory can pass ``threshold`` by what the other workers
-    added since the last prune before it is pruned."""
+    """Flask-Caching's file cache writing raw bytes (its public ``serializer`` hook)."""
 
     serializer = _RawBytes()
-    _count = 0  # set by cachelib's __init__ through _update_count
-
-    @property
-    def _file_count(self) -> int:
-        return self._count
-
-    def _update_count(self, delta: int | None = None, value: int | None = None) -> None:
-        if self._threshold == 0:
-            return
-        # an unlocked += may lose a step between threads; the next prune counts again
-        self._count = max(0, self._count + delta) if delta else (value or 0)
-
-    def _prune(self) -> None:
-        if self._over_threshold():  # count what every process added before removing any
-            self._update_count(value=sum(1 for _ in self._list_dir()))
-        super()._prune()
-
-    # cachelib logs a warning with a traceback for each file it cannot parse, at every read and
-    # every prune, and keeps the file. A corrupt file (cut short, a bad counter) is removed here
-    # with one line and no traceback; the next write stores the value again.
-
-    def get(self, key: str):
-        filename = self._get_filename(key)
-        try:
-            with self._safe_stream_open(filename, "rb") as f:
-                expires = self._expiry(f)
-                if expires == 0 or expires >= time.time():
-                    return self.serializer.load(f)
-        except FileNotFoundError:
-            pass
-        except (OSError, ValueError, struct.error) as exc:
-            self._drop_corrupt(filename, exc)
-        return None
-
-    def _remove_expired(self, now: float) -> None:
-        for filename, expires in self._expiries():
-            if expires != 0 and expires < now:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(filename)
-                    self._update_count(delta=-1)
-
-    def _remove_older(self) -> bool:
-        for filename, _expires in sorted(self._expiries(), key=lambda item: item[1]):
-            try:
-                os.remove(filename)
-                self._update_count(delta=-1)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                log.warning("disk cache: could not remove %s (%s)", filename, exc)
-                return False
-            if not self._over_threshold():
-                break
-        return True
-
-    def _expiries(self) -> list[tuple[str, int]]:
-        """(file, expiry) of every readable file; corrupt ones are removed."""
-        found = []
-        for filename in self._list_dir():
-            try:
-                with self._safe_stream_open(filename, "rb") as f:
-                    found.append((filename, self._expiry(f)))
-            except FileNotFoundError:
-                pass
-            except (OSError, struct.error) as exc:
-                self._drop_corrupt(filename, exc)
-        return found
-
-    @staticmethod
-    def _expiry(f: IO[bytes]) -> int:
-        header = f.read(4)
-        if len(header) < 4:
-            raise struct.error(f"{len(header)} bytes, shorter than the 4-byte expiry")
-        return struct.unpack("I", header)[0]
-
-    def _drop_corrupt(self, filename: str, exc: Exception) -> None:
-        log.warning("disk cache: corrupt file %s removed (%s)", os.path.basename(filename), exc)
-        with contextlib.suppress(OSError):
-            os.remove(filename)
-            self._update_count(delta=-1)
 
 
 class DiskTier:
+    """L2: a Flask-Caching ``FileSystemCache`` with its own threshold off (``threshold=0``: no
+    count file, which cachelib reads twice and rewrites with every new value, shared by every
+    worker without a lock; no pruning inside ``set``). ``prune`` bounds the directory instead,
+    with plain file operations: each process estimates the files from a listing at start and
+    at every prune plus the values it wrote since, and prunes before a write once past
+    ``threshold``, as cachelib did (so the directory can pass it by what the other workers
+    added since their last prune). cachelib's file format: a 4-byte expiry (0: never), then
+    the value; file names are the SHA-256 of the key (``path_for``, checked by the tests)."""
+
+    EXPIRY = struct.Struct("I")
+    _VALUE_NAME = re.compile(r"[0-9a-f]{64}")  # not a writer's temporary file
+
     def __init__(self, directory: Path, threshold: int) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        self._backend = RawFileSystemCache(str(directory), threshold=threshold, default_timeout=3600)
+        self._directory = str(directory)  # os.path on a str: a read costs a stat more, not a Path
+        self.threshold = threshold
+        self._backend = RawFileSystemCache(str(directory), threshold=0, default_timeout=3600,
+                                           hash_method=hashlib.sha256)  # fmt: skip
+        self._estimate = self._count()
+        self._lock = threading.Lock()
+        self._pruning = threading.Lock()
 
     def get(self, key: str) -> bytes | None:
+        filename = self._filename(key)
+        try:  # a file cut inside its expiry: removed here with one line (cachelib logs a traceback)
+            if os.stat(filename).st_size < self.EXPIRY.size:
+                self._drop_corrupt(Path(filename), "shorter than its expiry")
+                return None
+        except FileNotFoundError:
+            return None
         return self._backend.get(key) or None
 
     def set(self, key: str, data: bytes, ttl: int) -> bool:
-        return bool(self._backend.set(key, data, timeout=ttl))
+        if self._estimate > self.threshold:
+            self.prune()
+        stored = bool(self._backend.set(key, data, timeout=ttl))
+        if stored:
+            with self._lock:  # an overwrite counts too: the next prune counts again
+                self._estimate += 1
+        return stored
 
     def delete(self, key: str) -> None:
         self._backend.delete(key)
 
     def path_for(self, key: str) -> Path:
-        return Path(self._backend._get_filename(key))
+        return Path(self._filename(key))
+
+    def _filename(self, key: str) -> str:
+        return os.path.join(self._directory, hashlib.sha256(key.encode()).hexdigest())
 
     def clear(self) -> None:
         self._backend.clear()
+        with self._lock:
+            self._estimate = 0
+
+    def prune(self) -> None:
+        """Remove expired and corrupt files, then the oldest (by expiry, then by write time)
+        until ``threshold`` remain (the write that follows makes one more, as in cachelib). One
+        thread of the process prunes at a time; the others write on."""
+        if not self._pruning.acquire(blocking=False):
+            return
+        try:
+            now, kept = time.time(), []
+            for path, expires, written in self._entries():
+                if expires != 0 and expires < now:
+                    self._remove(path)
+                else:
+                    kept.append((expires, written, path))
+            kept.sort()
+            excess = len(kept) - self.threshold
+            for _expires, _written, path in kept[: max(0, excess)]:
+                self._remove(path)
+            with self._lock:
+                self._estimate = min(len(kept), self.threshold)
+        finally:
+            self._pruning.release()
+
+    def _entries(self) -> list[tuple[Path, int, int]]:
+        """(file, expiry, modification time) of every value file; corrupt ones are removed."""
+        found = []
+        for entry in os.scandir(self.directory):
+            if not self._VALUE_NAME.fullmatch(entry.name):
+                continue
+            path = Path(entry.path)
+            try:
+                with open(path, "rb") as f:
+                    header = f.read(self.EXPIRY.size)
+                written = entry.stat().st_mtime_ns
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("disk cache: %s not readable (%s)", entry.name, exc)
+                continue
+            if len(header) < self.EXPIRY.size:
+                self._drop_corrupt(path, f"{len(header)} bytes, shorter than its expiry")
+                continue
+            found.append((path, self.EXPIRY.unpack(header)[0], written))
+        return found
+
+    def _count(self) -> int:
+        return sum(1 for entry in os.scandir(self.directory) if self._VALUE_NAME.fullmatch(entry.name))
+
+    @staticmethod
+    def _remove(path: Path) -> None:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("disk cache: could not remove %s (%s)", path.name, exc)
+
+    def _drop_corrupt(self, path: Path, reason: str) -> None:
+        log.warning("disk cache: corrupt file %s removed (%s)", path.name, reason)
+        self._remove(path)
 
 
 class CircuitBreaker:
@@ -251,6 +256,9 @@ class RedisTier:
         self._stats = stats
         self._failing = False
         self._listeners: list[Callable[[], None]] = []
+        # the locks this process holds, by key (one holder per key: the manager's per-key flight)
+        self._held: dict[str, redis.lock.Lock] = {}
+        self._held_lock = threading.Lock()
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (quick, never raising) when an operation fails, and at the first
@@ -295,12 +303,33 @@ class RedisTier:
         self._call(self.client.delete, self.prefix + key)
 
     def acquire_lock(self, key: str, ttl_ms: int) -> bool | None:
-        """True: we compute; False: another process does; None: Redis unavailable."""
-        reached, result = self._call(self.client.set, f"{self.prefix}lock:{key}", b"1", nx=True, px=ttl_ms)
-        return bool(result) if reached else None
+        """The cross-process single flight of ``key``: redis-py's ``Lock`` (SET NX PX with a
+        random token), never waiting. True: we compute (until ``release_lock``, or ``ttl_ms``);
+        False: another process does; None: Redis unavailable."""
+        # thread_local off: the Lock object is this call's own, released through ``_held``
+        lock = self.client.lock(f"{self.prefix}lock:{key}", timeout=ttl_ms / 1000, blocking=False, thread_local=False)
+        reached, acquired = self._call(lock.acquire)
+        if not acquired:
+            return None if not reached else False
+        with self._held_lock:
+            self._held[key] = lock
+        return True
 
     def release_lock(self, key: str) -> None:
-        self._call(self.client.delete, f"{self.prefix}lock:{key}")
+        """Release this process's lock of ``key``: only while it still holds our token. A lock
+        that outlived its TTL and was taken by another process is theirs and stays."""
+        with self._held_lock:
+            lock = self._held.pop(key, None)
+        if lock is not None:
+            self._call(_release, lock, key)
 
     def publish_version(self, version: int) -> None:
         self._call(self.client.set, f"{self.prefix}data_version", version)
+
+
+def _release(lock: redis.lock.Lock, key: str) -> None:
+    try:
+        lock.release()  # deletes the key only if it still holds this lock's token (a Lua script)
+    except LockNotOwnedError:  # Redis answered: not a failure of the tier
+        log.info("cache: the lock of %s expired before its value was stored (another process may "
+                 "compute it too)", key)  # fmt: skip

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from config import Settings
+from config.metrics import shared_metrics_dir
 from monitoring._thread import BackgroundLoop
 from monitoring.redis_health import RedisHealth, RedisHealthMonitor
 from monitoring.system import SystemPoller, SystemSample
-from monitoring.workers import WorkerBoard
+from monitoring.workers import WorkerGauges
 
 log = logging.getLogger(__name__)
 
@@ -22,17 +22,16 @@ class Monitors:
 
     redis: RedisHealthMonitor
     system: SystemPoller
-    # set in a worker of a multi-process instance: its counters are shared with the others
-    workers: WorkerBoard | None = None
+    # set in a worker of a multi-process instance (monitoring/workers.py): its memory per pid
+    workers: WorkerGauges | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings, cache_snapshot: Callable[[], dict] | None = None,
-                      peer_dir: Path | None = None) -> Monitors:  # fmt: skip
+    def from_settings(cls, settings: Settings, cache_snapshot: Callable[[], dict] | None = None) -> Monitors:
         return cls(
             redis=RedisHealthMonitor(settings.redis_url, settings.redis_check_interval_s,
                                      settings.redis_socket_timeout_ms / 1000 * 2),
             system=SystemPoller(settings.data_dir, settings.system_poll_interval_s, extra=cache_snapshot),
-            workers=WorkerBoard(peer_dir, cache_snapshot) if peer_dir is not None else None,
+            workers=WorkerGauges() if shared_metrics_dir() is not None else None,
         )  # fmt: skip
 
     def start(self) -> None:
@@ -51,4 +50,4 @@ class Monitors:
 
 
 __all__ = ["BackgroundLoop", "Monitors", "RedisHealth", "RedisHealthMonitor", "SystemPoller", "SystemSample",
-           "WorkerBoard"]
+           "WorkerGauges"]

@@ -1,6 +1,9 @@
 """/healthz (JSON) and /metrics (Prometheus text), plus the Dash callback latency histogram.
 
-Each app gets its own CollectorRegistry, so several apps in one process (tests) never clash.
+Each app gets its own CollectorRegistry, so several apps in one process (tests) never clash. In a
+worker of a multi-process instance (monitoring/workers.py) the counters, the callback histogram
+and the workers' gauges come from every worker's files (``MultiProcessCollector``); the other
+figures are the answering process's own.
 Both endpoints read in-memory snapshots; /healthz also runs ``SELECT 1`` (that is its job) and
 /metrics one small count of import batches (skipped while the database does not answer), each
 bounded by the engine's timeout and guarded, so a failing database never turns into a 500
@@ -10,21 +13,23 @@ with a traceback nor a hung scrape.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Protocol
 
 from flask import Flask, Response, g, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from cache.stats import REQUEST_COUNTERS, TIER_COUNTERS, VIEW_COUNTERS
+from config.metrics import shared_metrics_dir
 from db.engine import probing
 from db.models import ImportBatch
 from monitoring import Monitors
-from monitoring.workers import WorkerBoard
+from monitoring.workers import SHARED_HELP
 
 log = logging.getLogger(__name__)
 CALLBACK_PATH = "/_dash-update-component"
@@ -43,24 +48,30 @@ class Runtime(Protocol):
     cache: object | None  # cache.CacheManager: snapshot() → dict
 
 
-
-SHARED_HELP = "Of the resident memory, file pages (libraries, mapped pieces) the processes share"
-
 class DashboardCollector(Collector):
-    def __init__(self, runtime: Runtime, monitors: Monitors | None) -> None:
+    """``shared``: the instance's workers' merged metrics (multiprocess mode), else None."""
+
+    def __init__(self, runtime: Runtime, monitors: Monitors | None,
+                 shared: MultiProcessCollector | None = None) -> None:  # fmt: skip
         self.runtime = runtime
         self.monitors = monitors
+        self.shared = shared
 
     def collect(self):
-        board = self.monitors.workers if self.monitors is not None else None
-        peers = board.peers() if board is not None else None  # the other workers, read once
-        yield from self._cache(board)
+        shared = None
+        if self.shared is not None:
+            if self.monitors is not None and self.monitors.workers is not None:
+                self.monitors.workers.publish()  # the answering worker's memory as of now
+            shared = list(self.shared.collect())  # every worker's files, read once
+        yield from self._cache(shared)
         if self.monitors is not None:
             yield from self._redis()
-            yield from self._process(peers)
+            yield from self._process()
+        if shared is not None:
+            yield from shared
         yield from self._imports()
 
-    def _cache(self, board: WorkerBoard | None):
+    def _cache(self, shared: list | None):
         cache = self.runtime.cache
         if cache is None:
             return
@@ -70,32 +81,24 @@ class DashboardCollector(Collector):
                                 ("o2o_cache_mapped_bytes", "mapped_bytes",
                                  "Bytes of read-model tables this process maps (shared by the host's workers)")):
             yield GaugeMetricFamily(name, help_text, value=snap[key])  # fmt: skip
-        if board is not None:  # one of several workers: the instance's counters are the sum
-            snap = board.instance_cache(snap)
         yield from _by_label("tier", snap["tiers"], {
-            "hits": (CounterMetricFamily, "o2o_cache_hits", "Cache lookups answered by the tier"),
-            "misses": (CounterMetricFamily, "o2o_cache_misses", "Cache lookups missed in the tier"),
-            "errors": (CounterMetricFamily, "o2o_cache_errors", "Cache tier errors (treated as misses)"),
             "latency_p50_ms": (GaugeMetricFamily, "o2o_cache_latency_p50_ms", "Tier lookup latency p50 (recent)"),
             "latency_p95_ms": (GaugeMetricFamily, "o2o_cache_latency_p95_ms", "Tier lookup latency p95 (recent)"),
         })  # fmt: skip
-        yield CounterMetricFamily("o2o_cache_requests", "Requests through the cache", value=snap["requests"])
-        yield CounterMetricFamily("o2o_cache_computed", "Requests computed from the database",
-                                  value=snap["computed"])  # fmt: skip
-        yield CounterMetricFamily("o2o_cache_assembled", "Requests computed from cached pieces alone (no SQL)",
-                                  value=snap["assembled"])  # fmt: skip
-        yield CounterMetricFamily("o2o_cache_warmed", "Values computed in the background by the cache warmer",
-                                  value=snap["warmed"])  # fmt: skip
-        yield from _by_label("view", snap["views"], {
-            "requests": (CounterMetricFamily, "o2o_cache_view_requests", "Requests per cached view function"),
-            "computed": (CounterMetricFamily, "o2o_cache_view_computed", "Computed (missed) per cached view function"),
-            "compute_s": (CounterMetricFamily, "o2o_cache_view_compute_seconds", "Seconds computing per view function"),
-            "assembled": (CounterMetricFamily, "o2o_cache_view_assembled",
-                          "Computed from cached pieces alone per view function"),
-        })  # fmt: skip
-        if snap["hit_rate"] is not None:
+        if shared is None:  # one process: its own counters
+            for key, (name, text) in REQUEST_COUNTERS.items():
+                yield CounterMetricFamily(name, text, value=snap[key])
+            yield from _by_label("tier", snap["tiers"], _counters(TIER_COUNTERS))
+            yield from _by_label("view", snap["views"], _counters(VIEW_COUNTERS))
+            requests, computed = snap["requests"], snap["computed"]
+        else:  # the instance's: summed over the workers' files (yielded by ``collect``)
+            totals = {family.name: sum(s.value for s in family.samples if s.name.endswith("_total"))
+                      for family in shared}  # fmt: skip
+            requests = totals.get(REQUEST_COUNTERS["requests"][0], 0)
+            computed = totals.get(REQUEST_COUNTERS["computed"][0], 0)
+        if requests:
             yield GaugeMetricFamily("o2o_cache_hit_ratio", "Requests answered without the database",
-                                    value=snap["hit_rate"])  # fmt: skip
+                                    value=(requests - computed) / requests)  # fmt: skip
 
     def _redis(self):
         health = self.monitors.redis.snapshot
@@ -104,7 +107,7 @@ class DashboardCollector(Collector):
         if health.latency_ms is not None:
             yield GaugeMetricFamily("o2o_redis_latency_ms", "Redis PING round trip", value=health.latency_ms)
 
-    def _process(self, peers: list[dict] | None):
+    def _process(self):
         sample = self.monitors.system.latest
         if sample is None:
             return
@@ -113,20 +116,6 @@ class DashboardCollector(Collector):
         yield GaugeMetricFamily("o2o_process_rss_bytes", "Process resident memory", value=sample.process_rss)
         if sample.process_shared is not None:
             yield GaugeMetricFamily("o2o_process_shared_bytes", SHARED_HELP, value=sample.process_shared)
-        if peers is not None:
-            rss = {os.getpid(): sample.process_rss, **{int(p["pid"]): p["rss"] for p in peers}}
-            shared = {os.getpid(): sample.process_shared, **{int(p["pid"]): p.get("shared") for p in peers}}
-            yield GaugeMetricFamily("o2o_workers", "Serving processes of this instance", value=len(rss))
-            family = GaugeMetricFamily("o2o_worker_rss_bytes", "Resident memory per serving process", labels=["pid"])
-            for pid, value in rss.items():
-                family.add_metric([str(pid)], value)
-            yield family
-            family = GaugeMetricFamily("o2o_worker_shared_bytes", SHARED_HELP + " (per serving process)",
-                                       labels=["pid"])  # fmt: skip
-            for pid, value in shared.items():
-                if value is not None:
-                    family.add_metric([str(pid)], value)
-            yield family
         yield GaugeMetricFamily("o2o_system_cpu_percent", "Machine CPU %", value=sample.cpu_percent)
         yield GaugeMetricFamily(
             "o2o_system_memory_percent", "Machine memory used %", value=sample.memory_percent
@@ -155,10 +144,13 @@ class DashboardCollector(Collector):
 
 def register_endpoints(server: Flask, runtime: Runtime, monitors: Monitors | None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=True)
-    registry.register(DashboardCollector(runtime, monitors))
+    directory = shared_metrics_dir()
+    shared = MultiProcessCollector(None, str(directory)) if directory is not None else None
+    registry.register(DashboardCollector(runtime, monitors, shared))
     callback_seconds = Histogram(
         "o2o_dash_callback_seconds", "Server-side duration of Dash callbacks", ["output"],
-        registry=registry, buckets=BUCKETS,
+        registry=registry if shared is None else None,  # shared: read back from the files
+        buckets=BUCKETS,
     )  # fmt: skip
 
     @server.before_request
@@ -219,6 +211,10 @@ def _health(runtime: Runtime, monitors: Monitors | None):
         },
     }  # fmt: skip
     return jsonify(body), 200 if database["ok"] else 503
+
+
+def _counters(specs: dict[str, tuple[str, str]]) -> dict[str, tuple[type, str, str]]:
+    return {key: (CounterMetricFamily, name, text) for key, (name, text) in specs.items()}
 
 
 def _by_label(label: str, rows: dict[str, dict], specs: dict[str, tuple[type, str, str]]):

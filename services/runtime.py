@@ -8,7 +8,6 @@ runtime of the app that is serving it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -49,10 +48,9 @@ def _read_stamp(engine: Engine) -> DataStamp:
         return read_data_stamp(conn)
 
 
-def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
-    """Engine and cache for ``settings``; nothing connects until first use. ``peer_dir``: this
-    process is one worker of several, sharing its counters there. Every read waits for the
-    database at most ``db_timeout_s`` (``db.engine.Watchdog``)."""
+def build_runtime(settings: Settings) -> Runtime:
+    """Engine and cache for ``settings``; nothing connects until first use. Every read waits for
+    the database at most ``db_timeout_s`` (``db.engine.Watchdog``)."""
     engine = make_engine(settings.database_url, timeout_s=settings.db_timeout_s)
     guard = watchdog(engine)
 
@@ -73,7 +71,7 @@ def build_runtime(settings: Settings, peer_dir: Path | None = None) -> Runtime:
     tables = ReadModel.build(settings, engine, versions)
     cache = CacheManager(settings, versions)
     cache.watch(engine)
-    monitors = Monitors.from_settings(settings, lambda: {**cache.snapshot(), **tables.shared.snapshot()}, peer_dir)
+    monitors = Monitors.from_settings(settings, lambda: {**cache.snapshot(), **tables.shared.snapshot()})
     cache.l3.on_change(monitors.redis.poke)  # a failed cache operation shows in the health at once
     return Runtime(settings=settings, engine=engine, cache=cache, monitors=monitors, versions=versions, tables=tables)
 

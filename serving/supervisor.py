@@ -20,8 +20,9 @@ import time
 from multiprocessing.connection import wait
 
 from config import Settings
+from monitoring.workers import share_metrics, worker_died
 from serving.signals import ignore_stop_signals
-from serving.worker import STOP_TIMEOUT_S, peer_dir, worker_main
+from serving.worker import STOP_TIMEOUT_S, worker_main
 
 RESTART_LIMIT = 3  # a worker that dies this many times in a row within QUICK_DEATH_S: give up
 QUICK_DEATH_S = 30.0
@@ -57,10 +58,7 @@ class Supervisor:
         self._quick_deaths: dict[int, int] = {}
 
     def start(self) -> None:
-        peers = peer_dir(self.settings)
-        peers.mkdir(parents=True, exist_ok=True)
-        for stale in peers.glob("*.json"):  # an earlier instance's files
-            stale.unlink(missing_ok=True)
+        share_metrics(self.settings.data_dir, self.settings.port)  # before the workers: they inherit it
         for index in range(self.settings.workers):
             self._spawn(index)
 
@@ -77,8 +75,6 @@ class Supervisor:
 
     def run(self) -> int:
         """Watch the workers until Ctrl+C / SIGTERM (returns 0) or one keeps dying (returns 1)."""
-        from monitoring.workers import retire
-
         try:
             while True:
                 sentinels = {p.sentinel: i for i, p in self.workers.items()}
@@ -86,7 +82,7 @@ class Supervisor:
                     index = sentinels[ready]
                     process = self.workers[index]
                     process.join()
-                    retire(peer_dir(self.settings), process.pid)  # its counters stay in the totals, its file goes
+                    worker_died(process.pid)  # its gauges leave /metrics, its counters stay
                     lived = time.monotonic() - self._started[index]
                     deaths = self._quick_deaths.get(index, 0) + 1 if lived < QUICK_DEATH_S else 0
                     self._quick_deaths[index] = deaths

@@ -16,7 +16,6 @@ import signal
 import socket
 import threading
 import time
-from pathlib import Path
 
 from config import Settings
 from serving import encoding
@@ -120,11 +119,6 @@ class QueueWarningDigest(logging.Filter):
         return True
 
 
-def peer_dir(settings: Settings) -> Path:
-    """Where the workers of the instance on this port publish their counters."""
-    return Path(settings.data_dir) / "workers" / str(settings.port)
-
-
 def serve_until_stopped(server: AppServer, app, noted: list[int] | None = None) -> None:
     """Run Waitress until Ctrl+C / SIGTERM, then drain it (requests in progress finish, requests
     on open connections get 503 with ``Connection: close``; serving/server.py) and stop
@@ -159,5 +153,5 @@ def worker_main(settings: Settings, sock: socket.socket, index: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda number, _frame: requested.append(number))
     own = dataclasses.replace(settings, cache_warm=settings.cache_warm and index == 0)
-    app = build_app(own, peer_dir=peer_dir(settings))
+    app = build_app(own)
     serve_until_stopped(waitress_server(app, own, sockets=[sock]), app, noted=requested)

@@ -311,3 +311,31 @@ def test_cache017_database_identity_is_in_every_tier_key(tmp_path, private_redis
     old.database = new.database  # re-created under the running manager
     time.sleep(VERSION_CHECK_S + 0.1)
     assert get(running, counter)["call"] == 2  # the new database's value, from Redis
+
+
+def test_cache018_an_expired_lock_taken_by_another_process_is_not_released(tmp_path, private_redis):
+    """Process a's single-flight lock outlives its TTL, b takes the key's lock, then a finishes:
+    a's release leaves b's lock alone (a token per holder), so a third process still waits."""
+    a, b, c = (manager(tmp_path, private_redis.url, name) for name in "abc")
+    assert a.l3.acquire_lock("slow", 100) is True
+    time.sleep(0.25)  # a still computes; its lock expired in Redis
+    assert b.l3.acquire_lock("slow", 10_000) is True
+    a.l3.release_lock("slow")  # a's value stored: its release must not delete b's lock
+    assert c.l3.acquire_lock("slow", 10_000) is False  # b still holds it
+    b.l3.release_lock("slow")
+    assert c.l3.acquire_lock("slow", 10_000) is True
+    c.l3.release_lock("slow")
+    assert a.breaker.state == "closed" and a.stats.snapshot()["tiers"]["l3"]["errors"] == 0
+
+
+def test_cache019_lock_calls_go_through_the_breaker(tmp_path, private_redis):
+    """Redis gone between a lock's acquisition and its release: the release fails quietly
+    (counted, the breaker opens), later locks answer None at once, and nothing raises."""
+    cache = manager(tmp_path, private_redis.url, breaker_cooldown=30)
+    assert cache.l3.acquire_lock("k", 10_000) is True
+    private_redis.stop()
+    cache.l3.release_lock("k")
+    started = time.perf_counter()
+    assert [cache.l3.acquire_lock(f"k{i}", 10_000) for i in range(5)] == [None] * 5
+    assert time.perf_counter() - started < 2 and cache.breaker.state == "open"
+    assert cache.stats.snapshot()["tiers"]["l3"]["errors"] >= 3

@@ -341,7 +341,8 @@ def test_launch010_workers_share_the_port_and_are_restarted(tmp_path):
         while {int(p) for p in _pids_in_metrics(_metrics(port))} != pids:  # each publishes once a second
             assert time.monotonic() < deadline, _metrics(port)
             time.sleep(0.5)
-        assert "o2o_workers 2.0" in _metrics(port)
+        text = _metrics(port)
+        assert "o2o_workers 2.0" in text, [line for line in text.splitlines() if "worker" in line]
         victim = workers[0]
         victim.kill()
         victim.wait(10)
@@ -383,7 +384,7 @@ def test_launch011_ctrl_c_stops_every_worker(tmp_path):
     assert "Traceback" not in launcher.output
     assert f"✅ 已停止 (pid {launcher.proc.pid})" in launcher.output
     assert not (data_dir / PID_FILE).exists()
-    assert not list((data_dir / "workers" / str(port)).glob("*.json"))  # each worker removed its record
+    assert not list((data_dir / "metrics" / str(port)).glob("gauge_live*.db"))  # each worker removed its gauges
 
 
 def _pids_in_metrics(text: str) -> list[str]:

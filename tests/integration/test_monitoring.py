@@ -268,14 +268,63 @@ def test_monitor008_killed_worker_keeps_its_counts_and_leaves_no_record(empty_da
             stop.set()
             for sender in senders:
                 sender.join(30)
-        records = sorted(p.name for p in (data_dir / "workers" / str(server.port)).glob("*.json"))
+        files = sorted(p.name for p in (data_dir / "metrics" / str(server.port)).glob("*.db"))
     counters = [k for k in series[0] if k != "pids"]
     assert any("o2o_cache_requests" in k for k in counters)
     for i, (before, after) in enumerate(itertools.pairwise(series)):
         for name in counters:
             assert after.get(name, 0) >= before[name], (i, len(series), name, before[name], after.get(name))
     assert victim.pid not in series[-1]["pids"]
-    assert f"{victim.pid}.json" not in records and len(records) == 3, records  # two workers and the retired total
+    assert f"counter_{victim.pid}.db" in files, files  # its counts stay in the sums ...
+    assert not any(name.startswith("gauge_live") and name.endswith(f"_{victim.pid}.db") for name in files), files
     assert series[-1]["o2o_cache_requests_total{}"] > series[0]["o2o_cache_requests_total{}"]
     print(f"{len(series)} scrapes, requests {series[0]['o2o_cache_requests_total{}']:.0f} → "
           f"{series[-1]['o2o_cache_requests_total{}']:.0f}, client errors at the kill: {len(failures)}")  # fmt: skip
+
+
+def test_monitor009_counts_of_killed_workers_are_not_lost(empty_database_url, private_redis, tmp_path):
+    """Both workers of a production launch are killed (-9) right after answering requests: once
+    they are replaced, /metrics counts every request they answered (each count is in the
+    worker's file at once; the old per-second JSON records lost the last second's)."""
+    import urllib.request
+
+    from tests.integration.test_pieces import _worker_pids
+    from tests.live_server import live_server
+
+    body = json.dumps(kpi_payload(["all"], "2026-11-01", "2026-11-27", ["all"])).encode()
+
+    def callback() -> None:  # a new connection each: the kernel spreads them over the workers
+        request = urllib.request.Request(f"{server.url}/_dash-update-component", body,
+                                         {"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=20) as response:
+            assert response.status == 200
+
+    def counted() -> tuple[float, float]:
+        scrape = _scrape(server.url)
+        views = sum(v for k, v in scrape.items() if k.startswith("o2o_cache_view_requests_total"))
+        return scrape["o2o_cache_requests_total{}"], views
+
+    with live_server(tmp_path / "var", empty_database_url, private_redis.url, O2O_WORKERS="2",
+                     O2O_CACHE_WARM="0") as server:  # fmt: skip
+        pids = _worker_pids(server)
+        callback()
+        time.sleep(1.5)  # published by the worker, however it publishes
+        per_callback = counted()
+        assert per_callback[0] >= 1 and per_callback[1] == per_callback[0]
+        for _ in range(20):
+            callback()
+        for pid in pids:  # at once: no time for a periodic publication
+            psutil.Process(pid).kill()
+        deadline = time.monotonic() + 90
+        while not all(f"(pid {pid}) 退出 (退出码 -9), 重新启动" in server.log_tail(100_000) for pid in pids):
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.2)
+        while True:  # both replaced and answering (a scrape may wait for a new worker's start)
+            try:
+                if len(now := _worker_pids(server)) == 2 and _scrape(server.url)["pids"] == set(now):
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.3)
+        assert counted() == (21 * per_callback[0], 21 * per_callback[1])

@@ -1,63 +1,91 @@
-"""Counters of several serving processes: each worker's published record, summed by /metrics."""
+"""Metrics of several serving processes (prometheus_client's multiprocess mode), the supervisor's
+signal handling and the Waitress queue digest."""
 
 from __future__ import annotations
 
-import json
+import os
 import subprocess
 import sys
-import time
+from pathlib import Path
 
-from monitoring.workers import STALE_S, WorkerBoard, combined_cache
+from prometheus_client.multiprocess import MultiProcessCollector
 
+from config.metrics import MULTIPROC_ENV
 
-def _snapshot(requests: int, computed: int, l1_hits: int, view_requests: int, view_seconds: float) -> dict:
-    return {
-        "requests": requests, "computed": computed, "assembled": 3, "warmed": 1, "hit_rate": None,
-        "tiers": {"l1": {"hits": l1_hits, "misses": requests - l1_hits, "errors": 0, "writes": 2, "bytes_raw": 100,
-                         "bytes_stored": 40, "latency_p50_ms": 0.02}},
-        "views": {"services.diagnosis.store_kpis": {"requests": view_requests, "computed": computed,
-                                                    "compute_s": view_seconds, "assembled": 3}},
-    }  # fmt: skip
+ROOT = Path(__file__).resolve().parents[2]
 
-
-def test_workers001_counters_add_up_and_the_hit_rate_is_recomputed():
-    own = _snapshot(requests=10, computed=4, l1_hits=6, view_requests=10, view_seconds=1.5)
-    peer = {"pid": 1, "cache": {**_snapshot(requests=30, computed=2, l1_hits=28, view_requests=20, view_seconds=0.5)}}
-    peer["cache"]["views"]["services.todo._todo_as_of"] = {"requests": 10, "computed": 1, "compute_s": 2.0,
-                                                           "assembled": 0}  # fmt: skip
-    total = combined_cache(own, [peer, {"pid": 2, "cache": None}])
-    assert (total["requests"], total["computed"], total["assembled"], total["warmed"]) == (40, 6, 6, 2)
-    assert total["hit_rate"] == (40 - 6) / 40 and total["view_hit_rate"] == (40 - 6 - 6) / 40
-    assert total["tiers"]["l1"]["hits"] == 34 and total["tiers"]["l1"]["misses"] == 6
-    assert total["tiers"]["l1"]["latency_p50_ms"] == 0.02  # a latency is this worker's, never summed
-    assert total["views"]["services.diagnosis.store_kpis"] == {"requests": 30, "computed": 6, "compute_s": 2.0,
-                                                               "assembled": 6}  # fmt: skip
-    assert total["views"]["services.todo._todo_as_of"]["requests"] == 10
-    assert own["requests"] == 10 and own["views"]["services.diagnosis.store_kpis"]["requests"] == 10  # not mutated
+# One worker: counts through CacheStats and publishes its memory; "stop" stops like a worker
+# that shuts down, "kill" leaves as a killed one (no clean-up).
+_WORKER = """
+import os, sys
+from cache.stats import CacheStats
+from monitoring.workers import WorkerGauges
+stats, gauges = CacheStats(), WorkerGauges(interval_s=60)
+gauges.start()
+for _ in range(int(sys.argv[1])):
+    stats.request("services.diagnosis.store_kpis")
+    stats.lookup("l1", False, 0.1)
+    stats.compute(500.0, "services.diagnosis.store_kpis", queried=True)
+stats.lookup("l2", True, 0.2)
+print(os.getpid(), flush=True)
+if sys.argv[2] == "stop":
+    gauges.stop()
+os._exit(0)
+"""
 
 
-def test_workers002_peers_are_live_fresh_and_not_self(tmp_path):
-    snapshot = _snapshot(requests=5, computed=1, l1_hits=4, view_requests=5, view_seconds=0.1)
-    board = WorkerBoard(tmp_path, lambda: snapshot, interval_s=0.05)
-    live = subprocess.Popen(["sleep", "30"])
-    dead = subprocess.Popen(["true"])
-    dead.wait()
+def _worker(directory: Path, requests: int, ending: str) -> int:
+    env = {**os.environ, MULTIPROC_ENV: str(directory)}
+    done = subprocess.run([sys.executable, "-c", _WORKER, str(requests), ending], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)
+
+
+def _merged(directory: Path) -> dict[tuple[str, tuple], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in MultiProcessCollector(None, str(directory)).collect() for s in family.samples}  # fmt: skip
+
+
+def test_workers001_counters_add_up_over_workers_and_survive_them(tmp_path):
+    """Counters are summed over every worker, dead ones included; the gauges are per live worker
+    and leave with a worker that stops or that the supervisor retires."""
+    from monitoring.workers import worker_died
+
+    killed = _worker(tmp_path, 3, "kill")
+    stopped = _worker(tmp_path, 5, "stop")
+    merged = _merged(tmp_path)
+    assert merged[("o2o_cache_requests_total", ())] == 8
+    assert merged[("o2o_cache_computed_total", ())] == 8 and merged[("o2o_cache_assembled_total", ())] == 0
+    view = (("view", "services.diagnosis.store_kpis"),)
+    assert merged[("o2o_cache_view_requests_total", view)] == 8
+    assert merged[("o2o_cache_view_compute_seconds_total", view)] == 4.0
+    assert merged[("o2o_cache_misses_total", (("tier", "l1"),))] == 8
+    assert merged[("o2o_cache_hits_total", (("tier", "l2"),))] == 2
+    rss = {dict(labels)["pid"] for (name, labels) in merged if name == "o2o_worker_rss_bytes"}
+    assert rss == {str(killed)} and str(stopped) not in rss and merged[("o2o_workers", ())] == 1
+    os.environ[MULTIPROC_ENV] = str(tmp_path)  # as in the supervisor
     try:
-        board.start()
-        assert json.loads((tmp_path / f"{board.pid}.json").read_text())["cache"]["requests"] == 5
-        now = time.time()
-        records = {"live": (live.pid, now), "dead": (dead.pid, now), "stale": (live.pid, now - STALE_S - 1)}
-        for name, (pid, at) in records.items():
-            (tmp_path / f"{name}.json").write_text(json.dumps({"pid": pid, "at": at, "rss": 1, "cache": None}))
-        (tmp_path / "broken.json").write_text("{")
-        peers = board.peers()
-        assert [(p["pid"], p["at"]) for p in peers] == [records["live"]]
-        board.stop()
-        assert not (tmp_path / f"{board.pid}.json").exists()  # a stopped worker leaves no record
+        worker_died(killed)
     finally:
-        board.stop()
-        live.kill()
-        live.wait()
+        del os.environ[MULTIPROC_ENV]
+    merged = _merged(tmp_path)
+    assert not [name for (name, _) in merged if name.startswith("o2o_worker")]
+    assert merged[("o2o_cache_requests_total", ())] == 8  # its counts stay
+
+
+def test_workers002_one_process_shares_nothing(tmp_path):
+    """Without PROMETHEUS_MULTIPROC_DIR (the debug launcher, one worker, the tests' apps) the
+    counters are the process's own and no file is written."""
+    from cache.stats import CacheStats
+    from config import Settings
+    from monitoring import Monitors
+
+    assert MULTIPROC_ENV not in os.environ
+    stats = CacheStats()
+    stats.request("v")
+    assert stats.snapshot()["requests"] == 1 and stats._shared is None
+    assert Monitors.from_settings(Settings.from_env({}, data_dir=tmp_path)).workers is None
 
 
 _TWO_SIGNALS = """
@@ -116,40 +144,3 @@ def test_workers004_waitress_queue_warnings_are_digested():
         "Waitress 请求排队: 队列深度 1 (所有线程忙); 上条报告后另有 0 次排队, 最深 1",
         "Waitress 请求排队: 队列深度 4 (所有线程忙); 上条报告后另有 3 次排队, 最深 7",
     ]
-
-
-def test_workers005_a_dead_workers_counters_stay_in_the_totals(tmp_path):
-    """A worker that died still counts (its file, then the retired total): the sum never drops,
-    nothing is counted twice, and its record leaves the gauges and the directory."""
-    from monitoring.workers import RETIRED, retire
-
-    board = WorkerBoard(tmp_path, lambda: _snapshot(requests=5, computed=1, l1_hits=4, view_requests=5,
-                                                    view_seconds=0.1))  # fmt: skip
-    live = subprocess.Popen(["sleep", "30"])
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    try:
-        now = time.time()
-        for pid, requests in ((live.pid, 30), (dead.pid, 20)):
-            cache = _snapshot(requests=requests, computed=2, l1_hits=1, view_requests=requests, view_seconds=1.0)
-            record = {"pid": pid, "at": now, "rss": 1, "cache": cache}
-            (tmp_path / f"{pid}.json").write_text(json.dumps(record))
-
-        def total() -> int:
-            return combined_cache(board.own()["cache"], board.counted())["requests"]
-
-        assert total() == 5 + 30 + 20  # killed, not yet seen by the supervisor: still counted
-        assert [p["pid"] for p in board.peers()] == [live.pid]  # gauges: live workers only
-        retire(tmp_path, dead.pid)
-        assert not (tmp_path / f"{dead.pid}.json").exists()
-        assert total() == 55
-        merged = combined_cache(board.own()["cache"], board.counted())
-        assert merged["views"]["services.diagnosis.store_kpis"]["requests"] == 55
-        assert merged["tiers"]["l1"]["misses"] == 1 + 29 + 19  # requests − l1 hits each
-        retire(tmp_path, dead.pid)  # seen twice: counted once
-        (tmp_path / f"{dead.pid}.json").write_text((tmp_path / RETIRED).read_text())  # a stray copy
-        assert total() == 55
-        assert [p["pid"] for p in board.peers()] == [live.pid]
-    finally:
-        live.kill()
-        live.wait()
