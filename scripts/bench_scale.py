@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import pandas as pd
 from sqlalchemy import text
 
 from config import Settings, diagnosis
@@ -172,22 +173,38 @@ def views(runtime_cold: Runtime, warm: Runtime, store_ids: list[int], last: dt.d
                 print(line + f"  load {load_average()}", flush=True)
 
 
-def profile(warm: Runtime, last: dt.date) -> None:
-    """商品分析 over the year for all stores, split: select the rows, bincount sums, the rest."""
+def profile(warm: Runtime, first: dt.date, last: dt.date, tile_days: int) -> None:
+    """商品分析's sums over the product piece, split: select the rows, product_totals (3 bincount
+    passes), store × day × product sums, product × day sums (category trend). With ``tile_days``
+    the loaded piece is first repeated in time (days shifted by its span) to that many days: the
+    sums cost what their row count costs, so this shows a year's piece before a year is imported."""
     from analytics import cube
 
-    start = last - dt.timedelta(days=364)
     piece = pieces.product_piece(warm)
-    t0 = time.perf_counter()
-    rows = cube.select(piece, start, last, None, None, warm.settings.fee_channels)
-    t1 = time.perf_counter()
-    cube.product_totals(piece, rows, pieces.PRODUCT_MEASURES)
-    t2 = time.perf_counter()
-    cube.sums(piece, rows, ["store_id", "day", "product_id"], pieces.PRODUCT_MEASURES)
-    t3 = time.perf_counter()
-    print(f"profile product piece, all stores, 365 d: {len(rows):,} rows selected in {(t1 - t0) * 1000:.0f} ms; "
-          f"product_totals (3 bincount passes) {(t2 - t1) * 1000:.0f} ms; "
-          f"store×day×product sums {(t3 - t2) * 1000:.0f} ms")
+    span = (last - first).days + 1
+    copies = max(1, -(-tile_days // span)) if tile_days else 1
+    if copies > 1:
+        piece = pd.concat([piece.assign(day=piece["day"] + k * span) for k in range(copies)], ignore_index=True)
+        piece = piece.sort_values(["store_id", "day"], kind="stable", ignore_index=True)
+        last = last + dt.timedelta(days=(copies - 1) * span)
+    stores_of = sorted(set(piece["store_id"].to_numpy()[:: max(1, len(piece) // 1000)].tolist()))
+    print(f"profile product piece: {len(piece):,} rows ({copies} × the loaded piece), "
+          f"{piece.memory_usage(deep=True).sum() / MB:.0f} MB")
+    for days in (365, 30, 7):
+        start = last - dt.timedelta(days=days - 1)
+        for scope, store_ids in (("all stores", None), ("one store", [stores_of[0]])):
+            t0 = time.perf_counter()
+            rows = cube.select(piece, start, last, store_ids, None, warm.settings.fee_channels)
+            t1 = time.perf_counter()
+            cube.product_totals(piece, rows, pieces.PRODUCT_MEASURES)
+            t2 = time.perf_counter()
+            cube.sums(piece, rows, ["store_id", "day", "product_id"], pieces.PRODUCT_MEASURES)
+            t3 = time.perf_counter()
+            cube.sums(piece, rows, ["product_id", "day"], ["revenue"])
+            t4 = time.perf_counter()
+            print(f"profile {days:>3} d {scope:<10} rows {len(rows):>11,}  select {(t1 - t0) * 1000:6.0f} ms  "
+                  f"product_totals {(t2 - t1) * 1000:6.0f} ms  store×day×product {(t3 - t2) * 1000:6.0f} ms  "
+                  f"product×day {(t4 - t3) * 1000:6.0f} ms  load {load_average()}", flush=True)
 
 
 def worker_child(database_url: str, data_dir: Path) -> int:
@@ -209,6 +226,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5, help="assembled calls per figure (warm: 10×)")
     parser.add_argument("--sql-repeat", type=int, default=2, help="cache-off calls per figure (0: none)")
     parser.add_argument("--skip-sql", default="", help="comma-separated view names (or 'scope/name') not run cache-off")
+    parser.add_argument("--tile-days", type=int, default=0,
+                        help="profile: repeat the product piece in time to this many days first")
     parser.add_argument("--worker-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -246,7 +265,7 @@ def run(args, data_dir: Path) -> int:
         views(cold, warm, store_ids, last, args.windows, args.repeat, args.sql_repeat, skip)
         print(f"bench process after the views: {proc_status()}")
     if "profile" in sections:
-        profile(warm, last)
+        profile(warm, first, last, args.tile_days)
     cold.engine.dispose()
     warm.engine.dispose()
     return 0
