@@ -417,7 +417,7 @@ class Orders:
     money: dict[str, np.ndarray] = field(default_factory=dict)
     revenue: np.ndarray | None = None  # Σ 实收价格 × 月售
     actual: np.ndarray | None = None  # Σ利润额 − 平台服务费 − 物流配送费 + 企客后返
-    ids: np.ndarray | None = None  # 订单ID
+    ids: object = None  # 订单ID (a pyarrow string array, set when the texts are built)
 
 
 @dataclass

@@ -19,9 +19,8 @@ Money model (all amounts are exact cents internally):
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from db._demo_catalog import (
     force_last_sales,
     plan_stores,
 )
+from db._demo_files import SHEET_NAME, output_dir, write_month  # noqa: F401 (SHEET_NAME re-exported)
 
 CHANNELS = ("美团闪购", "饿了么", "京东到家", "抖音", "小程序", "收银机")
 FEE_CHANNELS = CHANNELS[:4]  # charge 平台服务费; orders of other channels never do
@@ -51,7 +51,6 @@ PLATFORMS = ("美团配送", "蜂鸟配送", "达达", "顺丰同城", "自配�
 SELF_DELIVERY = 4
 GENERATION_STEPS = ("门店与商品", "订单", "商品明细", "金额", "汇总")
 FILE_PREFIX = "订单明细"
-SHEET_NAME = "订单明细"
 FORMATS = ("csv", "csv-gbk", "xlsx", "both")
 TOP_SELLER_RANK = 10  # a stockout SKU is among its store's top 10 by 月售 before the stockout
 MAX_ROWS_PER_FILE = 500_000  # keeps one month of 100 stores in one file, under the import limit
@@ -95,8 +94,15 @@ def generate_orders(
     """Return (lines, ground_truth). `lines` has one row per SKU line with columns named by the
     Chinese headers of db.export_format.HEADERS (in that order), plus nothing else.
 
-    ``progress`` is called with each name of GENERATION_STEPS once that step is done.
+    ``progress`` is called with each name of GENERATION_STEPS once that step is done. The frame
+    needs ~1.4 KB per line; for big chains use :func:`generate_demo` and :func:`write_demo`.
     """
+    demo = generate_demo(spec, progress=progress)
+    return demo.frame(), demo.truth
+
+
+def generate_demo(spec: DemoSpec, *, progress: Callable[[str], None] | None = None) -> Demo:
+    """Generate ``spec`` as arrays (~0.3 KB per line); frames are built per month on demand."""
     if spec.stores < 1 or spec.days < 1:
         raise ValueError(f"DemoSpec needs stores ≥ 1 and days ≥ 1, got {spec}")
     report = progress or (lambda _step: None)
@@ -111,10 +117,44 @@ def generate_orders(
     report(GENERATION_STEPS[2])
     _price(spec, catalog, orders, lines, roles, rng)
     report(GENERATION_STEPS[3])
-    frame = _assemble(spec, catalog, stores, orders, lines, rng)
+    texts = _order_texts(spec, stores, orders, rng)
     truth = _measure_truth(spec, catalog, stores, orders, lines, roles)
     report(GENERATION_STEPS[4])
-    return frame, truth
+    return Demo(spec, truth, catalog, stores, orders, lines, texts)
+
+
+@dataclass
+class Demo:
+    """A generated demo: its ground truth, and its lines as arrays turned into frames on demand."""
+
+    spec: DemoSpec
+    truth: dict
+    catalog: Catalog
+    stores: StoreTable
+    orders: Orders
+    lines: Lines
+    texts: dict
+
+    @property
+    def line_count(self) -> int:
+        return len(self.lines.order)
+
+    @property
+    def order_count(self) -> int:
+        return len(self.orders.store)
+
+    def frame(self, lo: int = 0, hi: int | None = None) -> pd.DataFrame:
+        """Lines ``lo:hi`` (in time order) as the export's frame."""
+        return _assemble(self, slice(lo, self.line_count if hi is None else hi))
+
+    def months(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        """(``YYYY-MM``, that month's lines) in time order: one month's frame in memory at a time."""
+        first = np.datetime64(self.spec.start_date, "D")
+        month = (first + self.orders.day).astype("datetime64[M]")  # orders are sorted by time
+        for value in np.unique(month):
+            o_lo, o_hi = np.searchsorted(month, [value, value + 1])
+            lo, hi = np.searchsorted(self.lines.order, [o_lo, o_hi])
+            yield str(value), self.frame(int(lo), int(hi))
 
 
 # ------------------------------------------------------------------------------------- orders
@@ -339,8 +379,8 @@ def _price(spec: DemoSpec, cat: Catalog, orders: Orders, lines: Lines, roles: Ro
 # ----------------------------------------------------------------------------------- assembly
 
 
-def _assemble(spec: DemoSpec, cat: Catalog, stores: StoreTable, orders: Orders, lines: Lines,
-              rng: np.random.Generator) -> pd.DataFrame:
+def _order_texts(spec: DemoSpec, stores: StoreTable, orders: Orders, rng: np.random.Generator) -> dict:
+    """The text of each order's columns as Arrow arrays (compact; taken per line when assembling)."""
     import pyarrow as pa
 
     n_orders, days = len(orders.store), spec.days
@@ -365,32 +405,46 @@ def _assemble(spec: DemoSpec, cat: Catalog, stores: StoreTable, orders: Orders, 
     m = np.flatnonzero(orders.channel == POS)
     ids[m] = ("POS" + pd.Series(code[m], dtype="str") + pd.Series(date8[m], dtype="str").str.slice(2)
               + pd.Series(daily[m]).astype(str).str.zfill(4)).to_numpy(dtype=object)
-    orders.ids = ids
+    orders.ids = pa.array(ids, type=pa.string())
+    del ids
     order_no = (pd.Series(date8, dtype="str") + pd.Series(code, dtype="str").str.slice(-4)
                 + pd.Series(orders.channel).astype(str) + pd.Series(daily).astype(str).str.zfill(4))
-    address = np.array(orders.address_texts, dtype=object)[np.maximum(orders.addr, 0)]
-    address[orders.addr < 0] = None
-    platform = np.array((*PLATFORMS, None), dtype=object)[orders.platform]
+    return {
+        "platform_order_id": orders.ids,
+        "order_no": pa.array(order_no, type=pa.string()),
+        "ordered_at": pa.array(ordered_at, type=pa.string()),
+        "address": pa.array(orders.address_texts, type=pa.string()),  # indexed by orders.addr
+        "delivery_platform": pa.array(PLATFORMS, type=pa.string()),  # indexed by orders.platform
+    }
 
-    o, sku = lines.order, lines.sku
+
+def _assemble(demo: Demo, rows: slice) -> pd.DataFrame:
+    import pyarrow as pa
+
+    cat, stores, orders, lines, texts = demo.catalog, demo.stores, demo.orders, demo.lines, demo.texts
+    o, sku = lines.order[rows], lines.sku[rows]
 
     def text(values, index) -> pd.Series:
-        return pa.array(values, type=pa.string()).take(pa.array(index)).to_pandas()
+        if not isinstance(values, pa.Array):
+            values = pa.array(values, type=pa.string())
+        return values.take(pa.array(index, mask=index < 0)).to_pandas()
 
     store_of = orders.store[o]
     columns = {
-        "platform_order_id": text(ids, o), "order_no": text(order_no, o), "ordered_at": text(ordered_at, o),
+        "platform_order_id": text(texts["platform_order_id"], o), "order_no": text(texts["order_no"], o),
+        "ordered_at": text(texts["ordered_at"], o),
         "store_name": text(stores.names, store_of), "store_code": text(stores.codes, store_of),
         "franchise_type": text(stores.franchise, store_of), "city": text(stores.cities, store_of),
         "product_name": text(cat.names, sku), "barcode": text(cat.barcodes, sku),
         "product_code": text(cat.codes, sku), "category_l1": text(cat.category_l1, sku),
-        "category_l3": text(cat.category_l3, sku), "quantity": lines.qty, "stock": lines.stock,
-        "remaining_stock": lines.stock - lines.qty, "delivery_platform": text(platform, o),
-        "distance_km": orders.km[o], "address": text(address, o),
+        "category_l3": text(cat.category_l3, sku), "quantity": lines.qty[rows], "stock": lines.stock[rows],
+        "remaining_stock": lines.stock[rows] - lines.qty[rows],
+        "delivery_platform": text(texts["delivery_platform"], orders.platform[o]),
+        "distance_km": orders.km[o], "address": text(texts["address"], orders.addr[o]),
         "channel": text(np.array(CHANNELS, dtype=object), orders.channel[o]),
     }
     for name, cents in lines.money.items():
-        columns[name] = cents / 100.0
+        columns[name] = cents[rows] / 100.0
     for name, cents in orders.money.items():
         columns[name] = cents[o] / 100.0
     return pd.DataFrame({c.header: columns[c.name] for c in ef.COLUMNS})
@@ -410,7 +464,7 @@ def _measure_truth(spec: DemoSpec, cat: Catalog, stores: StoreTable, orders: Ord
     def order_ref(i: int) -> dict:
         s = int(orders.store[i])
         return {"store_code": stores.codes[s], "store_name": stores.names[s],
-                "channel": CHANNELS[orders.channel[i]], "platform_order_id": str(orders.ids[i]),
+                "channel": CHANNELS[orders.channel[i]], "platform_order_id": orders.ids[i].as_py(),
                 "date": iso[orders.day[i]], "actual_profit": round(int(actual[i]) / 100, 2)}
 
     def sku_ref(s: int, k: int) -> dict:
@@ -500,89 +554,25 @@ def write_exports(lines: pd.DataFrame, out_dir: Path, fmt: str = "csv", *,
     订单明细_2026-09_1.csv, 订单明细_2026-09_2.csv, …. ``progress`` is called with each path written.
     CSV cells are written unquoted, so text must not contain commas, quotes or line breaks.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stamps = lines["下单时间"].astype(str)
-    months = stamps.str.slice(0, 7).to_numpy()
+    out_dir = output_dir(out_dir, fmt, FORMATS)
+    months = lines["下单时间"].astype(str).str.slice(0, 7).to_numpy()
     paths: list[Path] = []
     for month in sorted(set(months)):
-        part = lines[months == month]
-        chunks = _split_at_orders(part)
-        for i, chunk in enumerate(chunks, start=1):
-            stem = f"{FILE_PREFIX}_{month}" + (f"_{i}" if len(chunks) > 1 else "")
-            if fmt in ("csv", "csv-gbk", "both"):
-                paths.append(_write_csv(chunk, out_dir / f"{stem}.csv", gbk=fmt == "csv-gbk"))
-            if fmt in ("xlsx", "both"):
-                paths.append(_write_xlsx(chunk, out_dir / f"{stem}.xlsx"))
-            if progress:
-                for path in paths[-(2 if fmt == "both" else 1):]:
-                    progress(path)
+        paths += write_month(lines[months == month], f"{FILE_PREFIX}_{month}", out_dir, fmt,
+                             MAX_ROWS_PER_FILE, progress)
     return paths
 
 
-def _split_at_orders(part: pd.DataFrame) -> list[pd.DataFrame]:
-    if len(part) <= MAX_ROWS_PER_FILE:
-        return [part]
-    key = (part["渠道"].astype(str) + "|" + part["订单ID"].astype(str)).to_numpy()
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    cuts, last = [0], 0
-    for start in starts:
-        if start - last > MAX_ROWS_PER_FILE - 10:
-            cuts.append(int(start))
-            last = int(start)
-    cuts.append(len(part))
-    return [part.iloc[a:b] for a, b in itertools.pairwise(cuts) if b > a]
-
-
-def _write_csv(part: pd.DataFrame, path: Path, gbk: bool) -> Path:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pcsv
-
-    arrays = []
-    for column in ef.COLUMNS:
-        values = part[column.header]
-        if column.kind == "money":
-            arrays.append(pc.cast(pa.array(values.to_numpy(dtype=float)), pa.decimal128(14, 2)))
-        elif column.kind == "datetime":
-            arrays.append(pa.array(values.astype(str).to_numpy(dtype=object), type=pa.string()))
-        else:
-            arrays.append(pa.array(values, from_pandas=True))
-    table = pa.Table.from_arrays(arrays, names=list(ef.HEADERS))
-    options = pcsv.WriteOptions(include_header=False, quoting_style="none")
-    header = ",".join(ef.HEADERS) + "\n"
-    with path.open("wb") as fh:
-        fh.write(header.encode("gb18030") if gbk else b"\xef\xbb\xbf" + header.encode("utf-8"))
-        for offset in range(0, table.num_rows, 200_000):
-            sink = pa.BufferOutputStream()
-            pcsv.write_csv(table.slice(offset, 200_000), sink, options)
-            data = sink.getvalue().to_pybytes()  # pyarrow writes UTF-8
-            fh.write(data.decode("utf-8").encode("gb18030") if gbk else data)
-    return path
-
-
-def _write_xlsx(part: pd.DataFrame, path: Path) -> Path:
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(SHEET_NAME)
-    sheet.append(list(ef.HEADERS))
-    for offset in range(0, len(part), 50_000):  # bounded memory: Python objects per chunk only
-        chunk = part.iloc[offset:offset + 50_000]
-        cells = []
-        for column in ef.COLUMNS:
-            values = chunk[column.header]
-            if column.kind == "datetime":  # a real Excel datetime, not text
-                values = pd.to_datetime(values, format="%Y-%m-%d %H:%M:%S").dt.to_pydatetime()
-                cells.append(list(values))
-            else:
-                cells.append([None if v is None or v != v else v for v in values.astype(object).tolist()])
-        for row in zip(*cells, strict=True):
-            sheet.append(row)
-    workbook.save(path)
-    return path
+def write_demo(demo: Demo, out_dir: Path, fmt: str = "csv", *,
+               progress: Callable[[Path], None] | None = None) -> list[Path]:
+    """:func:`write_exports` of ``demo.frame()`` (the same files, byte for byte) with one month's
+    frame in memory at a time."""
+    out_dir = output_dir(out_dir, fmt, FORMATS)
+    paths: list[Path] = []
+    for month, part in demo.months():
+        paths += write_month(part, f"{FILE_PREFIX}_{month}", out_dir, fmt, MAX_ROWS_PER_FILE, progress)
+        del part
+    return paths
 
 
 def write_ground_truth(truth: dict, path: Path) -> None:

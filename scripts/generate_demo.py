@@ -20,8 +20,8 @@ from db.demo_data import (
     FORMATS,
     GENERATION_STEPS,
     DemoSpec,
-    generate_orders,
-    write_exports,
+    generate_demo,
+    write_demo,
     write_ground_truth,
 )
 
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_postfix_str(name)
             bar.update(1)
 
-        lines, truth = generate_orders(spec, progress=step)
+        demo = generate_demo(spec, progress=step)
         generated = time.perf_counter() - started
         bar.set_description("写文件")
 
@@ -67,12 +67,11 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_postfix_str(path.name)
             bar.update(1)
 
-        paths = write_exports(lines, args.out, fmt=args.format, progress=written)
+        paths = write_demo(demo, args.out, fmt=args.format, progress=written)  # a month at a time
         truth_path = args.out / "ground_truth.json"
-        write_ground_truth(truth, truth_path)
-    rows = len(lines)
-    orders = lines[["渠道", "订单ID"]].drop_duplicates().shape[0]
-    del lines
+        write_ground_truth(demo.truth, truth_path)
+    rows, orders = demo.line_count, demo.order_count
+    del demo
     elapsed = time.perf_counter() - started
     print(f"✅ {spec.stores} 家门店 × {spec.days} 天 (seed {spec.seed}, 截至 {spec.end_date})")
     print(f"   行数 {rows:,}  订单 {orders:,}  文件 {len(paths)}  "

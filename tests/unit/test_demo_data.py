@@ -318,3 +318,16 @@ def test_demo019_big_month_is_split_at_order_boundaries(tmp_path, monkeypatch):
     assert sum(len(part) for part in parts) == len(frame)
     owners = pd.concat([part[ORDER_KEY].drop_duplicates().assign(file=i) for i, part in enumerate(parts)])
     assert not owners.duplicated(ORDER_KEY).any()  # no order is split over two files
+
+
+def test_demo020_streamed_months_write_the_same_files(tmp_path, monkeypatch):
+    """write_demo (one month's frame at a time) writes write_exports' files byte for byte."""
+    monkeypatch.setattr(demo_data, "MAX_ROWS_PER_FILE", 300)  # a split month too
+    demo = demo_data.generate_demo(TINY)
+    frame, truth = generate_orders(TINY)
+    whole = write_exports(frame, tmp_path / "whole")
+    streamed = demo_data.write_demo(demo, tmp_path / "streamed")
+    assert [p.name for p in streamed] == [p.name for p in whole] and len(whole) > 2
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(whole, streamed, strict=True))
+    assert demo.truth == truth
+    assert (demo.line_count, demo.order_count) == (len(frame), len(frame[ORDER_KEY].drop_duplicates()))
