@@ -6,17 +6,17 @@
 
 Sections (``--sections``, default all):
 - ``tables``: rows and size on disk (``pg_total_relation_size``) of every table;
-- ``pieces``: each in-memory piece computed from the database (COPY → Arrow → frame, then
+- ``pieces``: each read-model table loaded from the database (COPY → Arrow → frame, then
   integer units), its rows, frame bytes and file bytes, with the query / conversion split;
-- ``worker``: a fresh process mapping every piece file (what a second worker does): its RSS;
+- ``worker``: a fresh process mapping every table file (what a second worker does): its RSS;
 - ``views``: every page's view for one store and all stores over the last 365 / 30 / 7 days:
-  ``sql`` = the service with no cache (every total from the database), ``assembled`` = a view
-  not cached yet, summed from the loaded pieces (the window moved back a day on every call),
+  ``cold`` = the service with the view cache off (tables loaded), ``assembled`` = a view
+  not cached yet with the cache on (the window moved back a day on every call),
   ``warm`` = an in-process cache hit;
 - ``profile``: where an all-stores 商品分析 over the year goes (select, bincount sums).
 
 A benchmark, not a test: it prints figures for docs/PERFORMANCE.md. The services it calls are
-named in ``VIEWS`` and the piece loaders in ``PIECES``; the filters are built in ``selection``
+named in ``VIEWS`` and the table loaders in ``PIECES``; the filters are built in ``selection``
 only, so the script can be pointed at a new read path by changing those three places.
 """
 
@@ -32,39 +32,38 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import pandas as pd
 from sqlalchemy import text
 
-from config import Settings, diagnosis
+from analytics import use_python_strings
+from config import Settings
 from db.engine import make_engine, reading
 from db.queries import data_date_bounds, stores
+from readmodel import Selection, sums
+from readmodel.tables import (
+    CHANNEL_TABLE_MEASURES,
+    DISTANCE_MEASURES,
+    HOUR_MEASURES,
+    PRODUCT_MEASURES,
+    TABLES,
+)
 from scripts._bench import machine
 from scripts.bench_diagnosis import DIAGNOSIS, PAGES
 from scripts.bench_kpis import measure
-from services import pieces
-from services.filters import ViewFilters
 from services.runtime import Runtime, build_runtime
 
 VIEWS = {**{f"门店诊断/{k}": (lambda rt, f, s=s: s(rt, f)) for k, s in DIAGNOSIS.items()}, **PAGES}
-PIECES = {  # name → loader(runtime); each caches its piece (mapped file shared by the workers)
-    "channel": pieces.channel_piece,
-    "hour": pieces.hour_piece,
-    "distance": pieces.distance_piece,
-    "product": pieces.product_piece,
-    "depth": pieces.depth_piece,
-    "orders": lambda rt: pieces.order_piece(rt, float(diagnosis.COSTLY_DELIVERY_FEE), tuple(rt.settings.fee_channels)),
-    "product_directory": pieces.product_directory,
-    "store_directory": pieces.store_directory,
+PIECES = {  # name → loader(runtime); each table a mapped file shared by the host's workers
+    **{name: (lambda rt, n=name: rt.tables.table(n)) for name in TABLES},
+    "orders": lambda rt: rt.tables.flagged_orders(rt.settings.rules.todo.costly_delivery_fee),
 }
 CLOSED_REDIS = "redis://127.0.0.1:1/0"  # L2 off: the figures are this process's own work
 MB = 1024 * 1024
 
 
-def selection(start: dt.date, end: dt.date, store_ids: list[int] | None) -> ViewFilters:
-    """The one place the filters of a view are built."""
-    return ViewFilters.build(start, end, store_ids, None)
+def selection(start: dt.date, end: dt.date, store_ids: list[int] | None) -> Selection:
+    """The one place the selection of a view is built."""
+    return Selection.build(start, end, store_ids, None)
 
 
 def proc_status() -> dict[str, int]:
@@ -97,16 +96,15 @@ def tables(database_url: str) -> None:
 
 
 def piece_profile(runtime: Runtime) -> None:
-    """The current code's piece loaders split into the COPY → Arrow query and the conversion to
-    integer units (internals of services.pieces / analytics.cube: adjust here when they move)."""
-    from analytics import cube
+    """The read model's table loads split into the COPY → Arrow query and the conversion to
+    integer units (``readmodel.tables``' loaders: adjust here when they change)."""
     from db import queries
 
     loads = {
-        "channel": ("channel", (), pieces.CHANNEL_PIECE_MEASURES, False),
-        "hour": ("hour", ("hour",), pieces.HOUR_MEASURES, False),
-        "distance": ("distance", ("distance_band",), pieces.DISTANCE_MEASURES, False),
-        "product": ("product", ("product_id",), pieces.PRODUCT_MEASURES, True),
+        "channel": ("channel", (), CHANNEL_TABLE_MEASURES, False),
+        "hour": ("hour", ("hour",), HOUR_MEASURES, False),
+        "distance": ("distance", ("distance_band",), DISTANCE_MEASURES, False),
+        "product": ("product", ("product_id",), PRODUCT_MEASURES, True),
     }
     for name, (aggregate, keys, measures, compact) in loads.items():
         started = time.perf_counter()
@@ -115,7 +113,7 @@ def piece_profile(runtime: Runtime) -> None:
         queried = time.perf_counter() - started
         rss = proc_status()["VmHWM"]
         started = time.perf_counter()
-        piece = cube.as_piece(frame, measures, compact=compact)
+        piece = sums.as_table(frame, measures, compact=compact)
         converted = time.perf_counter() - started
         print(f"profile piece {name:<9} rows {len(piece):>11,}  COPY→Arrow→frame {queried:6.1f} s  "
               f"to units {converted:5.1f} s  float frame {frame.memory_usage(deep=True).sum() / MB:7.1f} MB  "
@@ -138,7 +136,7 @@ def load_pieces(runtime: Runtime, label: str) -> None:
 
 
 def piece_files(data_dir: Path) -> None:
-    files = sorted((data_dir / "pieces").glob("*.arrow"), key=lambda p: -p.stat().st_size)
+    files = sorted((data_dir / "tables").glob("*.arrow"), key=lambda p: -p.stat().st_size)
     for path in files:
         print(f"file {path.name[:70]:<70} {path.stat().st_size / MB:8.1f} MB")
     print(f"files total {sum(p.stat().st_size for p in files) / MB:.1f} MB in {len(files)} files")
@@ -146,16 +144,16 @@ def piece_files(data_dir: Path) -> None:
 
 def views(runtime_cold: Runtime, warm: Runtime, store_ids: list[int], last: dt.date, windows: list[int],
           repeat: int, sql_repeat: int, skip_sql: set[str]) -> None:  # fmt: skip
-    print("\n## views: p50 (p95) ms; sql = no cache, assembled = from loaded pieces, warm = cache hit")
+    print("\n## views: p50 (p95) ms; cold = view cache off, assembled = not cached yet, warm = cache hit")
     for number, days in enumerate(windows):
         start = last - dt.timedelta(days=days - 1)
         shift = number * (repeat + 2)  # no window ends on a day another window's views were cached for
         scopes = (("one store", lambda i: [store_ids[i % len(store_ids)]]), ("all stores", lambda i: None))
         for scope, stores_of in scopes:
-            def filters(i: int, stores_of=stores_of, start=start) -> ViewFilters:
+            def filters(i: int, stores_of=stores_of, start=start) -> Selection:
                 return selection(start, last, stores_of(i))
 
-            def moved(i: int, stores_of=stores_of, start=start, shift=shift) -> ViewFilters:
+            def moved(i: int, stores_of=stores_of, start=start, shift=shift) -> Selection:
                 back = dt.timedelta(days=shift + i + 1)
                 return selection(start - back, last - back, stores_of(i))
 
@@ -163,7 +161,7 @@ def views(runtime_cold: Runtime, warm: Runtime, store_ids: list[int], last: dt.d
                 line = f"view {days:>3} d {scope:<10} {name:<14}"
                 if sql_repeat and f"{scope}/{name}" not in skip_sql and name not in skip_sql:
                     r = measure(lambda i, v=view: v(runtime_cold, filters(i)), sql_repeat)
-                    line += f" sql {r['p50']:8.0f} ({r['p95']:8.0f})"
+                    line += f" cold {r['p50']:8.0f} ({r['p95']:8.0f})"
                 view(warm, moved(repeat + 1))  # the pieces it needs are loaded (not timed)
                 r = measure(lambda i, v=view: v(warm, moved(i)), repeat)
                 line += f"  assembled {r['p50']:8.1f} ({r['p95']:8.1f})"
@@ -174,13 +172,11 @@ def views(runtime_cold: Runtime, warm: Runtime, store_ids: list[int], last: dt.d
 
 
 def profile(warm: Runtime, first: dt.date, last: dt.date, tile_days: int) -> None:
-    """商品分析's sums over the product piece, split: select the rows, product_totals (3 bincount
+    """商品分析's sums over the product table, split: select the rows, product_totals (3 bincount
     passes), store × day × product sums, product × day sums (category trend). With ``tile_days``
     the loaded piece is first repeated in time (days shifted by its span) to that many days: the
     sums cost what their row count costs, so this shows a year's piece before a year is imported."""
-    from analytics import cube
-
-    piece = pieces.product_piece(warm)
+    piece = warm.tables.table("product")
     span = (last - first).days + 1
     copies = max(1, -(-tile_days // span)) if tile_days else 1
     if copies > 1:
@@ -194,13 +190,13 @@ def profile(warm: Runtime, first: dt.date, last: dt.date, tile_days: int) -> Non
         start = last - dt.timedelta(days=days - 1)
         for scope, store_ids in (("all stores", None), ("one store", [stores_of[0]])):
             t0 = time.perf_counter()
-            rows = cube.select(piece, start, last, store_ids, None, warm.settings.fee_channels)
+            rows = sums.select(piece, selection(start, last, store_ids), warm.settings.fee_channels)
             t1 = time.perf_counter()
-            cube.product_totals(piece, rows, pieces.PRODUCT_MEASURES)
+            sums.product_totals(piece, rows, PRODUCT_MEASURES)
             t2 = time.perf_counter()
-            cube.sums(piece, rows, ["store_id", "day", "product_id"], pieces.PRODUCT_MEASURES)
+            sums.sums(piece, rows, ["store_id", "day", "product_id"], PRODUCT_MEASURES)
             t3 = time.perf_counter()
-            cube.sums(piece, rows, ["product_id", "day"], ["revenue"])
+            sums.sums(piece, rows, ["product_id", "day"], ["revenue"])
             t4 = time.perf_counter()
             print(f"profile {days:>3} d {scope:<10} rows {len(rows):>11,}  select {(t1 - t0) * 1000:6.0f} ms  "
                   f"product_totals {(t2 - t1) * 1000:6.0f} ms  store×day×product {(t3 - t2) * 1000:6.0f} ms  "
@@ -218,6 +214,7 @@ def worker_child(database_url: str, data_dir: Path) -> int:
 
 
 def main() -> int:
+    use_python_strings()  # the app's pandas text storage (analytics)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--data-dir", type=Path, help="where the piece files go (default: a temporary directory)")
@@ -239,7 +236,8 @@ def main() -> int:
 
 def run(args, data_dir: Path) -> int:
     sections = set(args.sections.split(","))
-    settings = Settings.from_env({}, database_url=args.database_url)
+    settings = Settings.from_env({}, database_url=args.database_url, data_dir=data_dir, cache_enabled=False,
+                                 db_load_timeout_s=3600.0)  # fmt: skip
     cold = Runtime(settings=settings, engine=make_engine(settings.database_url))
     with reading(cold.engine, timeout_s=600) as conn:
         first, last = data_date_bounds(conn)
