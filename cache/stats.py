@@ -26,7 +26,7 @@ WINDOW = 2048
 REQUEST_COUNTERS = {
     "requests": ("o2o_cache_requests", "Requests through the cache"),
     "computed": ("o2o_cache_computed", "Requests computed from the database"),
-    "assembled": ("o2o_cache_assembled", "Requests computed from cached pieces alone (no SQL)"),
+    "assembled": ("o2o_cache_assembled", "Requests computed from the read model alone (no SQL)"),
     "warmed": ("o2o_cache_warmed", "Values computed in the background by the cache warmer"),
 }
 TIER_COUNTERS = {
@@ -38,7 +38,7 @@ VIEW_COUNTERS = {
     "requests": ("o2o_cache_view_requests", "Requests per cached view function"),
     "computed": ("o2o_cache_view_computed", "Computed (missed) per cached view function"),
     "compute_s": ("o2o_cache_view_compute_seconds", "Seconds computing per view function"),
-    "assembled": ("o2o_cache_view_assembled", "Computed from cached pieces alone per view function"),
+    "assembled": ("o2o_cache_view_assembled", "Computed from the read model alone per view function"),
 }
 # Set while the cache warmer computes: its lookups and computations are not users' requests and
 # stay out of the hit rate (they are counted as ``warmed`` instead).

@@ -27,7 +27,7 @@ class SystemSample:
     memory_used: int
     memory_total: int
     process_rss: int
-    # of the RSS, pages of files (libraries, the mapped pieces) other processes can share;
+    # of the RSS, pages of files (libraries, the mapped read-model tables) other processes can share;
     # None where psutil does not tell (not Linux)
     process_shared: int | None
     process_threads: int

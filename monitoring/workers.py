@@ -30,7 +30,7 @@ from monitoring._thread import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
-SHARED_HELP = "Of the resident memory, file pages (libraries, mapped pieces) the processes share"
+SHARED_HELP = "Of the resident memory, file pages (libraries, mapped read-model tables) the processes share"
 
 
 def share_metrics(data_dir: Path, port: int) -> Path:

@@ -56,7 +56,7 @@ def cache_delta(before: dict, after: dict) -> dict | None:
 class MetricsWatcher:
     """Samples the server's RSS during the run: the largest serving process and, with several
     workers (o2o_worker_rss_bytes per pid), all of them together. Where the server reports the
-    shared part (file pages: libraries and the mapped pieces, one copy in the machine's memory
+    shared part (file pages: libraries and the mapped read-model tables, one copy in the machine's memory
     whatever the number of workers), also the largest private part (RSS − shared) and the
     workers' footprint: their private parts plus the largest shared part once."""
 
