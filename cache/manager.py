@@ -39,7 +39,7 @@ from config.cache import (
     REGIONS,
     RegionTTL,
 )
-from db.version import DatabaseStatus, DataStamp, VersionWatch
+from db.version import DatabaseStatus, DataStamp, VersionWatch, announcement_path
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ class CacheManager:
         # the data version and database identity, shared with the read model (a bare reader
         # of them is watched here: a manager on its own, as in the tests and the doctor)
         if not isinstance(versions, VersionWatch):
-            versions = VersionWatch(versions, cold_wait_s=settings.db_timeout_s + 1.0)
+            versions = VersionWatch(versions, cold_wait_s=settings.db_timeout_s + 1.0,
+                                    announced=announcement_path(settings.data_dir))  # fmt: skip
         self.versions = versions
         versions.on_change(lambda stamp: self.l3.publish_version(stamp.version))  # a mirror for other tools
         self._flights: dict[str, threading.Lock] = {}

@@ -8,6 +8,9 @@ VERSION_CHECK_S = 1.0
 # The request that starts a version check waits for it this long at most (the check itself runs
 # in the background): a database that does not answer never holds a cached view up.
 VERSION_WAIT_S = 0.25
+# After a change committed on this host was announced, the next request waits this long at most
+# for the new version (the database has just answered the importer: it is up).
+ANNOUNCED_WAIT_S = 5.0
 # One process of a host loads a table and writes its file; the others wait for that file at most
 # this long (the host lock), then load it themselves.
 TABLE_WAIT_S = 120.0

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(engine)
     try:
         failures = _import(engine, args, settings) if args.files else 0
-        failures += _manage(engine, args)
+        failures += _manage(engine, args, settings.data_dir)
     finally:
         engine.dispose()
     return 1 if failures else 0
@@ -108,17 +108,17 @@ def _import(engine, args, settings) -> int:
     return failures
 
 
-def _manage(engine, args) -> int:
+def _manage(engine, args, data_dir: str) -> int:
     """--undo, --remove-demo, then --list (so the list shows the result); returns failures."""
     failures = 0
     if args.undo is not None:
         try:
-            print(f"✅ {undo_batch(engine, args.undo, by=_login()).format_text()}")
+            print(f"✅ {undo_batch(engine, args.undo, by=_login(), data_dir=data_dir).format_text()}")
         except UndoRefusedError as exc:
             print(f"❌ {exc}", file=sys.stderr)
             failures += 1
     if args.remove_demo:
-        print(f"✅ {remove_demo(engine, by=_login()).format_text()}")
+        print(f"✅ {remove_demo(engine, by=_login(), data_dir=data_dir).format_text()}")
     if args.list:
         print_batches(list_batches(engine, limit=args.limit))
     return failures

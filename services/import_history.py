@@ -49,13 +49,13 @@ def has_demo(rows: list[dict]) -> bool:
 def undo(runtime: Runtime, batch_id: int, *, by: str | None = None) -> UndoResult:
     """Undo one succeeded batch (UndoRefusedError, nothing changed, when it cannot be)."""
     with database_guard(f"undo of batch {batch_id}"):
-        return undo_batch(runtime.engine, int(batch_id), by=by)
+        return undo_batch(runtime.engine, int(batch_id), by=by, data_dir=runtime.settings.data_dir)
 
 
 def remove_demo_data(runtime: Runtime, *, by: str | None = None) -> RemoveDemoResult:
     """Undo every demo batch in one transaction."""
     with database_guard("removing the demo data"):
-        return remove_demo(runtime.engine, by=by)
+        return remove_demo(runtime.engine, by=by, data_dir=runtime.settings.data_dir)
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str | None:

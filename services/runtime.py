@@ -16,7 +16,7 @@ from sqlalchemy.exc import NoResultFound, ProgrammingError
 from cache import CacheManager
 from config import Settings
 from db.engine import make_engine, probing, watchdog
-from db.version import DatabaseStatus, DataStamp, VersionWatch, read_data_stamp
+from db.version import DatabaseStatus, DataStamp, VersionWatch, announcement_path, read_data_stamp
 from monitoring import Monitors
 from readmodel.tables import ReadModel
 
@@ -37,7 +37,8 @@ class Runtime:
     def __post_init__(self) -> None:
         if self.versions is None:
             versions = self.cache.versions if self.cache is not None else VersionWatch(
-                lambda: _read_stamp(self.engine), cold_wait_s=self.settings.db_timeout_s + 1.0)  # fmt: skip
+                lambda: _read_stamp(self.engine), cold_wait_s=self.settings.db_timeout_s + 1.0,
+                announced=announcement_path(self.settings.data_dir))  # fmt: skip
             object.__setattr__(self, "versions", versions)
         if self.tables is None:
             object.__setattr__(self, "tables", ReadModel.build(self.settings, self.engine, self.versions))
@@ -67,7 +68,8 @@ def build_runtime(settings: Settings) -> Runtime:
             guard.database_answered()
         return found
 
-    versions = VersionWatch(stamp, cold_wait_s=settings.db_timeout_s + 1.0)
+    versions = VersionWatch(stamp, cold_wait_s=settings.db_timeout_s + 1.0,
+                            announced=announcement_path(settings.data_dir))  # fmt: skip
     tables = ReadModel.build(settings, engine, versions)
     cache = CacheManager(settings, versions)
     cache.watch(engine)

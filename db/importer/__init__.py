@@ -31,7 +31,7 @@ from db.importer.lock import take_import_lock
 from db.importer.reader import ReadLimits
 from db.importer.validate import ValidationReport
 from db.models import AGGREGATE_TABLES, ImportBatch
-from db.version import bump_data_version
+from db.version import announce_change, bump_data_version
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +172,7 @@ def import_file(
                 **who,
             )  # fmt: skip
             return ImportResult(path, "rejected", message, report=report, warnings=report.warnings)
+    announce_change(settings.data_dir, version)
     stage("统计", total[0])
     refresh_statistics(engine)
     stage("完成", total[0])

@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
@@ -51,7 +52,7 @@ from db.importer.history import BatchRecord, list_batches
 from db.importer.loader import STG_AFFECTED
 from db.importer.lock import take_import_lock
 from db.models import ORDER_HISTORY, ORDER_ITEM_HISTORY, ImportBatch, Order, OrderItem, Product, Store
-from db.version import bump_data_version
+from db.version import announce_change, bump_data_version
 
 log = logging.getLogger(__name__)
 
@@ -131,22 +132,25 @@ class RemoveDemoResult:
         )
 
 
-def undo_batch(engine: Engine, batch_id: int, *, by: str | None = None) -> UndoResult:
+def undo_batch(
+    engine: Engine, batch_id: int, *, by: str | None = None, data_dir: str | Path | None = None
+) -> UndoResult:
     """Undo one succeeded batch in one transaction; ``UndoRefusedError`` (nothing changed) when
-    the batch is unknown or not ``succeeded``."""
+    the batch is unknown or not ``succeeded``. ``data_dir``: the host's processes are told of
+    the change (``announce_change``) once it committed."""
     with engine.begin() as conn:
         take_import_lock(conn)
         _prepare(conn)
         result = _undo(conn, int(batch_id), by)
         result.affected_store_days = _finish(conn)
         result.data_version = bump_data_version(conn)
-    _refresh_statistics(engine)
-    log.info("%s%s", result.format_text(), f" by {by}" if by else "")
+    _committed(engine, result, by, data_dir)
     return result
 
 
-def remove_demo(engine: Engine, *, by: str | None = None) -> RemoveDemoResult:
-    """Undo every succeeded batch with ``source = 'demo'``, newest first, in one transaction."""
+def remove_demo(engine: Engine, *, by: str | None = None, data_dir: str | Path | None = None) -> RemoveDemoResult:
+    """Undo every succeeded batch with ``source = 'demo'``, newest first, in one transaction
+    (``data_dir`` as in ``undo_batch``)."""
     result = RemoveDemoResult()
     with engine.begin() as conn:
         take_import_lock(conn)
@@ -162,9 +166,15 @@ def remove_demo(engine: Engine, *, by: str | None = None) -> RemoveDemoResult:
         result.batches = [_undo(conn, batch_id, by) for batch_id in ids]
         result.affected_store_days = _finish(conn)
         result.data_version = bump_data_version(conn)
+    _committed(engine, result, by, data_dir)
+    return result
+
+
+def _committed(engine: Engine, result: UndoResult | RemoveDemoResult, by: str | None, data_dir) -> None:
+    if data_dir is not None:
+        announce_change(data_dir, result.data_version)
     _refresh_statistics(engine)
     log.info("%s%s", result.format_text(), f" by {by}" if by else "")
-    return result
 
 
 def _prepare(conn: Connection) -> None:
