@@ -116,6 +116,19 @@ def _grouped(table: pd.DataFrame, positions: np.ndarray, columns: dict[str, np.n
 
 def _group_codes(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(group codes in key order, each row's group, each group's key values)."""
+    code, spans, total = mixed_code(columns)
+    if total <= DENSE_GROUPS:  # a count per possible code instead of sorting the rows
+        present = np.bincount(code, minlength=total) > 0
+        groups = np.flatnonzero(present)
+        inverse = (np.cumsum(present) - 1)[code]
+    else:
+        groups, inverse = np.unique(code, return_inverse=True)
+    return groups, inverse, decoded(groups, spans)
+
+
+def mixed_code(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, tuple[int, int]], int]:
+    """One int64 per row that orders like the tuple of ``columns`` (a mixed-radix number of
+    them), each column's (lowest value, span), and the number of possible codes."""
     code = np.zeros(len(next(iter(columns.values()))), dtype=np.int64)
     spans = {}
     total = 1
@@ -126,19 +139,18 @@ def _group_codes(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray
         code = code * span + (values - low)
         spans[name] = (low, span)
         total *= span
-    if total <= DENSE_GROUPS:  # a count per possible code instead of sorting the rows
-        present = np.bincount(code, minlength=total) > 0
-        groups = np.flatnonzero(present)
-        inverse = (np.cumsum(present) - 1)[code]
-    else:
-        groups, inverse = np.unique(code, return_inverse=True)
+    return code, spans, total
+
+
+def decoded(codes: np.ndarray, spans: dict[str, tuple[int, int]]) -> dict[str, np.ndarray]:
+    """The column values of ``mixed_code`` codes."""
     keys = {}
-    rest = groups
-    for name in reversed(list(columns)):
+    rest = codes
+    for name in reversed(list(spans)):
         low, span = spans[name]
         keys[name] = (rest % span + low).astype(int)
         rest = rest // span
-    return groups, inverse, {name: keys[name] for name in columns}
+    return {name: keys[name] for name in spans}
 
 
 def distinct_products(table: pd.DataFrame, positions: np.ndarray, start: dt.date, end: dt.date) -> int:

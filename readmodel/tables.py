@@ -12,6 +12,10 @@ loaders of ``db.queries``, and shared by the host's workers as memory-mapped fil
 | depth | … × basket depth (~150,000) | orders, grouped |
 | orders | loss-making, costly-delivery or abnormal orders (~6 %) | orders |
 | products, stores | the directories | products, stores |
+
+``CHAIN_TABLES``: hour, distance, product and depth with their stores added up
+(``readmodel.chain``), derived from the store-level table once per data stamp and shared the
+same way; the totals of a selection of every store read them.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from config import Settings
 from config.readmodel import OTHER_DATABASE_TABLES_MAX_AGE_S, TABLE_WAIT_S
 from db import queries
 from db.engine import reading
-from db.version import VersionWatch
-from readmodel import sums
+from db.version import DataStamp, VersionWatch
+from readmodel import chain, sums
 from readmodel.store import SharedTables
 
 DAILY_MEASURES = (
@@ -61,6 +65,13 @@ TABLES: dict[str, Callable[[Connection], pd.DataFrame]] = {
     "products": queries.products,
     "stores": queries.stores,
 }
+# store-level table → (its own keys, measures, store bitsets): its chain-wide table
+CHAIN_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
+    "hour": (("hour",), HOUR_MEASURES, False),
+    "distance": (("distance_band",), DISTANCE_MEASURES, False),
+    "product": (("product_id",), PRODUCT_MEASURES, True),
+    "depth": (("depth",), DEPTH_MEASURES, False),
+}
 
 
 @dataclass(frozen=True)
@@ -77,9 +88,19 @@ class ReadModel:
         shared = SharedTables(Path(settings.data_dir) / "tables", OTHER_DATABASE_TABLES_MAX_AGE_S, TABLE_WAIT_S)
         return cls(engine, settings, versions, shared)
 
-    def table(self, name: str) -> pd.DataFrame:
-        """The table ``name`` (``TABLES``) at the current data stamp."""
-        return self._get(name, TABLES[name])
+    def table(self, name: str, stamp: DataStamp | None = None) -> pd.DataFrame:
+        """The table ``name`` (``TABLES``) at the current data stamp (or at ``stamp``)."""
+        return self._get(name, TABLES[name], stamp)
+
+    def chain_table(self, name: str) -> pd.DataFrame:
+        """The store-level table ``name`` with its stores added up (``CHAIN_TABLES``)."""
+        stamp = self.versions.stamp()
+        keys, measures, store_bits = CHAIN_TABLES[name]
+
+        def derived() -> pd.DataFrame:  # from the same stamp's store-level table
+            return chain.build(self.table(name, stamp), keys, measures, store_bits)
+
+        return self.shared.get(f"{name}_chain", stamp, derived)
 
     def flagged_orders(self, fee_floor: float) -> pd.DataFrame:
         """The orders an order rule or the 异常订单 list can name (``db.queries.flagged_orders``):
@@ -92,9 +113,10 @@ class ReadModel:
 
         return self._get(f"orders_{tag}", load)
 
-    def _get(self, name: str, load: Callable[[Connection], pd.DataFrame]) -> pd.DataFrame:
+    def _get(self, name: str, load: Callable[[Connection], pd.DataFrame],
+             stamp: DataStamp | None = None) -> pd.DataFrame:  # fmt: skip
         def whole_table() -> pd.DataFrame:  # bounded by db_load_timeout_s, not a view's bound
             with reading(self.engine, timeout_s=self.settings.db_load_timeout_s) as conn:
                 return load(conn)
 
-        return self.shared.get(name, self.versions.stamp(), whole_table)
+        return self.shared.get(name, stamp or self.versions.stamp(), whole_table)

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from db.queries import ORDER_COLUMNS
-from readmodel import sums
+from readmodel import chain, sums
 from readmodel.selection import Selection
 from readmodel.tables import (
+    CHAIN_TABLES,
     CHANNEL_MEASURES,
     DAILY_MEASURES,
     DEPTH_MEASURES,
@@ -26,9 +27,14 @@ DAY_ORDER_COLUMNS = ("id", "store_id", "channel", "platform_order_id", "ordered_
                      "delivery_fee", "actual_profit")  # fmt: skip
 
 
-def _selected(model: ReadModel, name: str, selection: Selection) -> tuple[pd.DataFrame, np.ndarray]:
-    """(the table, positions of the selection's rows, abnormal orders left out)."""
-    table = model.table(name)
+def _selected(model: ReadModel, name: str, selection: Selection,
+              by_store: bool = False) -> tuple[pd.DataFrame, np.ndarray]:  # fmt: skip
+    """(the table, positions of the selection's rows, abnormal orders left out): the chain table
+    (``readmodel.chain``) when the selection is every store and no store is asked for."""
+    if selection.store_ids is None and not by_store and name in CHAIN_TABLES:
+        table = model.chain_table(name)
+    else:
+        table = model.table(name)
     return table, sums.select(table, selection, model.settings.fee_channels)
 
 
@@ -94,15 +100,23 @@ def distance_totals(model: ReadModel, selection: Selection) -> pd.DataFrame:
 
 def product_days(model: ReadModel, selection: Selection) -> pd.DataFrame:
     """Store × day × product sums of non-耗材 products (channels added up)."""
-    table, rows = _selected(model, "product", selection)
+    table, rows = _selected(model, "product", selection, by_store=True)
     return sums.sums(table, rows, ["store_id", "day", "product_id"], PRODUCT_MEASURES)
+
+
+def product_daily(model: ReadModel, selection: Selection, product_id: int) -> pd.DataFrame:
+    """One product's sums per day (channels and stores added up)."""
+    table, rows = _selected(model, "product", selection)
+    rows = rows[table["product_id"].to_numpy()[rows] == int(product_id)]
+    return sums.sums(table, rows, ["day"], PRODUCT_MEASURES)
 
 
 def product_totals(model: ReadModel, selection: Selection) -> pd.DataFrame:
     """One row per product sold in the selection: name, category, the sums, sales_days
     (store-days with a sale) and stores (stores with any row)."""
     table, rows = _selected(model, "product", selection)
-    totals = sums.product_totals(table, rows, PRODUCT_MEASURES)
+    counted = chain.product_totals if chain.is_chain(table) else sums.product_totals
+    totals = counted(table, rows, PRODUCT_MEASURES)
     names = model.table("products").set_index("id")
     totals.insert(1, "name", names["name"].reindex(totals["product_id"]).to_numpy(dtype=object))
     totals.insert(2, "category", names["category"].reindex(totals["product_id"]).to_numpy(dtype=object))
@@ -123,7 +137,8 @@ def active_sku_counts(model: ReadModel, selection: Selection, periods: dict[str,
     """动销SKU数 per named period (its stores and channels from ``selection``, not its days)."""
     wide = selection.window(min(p[0] for p in periods.values()), max(p[1] for p in periods.values()))
     table, rows = _selected(model, "product", wide)
-    return {name: sums.distinct_products(table, rows, lo, hi) for name, (lo, hi) in periods.items()}
+    distinct = chain.distinct_products if chain.is_chain(table) else sums.distinct_products
+    return {name: distinct(table, rows, lo, hi) for name, (lo, hi) in periods.items()}
 
 
 def basket_depths(model: ReadModel, selection: Selection) -> pd.DataFrame:

@@ -13,7 +13,8 @@ Sections (``--sections``, default all):
   ``cold`` = the service with the view cache off (tables loaded), ``assembled`` = a view
   not cached yet with the cache on (the window moved back a day on every call),
   ``warm`` = an in-process cache hit;
-- ``profile``: where an all-stores 商品分析 over the year goes (select, bincount sums).
+- ``profile``: where an all-stores 商品分析 over the year goes (select, bincount sums), on the
+  store-level product table and on its chain table (``readmodel.chain``).
 
 A benchmark, not a test: it prints figures for docs/PERFORMANCE.md. The services it calls are
 named in ``VIEWS`` and the table loaders in ``PIECES``; the filters are built in ``selection``
@@ -39,8 +40,9 @@ from analytics import use_python_strings
 from config import Settings
 from db.engine import make_engine, reading
 from db.queries import data_date_bounds, stores
-from readmodel import Selection, sums
+from readmodel import Selection, chain, sums
 from readmodel.tables import (
+    CHAIN_TABLES,
     CHANNEL_TABLE_MEASURES,
     DISTANCE_MEASURES,
     HOUR_MEASURES,
@@ -55,6 +57,7 @@ from services.runtime import Runtime, build_runtime
 VIEWS = {**{f"门店诊断/{k}": (lambda rt, f, s=s: s(rt, f)) for k, s in DIAGNOSIS.items()}, **PAGES}
 PIECES = {  # name → loader(runtime); each table a mapped file shared by the host's workers
     **{name: (lambda rt, n=name: rt.tables.table(n)) for name in TABLES},
+    **{f"{name}_chain": (lambda rt, n=name: rt.tables.chain_table(n)) for name in CHAIN_TABLES},
     "orders": lambda rt: rt.tables.flagged_orders(rt.settings.rules.todo.costly_delivery_fee),
 }
 CLOSED_REDIS = "redis://127.0.0.1:1/0"  # L2 off: the figures are this process's own work
@@ -184,8 +187,11 @@ def profile(warm: Runtime, first: dt.date, last: dt.date, tile_days: int) -> Non
         piece = piece.sort_values(["store_id", "day"], kind="stable", ignore_index=True)
         last = last + dt.timedelta(days=(copies - 1) * span)
     stores_of = sorted(set(piece["store_id"].to_numpy()[:: max(1, len(piece) // 1000)].tolist()))
+    started = time.perf_counter()
+    whole = chain.build(piece, *CHAIN_TABLES["product"])
     print(f"profile product piece: {len(piece):,} rows ({copies} × the loaded piece), "
-          f"{piece.memory_usage(deep=True).sum() / MB:.0f} MB")
+          f"{piece.memory_usage(deep=True).sum() / MB:.0f} MB; its chain table {len(whole):,} rows, "
+          f"{whole.memory_usage(deep=True).sum() / MB:.0f} MB, built in {time.perf_counter() - started:.1f} s")
     for days in (365, 30, 7):
         start = last - dt.timedelta(days=days - 1)
         for scope, store_ids in (("all stores", None), ("one store", [stores_of[0]])):
@@ -201,6 +207,16 @@ def profile(warm: Runtime, first: dt.date, last: dt.date, tile_days: int) -> Non
             print(f"profile {days:>3} d {scope:<10} rows {len(rows):>11,}  select {(t1 - t0) * 1000:6.0f} ms  "
                   f"product_totals {(t2 - t1) * 1000:6.0f} ms  store×day×product {(t3 - t2) * 1000:6.0f} ms  "
                   f"product×day {(t4 - t3) * 1000:6.0f} ms  load {load_average()}", flush=True)
+            if store_ids is None:  # what the views read for every store: the chain table
+                t0 = time.perf_counter()
+                rows = sums.select(whole, selection(start, last, None), warm.settings.fee_channels)
+                t1 = time.perf_counter()
+                chain.product_totals(whole, rows, PRODUCT_MEASURES)
+                t2 = time.perf_counter()
+                sums.sums(whole, rows, ["product_id", "day"], ["revenue"])
+                t3 = time.perf_counter()
+                print(f"profile {days:>3} d chain      rows {len(rows):>11,}  select {(t1 - t0) * 1000:6.0f} ms  "
+                      f"product_totals {(t2 - t1) * 1000:6.0f} ms  product×day {(t3 - t2) * 1000:6.0f} ms", flush=True)
 
 
 def worker_child(database_url: str, data_dir: Path) -> int:

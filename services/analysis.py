@@ -150,8 +150,7 @@ def product_focus(runtime: Runtime, filters: Selection, product_id: int) -> dict
     name = totals.product_names(runtime.tables, [product_id]).get(int(product_id))
     if name is None:
         return {"found": False}
-    days = totals.product_days(runtime.tables, filters)
-    mine = days[days["product_id"] == product_id].groupby("day")[["quantity", "revenue", "cost", "profit"]].sum()
+    mine = totals.product_daily(runtime.tables, filters, product_id).set_index("day")
     calendar = [filters.start + dt.timedelta(days=i) for i in range(filters.days)]
     daily = mine.reindex(calendar, fill_value=0).rename_axis("day").reset_index()
     total = daily[["quantity", "revenue", "cost", "profit"]].sum()

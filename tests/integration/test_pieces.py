@@ -284,6 +284,8 @@ def test_pieces006_product_focus_lists_every_day_of_one_sku(cached_runtime, engi
     daily = [(r["day"], r["quantity"], r["revenue"], r["cost"]) for r in focus["daily"]]
     days = [(end - dt.timedelta(days=back)).isoformat() for back in (3, 2, 1, 0)]
     assert daily == [(days[0], 0, 0, 0), (days[1], 4, 31, 10), (days[2], 0, 0, 0), (days[3], 2, 8, 5)]
+    everywhere = analysis.product_focus(plain, dataclasses.replace(filters, store_ids=None), product_id)
+    assert everywhere["daily"] == focus["daily"]  # only this store sells it: the chain table agrees
     summary = focus["summary"]
     assert summary["name"] == "测试聚焦商品" and summary["selling_days"] == 2
     assert summary["revenue"] == pytest.approx(39) and summary["unit_price"] == pytest.approx(39 / 6)
