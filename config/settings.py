@@ -80,6 +80,9 @@ class Settings:
     # the same bound for whole-table reads (the read model's tables, once per data version); they are cut
     # sooner when the database stops answering the short-bounded reads
     db_load_timeout_s: float = 120.0
+    # a read-model table whose source has at least this many rows is loaded by a child process
+    # (readmodel.elsewhere): its load's memory peak never stays in a serving process (0: every one)
+    table_process_rows: int = 2_000_000
     redis_check_interval_s: float = 30.0
     system_poll_interval_s: float = 5.0
     cpu_busy_percent: int = 60
@@ -214,6 +217,7 @@ _SPECS = (
     _Spec("redis_socket_timeout_ms", "O2O_REDIS_SOCKET_TIMEOUT_MS", "int", 10, 10000),
     _Spec("db_timeout_s", "O2O_DB_TIMEOUT_S", "float"),
     _Spec("db_load_timeout_s", "O2O_DB_LOAD_TIMEOUT_S", "float"),
+    _Spec("table_process_rows", "O2O_TABLE_PROCESS_ROWS", "int", 0, None),
     _Spec("redis_check_interval_s", "O2O_REDIS_CHECK_INTERVAL_S", "float"),
     _Spec("system_poll_interval_s", "O2O_SYSTEM_POLL_INTERVAL_S", "float"),
     _Spec("cpu_busy_percent", "O2O_CPU_BUSY_PERCENT", "int", 1, 100),

@@ -13,7 +13,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Float, and_, cast, func, not_, or_, select
+from sqlalchemy import Connection, Float, and_, cast, func, not_, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from db.errors import DataLayerError
@@ -111,6 +111,19 @@ def last_stock(conn: Connection, pairs: Sequence[tuple[int, int]], start: dt.dat
 AGGREGATES = {"channel": AggStoreDayChannel, "hour": AggStoreDayHour, "distance": AggStoreDayDistance,
               "product": AggStoreDayProduct}  # fmt: skip
 TABLE_CHUNK_ROWS = 50_000
+
+
+@_guard
+def estimated_rows(conn: Connection, source: str) -> int:
+    """About how many rows the aggregate ``source`` (or ``orders``) holds, without counting
+    them: PostgreSQL's planner estimate, SQLite's largest rowid (-1: never analysed)."""
+    table = AGGREGATES[source].__table__ if source in AGGREGATES else Order.__table__
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:name)"),
+                             {"name": table.name}).scalar()  # fmt: skip
+    else:
+        found = conn.execute(text(f'SELECT max(rowid) FROM "{table.name}"')).scalar()
+    return int(found) if found is not None else 0
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 

@@ -44,9 +44,11 @@ class SharedTables:
         self._flights: dict[str, threading.Lock] = {}
         self._flights_lock = threading.Lock()
 
-    def get(self, name: str, stamp: DataStamp, load: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-        """This process's frame of ``name`` at ``stamp``, else the host's file, else ``load()``
-        written to the file (by one process of the host while the others wait for it)."""
+    def get(self, name: str, stamp: DataStamp, load: Callable[[], pd.DataFrame],
+            elsewhere: Callable[[], bool] | None = None) -> pd.DataFrame:  # fmt: skip
+        """This process's frame of ``name`` at ``stamp``, else the host's file, else the file
+        ``elsewhere()`` had another process write (when it says so), else ``load()`` written to
+        the file (by one process of the host while the others wait for it)."""
         found = self._frames.get(name)
         if found is not None and found[0] == stamp:
             return found[1]
@@ -58,18 +60,21 @@ class SharedTables:
                 return found[1]
             frame = self.files.load(name, *stamp)
             if frame is None:
-                frame = self._load_once_per_host(name, stamp, load)
+                frame = self._load_once_per_host(name, stamp, load, elsewhere)
             with self._frames_lock:  # frames of older versions or another database are let go
                 self._frames = {k: v for k, v in self._frames.items()
                                 if v[0].database_id == stamp.database_id and v[0].version >= stamp.version}  # fmt: skip
                 self._frames[name] = (stamp, frame)
             return frame
 
-    def _load_once_per_host(self, name: str, stamp: DataStamp, load: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    def _load_once_per_host(self, name: str, stamp: DataStamp, load: Callable[[], pd.DataFrame],
+                            elsewhere: Callable[[], bool] | None) -> pd.DataFrame:  # fmt: skip
         lock = FileLock(self.files.directory / f".{name}.lock", timeout=self.wait_s)
         try:
             with lock:  # another process may have written it while this one waited
                 frame = self.files.load(name, *stamp)
+                if frame is None and elsewhere is not None and elsewhere():
+                    frame = self.files.load(name, *stamp)
                 return frame if frame is not None else self._written(name, stamp, load())
         except Timeout:  # the process holding the lock is stuck: load without it
             log.warning("table %s: no file after %.0f s of waiting; loaded by this process", name, self.wait_s)

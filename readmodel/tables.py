@@ -34,6 +34,7 @@ from db import queries
 from db.engine import reading
 from db.version import DataStamp, VersionWatch
 from readmodel import chain, sums
+from readmodel.elsewhere import write_elsewhere
 from readmodel.store import SharedTables
 
 DAILY_MEASURES = (
@@ -65,6 +66,8 @@ TABLES: dict[str, Callable[[Connection], pd.DataFrame]] = {
     "products": queries.products,
     "stores": queries.stores,
 }
+# table → the source whose size decides where it is loaded (readmodel.elsewhere)
+SOURCES = {"channel": "channel", "hour": "hour", "distance": "distance", "product": "product", "depth": "orders"}
 # store-level table → (its own keys, measures, store bitsets): its chain-wide table
 CHAIN_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
     "hour": (("hour",), HOUR_MEASURES, False),
@@ -90,17 +93,43 @@ class ReadModel:
 
     def table(self, name: str, stamp: DataStamp | None = None) -> pd.DataFrame:
         """The table ``name`` (``TABLES``) at the current data stamp (or at ``stamp``)."""
-        return self._get(name, TABLES[name], stamp)
+        stamp = stamp or self.versions.stamp()
+        return self._get(name, TABLES[name], stamp, self._elsewhere(name, stamp))
 
     def chain_table(self, name: str) -> pd.DataFrame:
         """The store-level table ``name`` with its stores added up (``CHAIN_TABLES``)."""
         stamp = self.versions.stamp()
         keys, measures, store_bits = CHAIN_TABLES[name]
 
+        def with_store_level() -> bool:  # a loader child writes both files: then it is there
+            self.table(name, stamp)
+            return self.shared.files.path_for(f"{name}_chain", *stamp).exists()
+
         def derived() -> pd.DataFrame:  # from the same stamp's store-level table
             return chain.build(self.table(name, stamp), keys, measures, store_bits)
 
-        return self.shared.get(f"{name}_chain", stamp, derived)
+        return self.shared.get(f"{name}_chain", stamp, derived, with_store_level)
+
+    def _elsewhere(self, name: str, stamp: DataStamp) -> Callable[[], bool] | None:
+        """For a table of a daily aggregate (or of ``orders``): a child process writes its file
+        (and its chain table's) when its source has ``table_process_rows`` rows or more."""
+        source = SOURCES.get(name)
+        if source is None:
+            return None
+
+        def big_enough_to_load_elsewhere() -> bool:
+            limit = self.settings.table_process_rows
+            if limit > 0:
+                with reading(self.engine) as conn:
+                    if queries.estimated_rows(conn, source) < limit:
+                        return False
+            job = {"database_url": self.settings.database_url, "directory": str(self.shared.files.directory),
+                   "other_max_age": self.shared.files.other_max_age, "version": stamp.version,
+                   "database": stamp.database_id, "load_timeout_s": self.settings.db_load_timeout_s,
+                   "tables": [name]}  # fmt: skip
+            return write_elsewhere(job, self.settings.db_load_timeout_s)
+
+        return big_enough_to_load_elsewhere
 
     def flagged_orders(self, fee_floor: float) -> pd.DataFrame:
         """The orders an order rule or the 异常订单 list can name (``db.queries.flagged_orders``):
@@ -113,10 +142,10 @@ class ReadModel:
 
         return self._get(f"orders_{tag}", load)
 
-    def _get(self, name: str, load: Callable[[Connection], pd.DataFrame],
-             stamp: DataStamp | None = None) -> pd.DataFrame:  # fmt: skip
+    def _get(self, name: str, load: Callable[[Connection], pd.DataFrame], stamp: DataStamp | None = None,
+             elsewhere: Callable[[], bool] | None = None) -> pd.DataFrame:  # fmt: skip
         def whole_table() -> pd.DataFrame:  # bounded by db_load_timeout_s, not a view's bound
             with reading(self.engine, timeout_s=self.settings.db_load_timeout_s) as conn:
                 return load(conn)
 
-        return self.shared.get(name, stamp or self.versions.stamp(), whole_table)
+        return self.shared.get(name, stamp or self.versions.stamp(), whole_table, elsewhere)
