@@ -14,13 +14,14 @@ from db.engine import make_engine, reading
 from db.version import DataStamp
 from readmodel import chain
 from readmodel.store import ArrowFileStore
-from readmodel.tables import CHAIN_TABLES, TABLES
+from readmodel.tables import CHAIN_TABLES, TABLES, flagged_orders_table
 
 
 def run(job: dict) -> None:
     """``job``: database_url, directory (the table files), other_max_age, version, database,
-    load_timeout_s and tables: store-level names of ``TABLES``; each is written with its chain
-    table (``CHAIN_TABLES``) unless its file is there already."""
+    load_timeout_s, tables: store-level names of ``TABLES``, each written with its chain table
+    (``CHAIN_TABLES``), and orders (optional): the flagged orders' name, fee_floor and
+    fee_channels. A file that is there already is not written again."""
     use_python_strings()  # the serving processes' text storage: the same frames, the same files
     stamp = DataStamp(int(job["version"]), str(job["database"]))
     files = ArrowFileStore(Path(job["directory"]), float(job["other_max_age"]))
@@ -35,6 +36,11 @@ def run(job: dict) -> None:
             if name in CHAIN_TABLES and files.load(f"{name}_chain", *stamp) is None:
                 files.save(f"{name}_chain", *stamp, chain.build(frame, *CHAIN_TABLES[name]))
             del frame
+        orders = job.get("orders")
+        if orders and files.load(orders["name"], *stamp) is None:
+            with reading(engine, timeout_s=float(job["load_timeout_s"])) as conn:
+                frame = flagged_orders_table(conn, float(orders["fee_floor"]), tuple(orders["fee_channels"]))
+            files.save(orders["name"], *stamp, frame)
     finally:
         engine.dispose()
 

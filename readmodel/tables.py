@@ -66,6 +66,10 @@ TABLES: dict[str, Callable[[Connection], pd.DataFrame]] = {
     "products": queries.products,
     "stores": queries.stores,
 }
+def flagged_orders_table(conn: Connection, fee_floor: float, fee_channels: tuple[str, ...]) -> pd.DataFrame:
+    return queries.flagged_orders(conn, fee_floor, fee_channels).drop(columns="business_date")
+
+
 # table → the source whose size decides where it is loaded (readmodel.elsewhere)
 SOURCES = {"channel": "channel", "hour": "hour", "distance": "distance", "product": "product", "depth": "orders"}
 # store-level table → (its own keys, measures, store bitsets): its chain-wide table
@@ -94,7 +98,7 @@ class ReadModel:
     def table(self, name: str, stamp: DataStamp | None = None) -> pd.DataFrame:
         """The table ``name`` (``TABLES``) at the current data stamp (or at ``stamp``)."""
         stamp = stamp or self.versions.stamp()
-        return self._get(name, TABLES[name], stamp, self._elsewhere(name, stamp))
+        return self._get(name, TABLES[name], stamp, self._elsewhere(SOURCES.get(name), stamp, tables=[name]))
 
     def chain_table(self, name: str) -> pd.DataFrame:
         """The store-level table ``name`` with its stores added up (``CHAIN_TABLES``)."""
@@ -110,10 +114,10 @@ class ReadModel:
 
         return self.shared.get(f"{name}_chain", stamp, derived, with_store_level)
 
-    def _elsewhere(self, name: str, stamp: DataStamp) -> Callable[[], bool] | None:
-        """For a table of a daily aggregate (or of ``orders``): a child process writes its file
-        (and its chain table's) when its source has ``table_process_rows`` rows or more."""
-        source = SOURCES.get(name)
+    def _elsewhere(self, source: str | None, stamp: DataStamp, **work: object) -> Callable[[], bool] | None:
+        """For a table of a daily aggregate or of ``orders`` (``source``): a child process
+        writes its file (and its chain table's) when the source has ``table_process_rows`` rows
+        or more. ``work``: what the child writes (``readmodel.loader.run``)."""
         if source is None:
             return None
 
@@ -126,7 +130,7 @@ class ReadModel:
             job = {"database_url": self.settings.database_url, "directory": str(self.shared.files.directory),
                    "other_max_age": self.shared.files.other_max_age, "version": stamp.version,
                    "database": stamp.database_id, "load_timeout_s": self.settings.db_load_timeout_s,
-                   "tables": [name]}  # fmt: skip
+                   "tables": [], **work}  # fmt: skip
             return write_elsewhere(job, self.settings.db_load_timeout_s)
 
         return big_enough_to_load_elsewhere
@@ -136,11 +140,10 @@ class ReadModel:
         loss-making, delivery fee above ``fee_floor``, or abnormal; ``day`` as in every table."""
         fee_channels = tuple(self.settings.fee_channels)
         tag = hashlib.blake2b(repr((float(fee_floor), fee_channels)).encode(), digest_size=6).hexdigest()
-
-        def load(conn: Connection) -> pd.DataFrame:
-            return queries.flagged_orders(conn, float(fee_floor), fee_channels).drop(columns="business_date")
-
-        return self._get(f"orders_{tag}", load)
+        stamp = self.versions.stamp()
+        orders = {"name": f"orders_{tag}", "fee_floor": float(fee_floor), "fee_channels": list(fee_channels)}
+        return self._get(orders["name"], lambda conn: flagged_orders_table(conn, float(fee_floor), fee_channels),
+                         stamp, self._elsewhere("orders", stamp, orders=orders))  # fmt: skip
 
     def _get(self, name: str, load: Callable[[Connection], pd.DataFrame], stamp: DataStamp | None = None,
              elsewhere: Callable[[], bool] | None = None) -> pd.DataFrame:  # fmt: skip

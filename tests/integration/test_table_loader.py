@@ -32,7 +32,7 @@ def imported(engine, settings, tmp_path):
 
 
 def _every_table(model) -> dict[str, pd.DataFrame]:
-    found = {name: model.table(name) for name in NAMES}
+    found = {name: model.table(name) for name in NAMES} | {"orders": model.flagged_orders(3.0)}
     found.update({f"{name}_chain": model.chain_table(name) for name in read_tables.CHAIN_TABLES})
     return {name: pd.DataFrame({c: frame[c].to_numpy() for c in frame.columns}) for name, frame in found.items()}
 
@@ -46,6 +46,7 @@ def test_loader001_a_child_writes_the_tables_this_process_maps(imported, setting
 
     monkeypatch.setattr(read_tables, "TABLES", {**read_tables.TABLES, **dict.fromkeys(NAMES, not_here)})
     monkeypatch.setattr(read_tables.chain, "build", not_here)
+    monkeypatch.setattr(read_tables, "flagged_orders_table", not_here)
     found = _every_table(Runtime(settings=elsewhere, engine=imported).tables)
     assert found.keys() == expected.keys()
     for name, frame in expected.items():
