@@ -1,14 +1,14 @@
 """The read model's tables: each daily aggregate (and the flagged orders, the product and store
-directories) read whole once per database identity and data version, with the COPY → Arrow
-loaders of ``db.queries``, and shared by the host's workers as memory-mapped files
-(``readmodel.store``). The totals (``readmodel.totals``) are sums over these frames.
+directories) read whole once per database identity and data version (measures as int32 units
+wherever they fit), with the COPY → Arrow loaders of ``db.queries``, and shared by the host's
+workers as memory-mapped files (``readmodel.store``). The totals (``readmodel.totals``) are sums over these frames.
 
 | table | rows (100 stores × 90 days) | from |
 |---|---|---|
 | channel | store × day × channel × fee-0 flag (~52,000) | agg_store_day_channel |
 | hour | … × hour | agg_store_day_hour |
 | distance | … × distance band | agg_store_day_distance |
-| product | … × product, 耗材 left out (~1 M, int32 units) | agg_store_day_product |
+| product | … × product, 耗材 left out (~1 M) | agg_store_day_product |
 | depth | … × basket depth (~150,000) | orders, grouped |
 | orders | loss-making, costly-delivery or abnormal orders (~6 %) | orders |
 | products, stores | the directories | products, stores |
@@ -50,9 +50,9 @@ PRODUCT_MEASURES = ("quantity", "revenue", "cost", "profit")
 DEPTH_MEASURES = ("orders", "revenue")
 
 
-def _aggregate(name: str, keys: tuple[str, ...], measures: tuple[str, ...], compact: bool = False):
+def _aggregate(name: str, keys: tuple[str, ...], measures: tuple[str, ...]):
     def load(conn: Connection) -> pd.DataFrame:
-        return sums.as_table(queries.aggregate_rows(conn, name, keys, measures), measures, compact=compact)
+        return sums.as_table(queries.aggregate_rows(conn, name, keys, measures), measures, compact=True)
 
     return load
 
@@ -61,11 +61,13 @@ TABLES: dict[str, Callable[[Connection], pd.DataFrame]] = {
     "channel": _aggregate("channel", (), CHANNEL_TABLE_MEASURES),
     "hour": _aggregate("hour", ("hour",), HOUR_MEASURES),
     "distance": _aggregate("distance", ("distance_band",), DISTANCE_MEASURES),
-    "product": _aggregate("product", ("product_id",), PRODUCT_MEASURES, compact=True),
+    "product": _aggregate("product", ("product_id",), PRODUCT_MEASURES),
     "depth": lambda conn: sums.as_table(queries.depth_rows(conn), DEPTH_MEASURES, compact=True),
     "products": queries.products,
     "stores": queries.stores,
 }
+
+
 def flagged_orders_table(conn: Connection, fee_floor: float, fee_channels: tuple[str, ...]) -> pd.DataFrame:
     return queries.flagged_orders(conn, fee_floor, fee_channels).drop(columns="business_date")
 

@@ -104,9 +104,9 @@ def piece_profile(runtime: Runtime) -> None:
     from db import queries
 
     loads = {
-        "channel": ("channel", (), CHANNEL_TABLE_MEASURES, False),
-        "hour": ("hour", ("hour",), HOUR_MEASURES, False),
-        "distance": ("distance", ("distance_band",), DISTANCE_MEASURES, False),
+        "channel": ("channel", (), CHANNEL_TABLE_MEASURES, True),
+        "hour": ("hour", ("hour",), HOUR_MEASURES, True),
+        "distance": ("distance", ("distance_band",), DISTANCE_MEASURES, True),
         "product": ("product", ("product_id",), PRODUCT_MEASURES, True),
     }
     for name, (aggregate, keys, measures, compact) in loads.items():
