@@ -82,7 +82,7 @@ class Settings:
     db_load_timeout_s: float = 120.0
     # a read-model table whose source has at least this many rows is loaded by a child process
     # (readmodel.elsewhere): its load's memory peak never stays in a serving process (0: every one)
-    table_process_rows: int = 2_000_000
+    table_process_rows: int = 1_000_000
     redis_check_interval_s: float = 30.0
     system_poll_interval_s: float = 5.0
     cpu_busy_percent: int = 60
